@@ -1,1 +1,644 @@
-// placeholder
+#include "qmtkit/at/engine.hpp"
+
+#include <cstring>
+
+namespace qmtkit::at {
+namespace {
+
+constexpr Instant kNever = ~Instant{0};
+constexpr std::uint8_t kCtrlZ = 0x1A;
+constexpr std::uint8_t kEsc = 0x1B;
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool starts_with(std::string_view s, std::string_view p) {
+    return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view p) {
+    if (s.size() < p.size()) return false;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        if (lower(s[i]) != lower(p[i])) return false;
+    }
+    return true;
+}
+
+// Body of a line after "<name>:" and any spaces.
+std::string_view body_after(std::string_view line, std::string_view name) {
+    std::string_view b = line.substr(name.size() + 1);
+    while (!b.empty() && b.front() == ' ') b.remove_prefix(1);
+    return b;
+}
+
+bool is_integer(std::string_view s) {
+    if (!s.empty() && s.front() == '-') s.remove_prefix(1);
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+    }
+    return true;
+}
+
+AtError error_of(ErrorKind k) { return AtError{k, Cme::none, ArgError::none}; }
+
+}  // namespace
+
+std::string_view to_string(ErrorKind k) {
+    switch (k) {
+        case ErrorKind::error: return "ERROR";
+        case ErrorKind::cme: return "+CME ERROR";
+        case ErrorKind::timeout: return "timeout";
+        case ErrorKind::result_timeout: return "result timeout";
+        case ErrorKind::aborted: return "aborted";
+        case ErrorKind::queue_full: return "queue full";
+        case ErrorKind::bad_argument: return "bad argument";
+    }
+    return "?";
+}
+
+EngineCore::EngineCore(Writer& writer, const detail::Storage& storage)
+    : writer_(writer), storage_(storage) {}
+
+// ---------------------------------------------------------------- submitting
+
+detail::QueueSlot* EngineCore::reserve() {
+    if (q_count_ >= storage_.queue_depth) return nullptr;
+    const std::size_t idx = (q_head_ + q_count_) % storage_.queue_depth;
+    detail::QueueSlot* s = &storage_.queue[idx];
+    s->text = storage_.command_buf + idx * storage_.command_capacity;
+    return s;
+}
+
+bool EngineCore::begin(detail::QueueSlot&, const CommandSpec& spec, ArgWriter& w) {
+    w.append_text("AT");
+    w.append_text(spec.name);
+    switch (spec.form) {
+        case Form::exec: break;
+        case Form::test: w.append_text("=?"); break;
+        case Form::query: w.append_text("?"); break;
+        case Form::set: w.append_text("="); break;
+    }
+    if (!spec.head.empty()) w.raw(spec.head);
+    return w.ok();
+}
+
+Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot, const CommandSpec& spec,
+                                                    CommandHandler* handler, std::uint32_t tag,
+                                                    Timeouts timeouts, const ArgWriter& w) {
+    if (!w.ok()) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
+    slot.spec = &spec;
+    slot.handler = handler;
+    slot.tag = tag;
+    slot.seq = next_seq_++;
+    slot.timeouts = timeouts;
+    slot.len = static_cast<std::uint16_t>(w.size() + 1);
+    slot.text[w.size()] = '\r';
+    slot.nargs = static_cast<std::uint16_t>(w.arg_count());
+    for (std::size_t i = 0; i < w.arg_count(); ++i) {
+        slot.arg_start[i] = w.arg_start(i);
+        slot.arg_end[i] = w.arg_end(i);
+    }
+    slot.key_begin = 0;
+    slot.key_len = 0;
+    if (spec.result_keys > 0 && w.arg_count() >= spec.result_keys) {
+        slot.key_begin = w.arg_start(0);
+        slot.key_len = static_cast<std::uint16_t>(w.arg_end(spec.result_keys - 1u) - w.arg_start(0));
+    }
+    ++q_count_;
+    if (busy_ == 0) pump(now_);
+    return slot.seq;
+}
+
+bool EngineCore::on_urc(std::string_view prefix, UrcHandler handler) {
+    if (urc_count_ >= storage_.urc_capacity) return false;
+    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, handler, ClaimHandler{}};
+    return true;
+}
+
+bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler) {
+    if (urc_count_ >= storage_.urc_capacity) return false;
+    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler};
+    return true;
+}
+
+// ---------------------------------------------------------------- transmit side
+
+Instant EngineCore::final_deadline(const detail::QueueSlot& s, std::size_t extra_bytes,
+                                   Instant now) const {
+    const Millis base = s.timeouts.final != 0 ? s.timeouts.final : s.spec->timeout;
+    // Our bytes and their echo both cross the line before the answer can.
+    const std::uint64_t wire_us = (static_cast<std::uint64_t>(s.len) + extra_bytes) * 2u * byte_time_us_;
+    return now + base + (wire_us + 999u) / 1000u;
+}
+
+bool EngineCore::result_pending_for(std::string_view name) const {
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        const detail::ResultSlot& r = storage_.results[i];
+        if (r.active && r.spec->result == name) return true;
+    }
+    return false;
+}
+
+detail::ResultSlot* EngineCore::free_result_slot() {
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        if (!storage_.results[i].active) return &storage_.results[i];
+    }
+    return nullptr;
+}
+
+std::size_t EngineCore::awaiting_results() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) n += storage_.results[i].active ? 1u : 0u;
+    return n;
+}
+
+bool EngineCore::start_next(Instant now) {
+    if (q_count_ == 0) return false;
+    detail::QueueSlot& s = storage_.queue[q_head_];
+    // A query whose answer shares its prefix with an awaited result would be ambiguous
+    // (+QMTCONN: 0,1 is both "retransmission" and "state 1"): it waits until the result is in.
+    if (!s.spec->info.empty() && result_pending_for(s.spec->info)) return false;
+    detail::ResultSlot* r = nullptr;
+    if (s.spec->two_phase()) {
+        r = free_result_slot();
+        if (r == nullptr) return false;  // every result slot busy: back-pressure, not failure
+        // Armed from the start so a result that overtakes the OK is still matched.
+        r->active = true;
+        r->armed = false;
+        r->spec = s.spec;
+        r->handler = s.handler;
+        r->tag = s.tag;
+        r->seq = s.seq;
+        r->timeout = s.timeouts.result != 0 ? s.timeouts.result : s.spec->result_timeout;
+        r->deadline = kNever;
+        const std::size_t klen = s.key_len < sizeof(r->key) ? s.key_len : sizeof(r->key);
+        std::memcpy(r->key, s.text + s.key_begin, klen);
+        r->key_len = static_cast<std::uint8_t>(klen);
+    }
+    running_result_ = r;
+    phase_ = Phase::sending;
+    tx_off_ = 0;
+    saw_echo_ = false;
+    prompt_done_ = false;
+    deadline_ = final_deadline(s, 0, now);
+    ++counters_.commands;
+    trace_command(TraceKind::tx, s);
+    return true;
+}
+
+void EngineCore::pump(Instant now) {
+    for (;;) {
+        if (phase_ == Phase::idle) {
+            if (!start_next(now)) return;
+        }
+        if (phase_ == Phase::sending) {
+            detail::QueueSlot& s = storage_.queue[q_head_];
+            while (tx_off_ < s.len) {
+                const std::size_t n = writer_.write(reinterpret_cast<const std::uint8_t*>(s.text) + tx_off_,
+                                                    s.len - tx_off_);
+                if (n == 0) return;
+                tx_off_ += n;
+            }
+            phase_ = Phase::awaiting_final;
+            return;
+        }
+        if (phase_ == Phase::writing_payload) {
+            while (payload_off_ < payload_.bytes.size) {
+                const std::size_t n =
+                    writer_.write(payload_.bytes.data + payload_off_, payload_.bytes.size - payload_off_);
+                if (n == 0) return;
+                payload_off_ += n;
+            }
+            if (payload_end_pending_) {
+                const std::uint8_t end = payload_.end == Payload::End::cancel ? kEsc : kCtrlZ;
+                if (writer_.write(&end, 1) == 0) return;
+                payload_end_pending_ = false;
+            }
+            phase_ = Phase::awaiting_final;
+            deadline_ = final_deadline(storage_.queue[q_head_], payload_.bytes.size, now);
+            return;
+        }
+        return;  // awaiting_final: nothing to write
+    }
+}
+
+void EngineCore::on_prompt(Instant now) {
+    detail::QueueSlot& s = storage_.queue[q_head_];
+    prompt_done_ = true;
+    trace_text(TraceKind::prompt, ">");
+    const CommandRef ref{s.spec, s.tag, s.seq};
+    payload_ = s.handler != nullptr ? s.handler->on_prompt(ref) : Payload{};
+    if (payload_.end == Payload::End::cancel) payload_.bytes = {};
+    payload_off_ = 0;
+    payload_end_pending_ = payload_.end != Payload::End::fixed;
+    echo_payload_ = saw_echo_ ? payload_.bytes : ByteView{};
+    echo_off_ = 0;
+    if (trace_) {
+        char num[24];
+        std::size_t n = 0;
+        std::size_t v = payload_.bytes.size;
+        char rev[24];
+        std::size_t r = 0;
+        do {
+            rev[r++] = static_cast<char>('0' + v % 10u);
+            v /= 10u;
+        } while (v != 0u);
+        while (r > 0) num[n++] = rev[--r];
+        const char* what = payload_.end == Payload::End::cancel ? " bytes, cancelled (ESC)"
+                           : payload_.end == Payload::End::fixed ? " bytes, fixed length"
+                                                                 : " bytes + Ctrl-Z";
+        const std::size_t wl = std::strlen(what);
+        std::memcpy(num + n, what, wl < sizeof(num) - n ? wl : sizeof(num) - n);
+        trace_text(TraceKind::payload, std::string_view(num, n + (wl < sizeof(num) - n ? wl : sizeof(num) - n)));
+    }
+    phase_ = Phase::writing_payload;
+    pump(now);
+}
+
+void EngineCore::pop_front() {
+    q_head_ = (q_head_ + 1) % storage_.queue_depth;
+    --q_count_;
+}
+
+void EngineCore::finish_running(const Outcome& outcome, Instant now) {
+    detail::QueueSlot& s = storage_.queue[q_head_];
+    const CommandRef ref{s.spec, s.tag, s.seq};
+    CommandHandler* h = s.handler;
+    detail::ResultSlot* r = running_result_;
+    running_result_ = nullptr;
+    if (r != nullptr && r->active && r->seq == ref.seq) {
+        if (outcome.has_value()) {
+            r->armed = true;
+            r->deadline = now + r->timeout;
+        } else {
+            r->active = false;  // the command failed: no result line will follow
+        }
+    }
+    pop_front();
+    phase_ = Phase::idle;
+    payload_ = Payload{};
+    payload_end_pending_ = false;
+    echo_payload_ = ByteView{};
+    if (h != nullptr) h->on_final(ref, outcome);
+}
+
+// ---------------------------------------------------------------- receive side
+
+void EngineCore::feed(const std::uint8_t* data, std::size_t size, Instant now) {
+    now_ = now;
+    ++busy_;
+    for (std::size_t i = 0; i < size; ++i) on_byte(data[i], now);
+    --busy_;
+    pump(now);
+}
+
+void EngineCore::on_byte(std::uint8_t b, Instant now) {
+    last_rx_ = now;
+    if (echo_off_ < echo_payload_.size) {
+        if (b == echo_payload_.data[echo_off_]) {
+            ++echo_off_;
+            return;
+        }
+        echo_payload_ = ByteView{};  // not an echo after all: parse normally
+    }
+    char* line = storage_.line;
+    switch (rx_) {
+        case Rx::skip_prompt_space:
+            rx_ = Rx::line;
+            if (b == ' ') return;
+            break;
+        case Rx::discard:
+            if (b == '\n' || b == '\r') {
+                rx_ = Rx::line;
+                ++counters_.resyncs;
+            }
+            return;
+        case Rx::claim:
+            if (line_len_ >= storage_.line_capacity) {
+                ++counters_.overflows;
+                trace_text(TraceKind::overflow, storage_.urcs[claim_urc_].prefix);
+                line_len_ = 0;
+                claim_after_lf_ = false;
+                rx_ = b == '\n' ? Rx::line : Rx::discard;
+                if (b == '\n') ++counters_.resyncs;
+                return;
+            }
+            line[line_len_++] = static_cast<char>(b);
+            if (claim_after_lf_) {
+                claim_after_lf_ = false;
+                offer_claim(ClaimPhase::next_byte, now);
+                // A claim that still wants more and just got another LF.
+                if (rx_ == Rx::claim && b == '\n') {
+                    claim_after_lf_ = true;
+                    offer_claim(ClaimPhase::line_end, now);
+                }
+            } else if (b == '\n') {
+                claim_after_lf_ = true;
+                offer_claim(ClaimPhase::line_end, now);
+            }
+            return;
+        case Rx::line:
+            break;
+    }
+    if (b == '\r' || b == '\n') {
+        if (line_len_ > 0) {
+            const std::string_view l(line, line_len_);
+            line_len_ = 0;
+            on_line(l, now);
+        }
+        return;
+    }
+    if (line_len_ == 0 && b == '>' && phase_ == Phase::awaiting_final && !prompt_done_ &&
+        storage_.queue[q_head_].spec->prompt) {
+        rx_ = Rx::skip_prompt_space;
+        on_prompt(now);
+        return;
+    }
+    if (line_len_ >= storage_.line_capacity) {
+        ++counters_.overflows;
+        trace_text(TraceKind::overflow, std::string_view(line, 16));
+        line_len_ = 0;
+        rx_ = Rx::discard;
+        return;
+    }
+    line[line_len_++] = static_cast<char>(b);
+    if (line[0] == '+') check_claim_start();
+}
+
+void EngineCore::check_claim_start() {
+    const std::string_view l(storage_.line, line_len_);
+    for (std::size_t i = 0; i < urc_count_; ++i) {
+        const detail::UrcSlot& u = storage_.urcs[i];
+        if (u.claim && u.prefix.size() == line_len_ && l == u.prefix) {
+            rx_ = Rx::claim;
+            claim_urc_ = i;
+            claim_after_lf_ = false;
+            return;
+        }
+    }
+}
+
+void EngineCore::offer_claim(ClaimPhase phase, Instant now) {
+    const detail::UrcSlot& u = storage_.urcs[claim_urc_];
+    const ByteView buffered(reinterpret_cast<const std::uint8_t*>(storage_.line), line_len_);
+    const Claim c = u.claim(buffered, phase);
+    if (!c.complete) {
+        if (phase != ClaimPhase::idle) return;
+        // The handler could not make sense of it even at idle: drop it, count it.
+        ++counters_.unclaimed;
+        trace_text(TraceKind::unclaimed, u.prefix);
+        line_len_ = 0;
+        rx_ = Rx::line;
+        claim_after_lf_ = false;
+        return;
+    }
+    ++counters_.claims;
+    ++counters_.urcs;
+    trace_text(TraceKind::claimed, u.prefix);
+    const std::size_t consumed = c.consumed < line_len_ ? c.consumed : line_len_;
+    std::uint8_t rest[4];
+    std::size_t nrest = line_len_ - consumed;
+    if (nrest > sizeof(rest)) {
+        ++counters_.resyncs;  // the handler left more than it may; resynchronise at a line end
+        nrest = 0;
+    }
+    std::memcpy(rest, storage_.line + consumed, nrest);
+    line_len_ = 0;
+    rx_ = Rx::line;
+    claim_after_lf_ = false;
+    for (std::size_t i = 0; i < nrest; ++i) on_byte(rest[i], now);
+}
+
+void EngineCore::on_line(std::string_view line, Instant now) {
+    // 1. The module's echo of the running command (ATE1).
+    if (phase_ != Phase::idle) {
+        const detail::QueueSlot& s = storage_.queue[q_head_];
+        const std::string_view sent(s.text, s.len - 1u);
+        if (line.size() == sent.size() && starts_with_nocase(line, sent)) {
+            saw_echo_ = true;
+            trace_command(TraceKind::echo, s);
+            return;
+        }
+    }
+    trace_rx(line);
+    // 2. Final result of the running command.
+    if (handle_final(line, now)) return;
+    // 3. The later result of a two-phase command, oldest first.
+    if (handle_result(line, now)) return;
+    // 4. Information lines of the running command, by its declared prefix.
+    const CommandSpec* running = phase_ != Phase::idle ? storage_.queue[q_head_].spec : nullptr;
+    if (running != nullptr && !running->info.empty() && running->info != kAnyLine &&
+        line_has_prefix(line, running->info)) {
+        const detail::QueueSlot& s = storage_.queue[q_head_];
+        if (s.handler != nullptr) s.handler->on_info(CommandRef{s.spec, s.tag, s.seq}, line);
+        return;
+    }
+    // 5. URCs by prefix.
+    for (std::size_t i = 0; i < urc_count_; ++i) {
+        const detail::UrcSlot& u = storage_.urcs[i];
+        if (u.line && line_has_prefix(line, u.prefix)) {
+            ++counters_.urcs;
+            trace_text(TraceKind::urc, u.prefix);
+            u.line(line);
+            return;
+        }
+    }
+    // 6. Commands whose every line is information (ATI, AT+CIMI, AT+NRB).
+    if (running != nullptr && running->info == kAnyLine) {
+        const detail::QueueSlot& s = storage_.queue[q_head_];
+        if (s.handler != nullptr) s.handler->on_info(CommandRef{s.spec, s.tag, s.seq}, line);
+        return;
+    }
+    ++counters_.unclaimed;
+    trace_text(TraceKind::unclaimed, line.substr(0, 32));
+}
+
+bool EngineCore::handle_final(std::string_view line, Instant now) {
+    Outcome outcome;
+    if (line == "OK") {
+        outcome = Outcome{};
+    } else if (line == "ERROR") {
+        outcome = unexpected(error_of(ErrorKind::error));
+    } else if (starts_with(line, "+CME ERROR:")) {
+        outcome = unexpected(AtError{ErrorKind::cme, cme_parse(line.substr(11)), ArgError::none});
+    } else {
+        return false;
+    }
+    if (phase_ == Phase::idle || phase_ == Phase::sending) {
+        ++counters_.stray_finals;
+        return true;
+    }
+    finish_running(outcome, now);
+    return true;
+}
+
+bool EngineCore::handle_result(std::string_view line, Instant now) {
+    if (line.empty() || line.front() != '+') return false;
+    std::uint32_t after = 0;  // visit matching slots by ascending seq
+    for (;;) {
+        detail::ResultSlot* best = nullptr;
+        for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+            detail::ResultSlot& r = storage_.results[i];
+            if (!r.active || r.seq <= after || (best != nullptr && r.seq >= best->seq)) continue;
+            if (!line_has_prefix(line, r.spec->result)) continue;
+            const std::string_view body = body_after(line, r.spec->result);
+            const std::string_view key(r.key, r.key_len);
+            if (!starts_with(body, key)) continue;
+            if (body.size() > key.size() && key.size() > 0 && body[key.size()] != ',') continue;
+            best = &r;
+        }
+        if (best == nullptr) return false;
+        after = best->seq;
+        const CommandRef ref{best->spec, best->tag, best->seq};
+        const ResultVerdict v =
+            best->handler != nullptr ? best->handler->on_result(ref, line) : ResultVerdict::done;
+        if (v == ResultVerdict::not_mine) continue;
+        if (v == ResultVerdict::intermediate) {
+            if (best->armed) best->deadline = now + best->timeout;  // each report restarts the wait
+        } else {
+            best->active = false;
+        }
+        return true;
+    }
+}
+
+// ---------------------------------------------------------------- time
+
+void EngineCore::poll(Instant now) {
+    now_ = now;
+    ++busy_;
+    if ((phase_ == Phase::sending || phase_ == Phase::awaiting_final ||
+         phase_ == Phase::writing_payload) &&
+        now >= deadline_) {
+        ++counters_.timeouts;
+        trace_text(TraceKind::timeout, storage_.queue[q_head_].spec->name);
+        finish_running(unexpected(error_of(ErrorKind::timeout)), now);
+    }
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        detail::ResultSlot& r = storage_.results[i];
+        if (r.active && r.armed && now >= r.deadline) {
+            r.active = false;
+            ++counters_.result_timeouts;
+            trace_text(TraceKind::timeout, r.spec->result);
+            if (r.handler != nullptr) {
+                r.handler->on_result_error(CommandRef{r.spec, r.tag, r.seq},
+                                           error_of(ErrorKind::result_timeout));
+            }
+        }
+    }
+    if (rx_ == Rx::claim && now >= last_rx_ + storage_.claim_idle) offer_claim(ClaimPhase::idle, now);
+    --busy_;
+    pump(now);
+}
+
+Instant EngineCore::next_deadline() const {
+    Instant t = kNever;
+    if (phase_ != Phase::idle && deadline_ < t) t = deadline_;
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        const detail::ResultSlot& r = storage_.results[i];
+        if (r.active && r.armed && r.deadline < t) t = r.deadline;
+    }
+    if (rx_ == Rx::claim && last_rx_ + storage_.claim_idle < t) t = last_rx_ + storage_.claim_idle;
+    return t;
+}
+
+void EngineCore::abort_all() {
+    ++busy_;
+    // Only what exists now: handlers may submit again from their callbacks (the supervisor
+    // re-running bring-up), and those commands must survive.
+    const std::uint32_t limit = next_seq_;
+    if (phase_ != Phase::idle) {
+        finish_running(unexpected(error_of(ErrorKind::aborted)), now_);
+    }
+    while (q_count_ > 0 && storage_.queue[q_head_].seq < limit) {
+        detail::QueueSlot& s = storage_.queue[q_head_];
+        const CommandRef ref{s.spec, s.tag, s.seq};
+        CommandHandler* h = s.handler;
+        pop_front();
+        if (h != nullptr) h->on_final(ref, unexpected(error_of(ErrorKind::aborted)));
+    }
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        detail::ResultSlot& r = storage_.results[i];
+        if (r.active && r.seq < limit) {
+            r.active = false;
+            if (r.handler != nullptr) {
+                r.handler->on_result_error(CommandRef{r.spec, r.tag, r.seq}, error_of(ErrorKind::aborted));
+            }
+        }
+    }
+    --busy_;
+    pump(now_);
+}
+
+// ---------------------------------------------------------------- trace
+
+void EngineCore::trace_text(TraceKind kind, std::string_view text) {
+    if (!trace_) return;
+    if (text.size() > storage_.trace_capacity) text = text.substr(0, storage_.trace_capacity);
+    trace_(kind, text);
+}
+
+void EngineCore::trace_command(TraceKind kind, const detail::QueueSlot& s) {
+    if (!trace_) return;
+    char* out = storage_.trace;
+    const std::size_t cap = storage_.trace_capacity;
+    std::size_t n = 0;
+    std::size_t i = 0;
+    const std::size_t end = s.len - 1u;  // without the CR
+    std::size_t arg = 0;
+    while (i < end && n < cap) {
+        if (arg < s.nargs && i == s.arg_start[arg]) {
+            if ((s.spec->secret_args >> arg) & 1u) {
+                // Mask the whole argument; nothing of a secret, not even its length, is shown.
+                constexpr std::string_view kMask = "\"***\"";
+                for (char c : kMask) {
+                    if (n < cap) out[n++] = c;
+                }
+                i = s.arg_end[arg];
+                ++arg;
+                continue;
+            }
+            ++arg;
+        }
+        out[n++] = s.text[i++];
+    }
+    trace_(kind, std::string_view(out, n));
+}
+
+void EngineCore::trace_rx(std::string_view line) {
+    if (!trace_) return;
+    // An echo we could not match to the running command may hold credentials: never show it.
+    if (starts_with_nocase(line, "AT")) {
+        trace_(TraceKind::rx, "AT... (unmatched echo, hidden)");
+        return;
+    }
+    // +QMTTENAUTH lines carry the password the module fetched: keep only the integer fields.
+    if (line_has_prefix(line, "+QMTTENAUTH") || line_has_prefix(line, "+QMTENAUTH")) {
+        char* out = storage_.trace;
+        const std::size_t cap = storage_.trace_capacity;
+        const std::size_t colon = line.find(':');
+        std::size_t n = 0;
+        for (std::size_t k = 0; k <= colon && n < cap; ++k) out[n++] = line[k];
+        std::string_view body = line.substr(colon + 1);
+        while (!body.empty() && body.front() == ' ') body.remove_prefix(1);
+        if (n < cap) out[n++] = ' ';
+        bool first = true;
+        while (!body.empty() || first) {
+            const std::size_t comma = body.find(',');
+            const std::string_view field = body.substr(0, comma);
+            if (!first && n < cap) out[n++] = ',';
+            const std::string_view shown = is_integer(field) ? field : std::string_view("\"***\"");
+            for (char c : shown) {
+                if (n < cap) out[n++] = c;
+            }
+            first = false;
+            if (comma == std::string_view::npos) break;
+            body.remove_prefix(comma + 1);
+        }
+        trace_(TraceKind::rx, std::string_view(out, n));
+        return;
+    }
+    trace_text(TraceKind::rx, line);
+}
+
+}  // namespace qmtkit::at

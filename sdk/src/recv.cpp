@@ -1,1 +1,106 @@
-// placeholder
+#include "qmtkit/qmt/recv.hpp"
+
+namespace qmtkit::qmt {
+namespace {
+
+constexpr std::string_view kPrefix = "+QMTRECV:";
+
+struct Header {
+    bool ok = false;
+    std::uint16_t msg_id = 0;
+    std::string_view topic;
+    std::size_t payload_at = 0;
+};
+
+// Parses up to the start of the payload; fails if the bytes so far cannot be a header.
+Header parse_header(std::string_view s) {
+    Header h;
+    if (s.size() < kPrefix.size() || s.compare(0, kPrefix.size(), kPrefix) != 0) return h;
+    std::size_t i = kPrefix.size();
+    while (i < s.size() && s[i] == ' ') ++i;
+    if (i >= s.size() || s[i] != '0') return h;  // <TCP_connectID> is always 0
+    ++i;
+    if (i >= s.size() || s[i] != ',') return h;
+    ++i;
+    std::uint32_t id = 0;
+    const std::size_t digits = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - digits < 6) {
+        id = id * 10u + static_cast<std::uint32_t>(s[i] - '0');
+        ++i;
+    }
+    if (i == digits || id > 65535u || i >= s.size() || s[i] != ',') return h;
+    ++i;
+    if (i >= s.size() || s[i] != '"') return h;
+    const std::size_t topic_at = ++i;
+    // The topic closes at the first '",'; topics cannot hold '"' on the AT line.
+    while (i + 1 < s.size() && !(s[i] == '"' && s[i + 1] == ',')) {
+        if (s[i] == '\r' || s[i] == '\n') return h;
+        ++i;
+    }
+    if (i + 1 >= s.size()) return h;
+    h.topic = s.substr(topic_at, i - topic_at);
+    h.msg_id = static_cast<std::uint16_t>(id);
+    h.payload_at = i + 2;
+    h.ok = true;
+    return h;
+}
+
+RecvParse complete(const Header& h, std::string_view s, std::size_t end, std::size_t consumed,
+                   PayloadQuoting q) {
+    RecvParse r;
+    r.status = RecvParse::Status::complete;
+    r.consumed = consumed;
+    std::string_view p = s.substr(h.payload_at, end > h.payload_at ? end - h.payload_at : 0);
+    const bool quoted_shape = p.size() >= 2 && p.front() == '"' && p.back() == '"';
+    if (quoted_shape && q != PayloadQuoting::bare) p = p.substr(1, p.size() - 2);
+    r.message.msg_id = h.msg_id;
+    r.message.topic = h.topic;
+    r.message.payload = ByteView(p);
+    return r;
+}
+
+// End of content before a trailing line end ("\r\n" or "\n") at s[0, n).
+std::size_t strip_eol(std::string_view s, std::size_t n) {
+    if (n > 0 && s[n - 1] == '\n') --n;
+    if (n > 0 && s[n - 1] == '\r') --n;
+    return n;
+}
+
+}  // namespace
+
+RecvParse parse_recv(ByteView buffered, at::ClaimPhase phase, PayloadQuoting q) {
+    const std::string_view s = buffered.as_text();
+    const Header h = parse_header(s);
+    if (!h.ok) {
+        // Not a header we understand: give the line back as one malformed unit at its end.
+        const std::size_t lf = s.find('\n');
+        if (lf != std::string_view::npos || phase == at::ClaimPhase::idle) {
+            RecvParse r;
+            r.status = RecvParse::Status::malformed;
+            r.consumed = lf != std::string_view::npos ? lf + 1 : s.size();
+            return r;
+        }
+        return RecvParse{};
+    }
+    switch (phase) {
+        case at::ClaimPhase::line_end: {
+            const std::size_t end = strip_eol(s, s.size());
+            const bool closes_quote = end > h.payload_at + 1 && s[h.payload_at] == '"' && s[end - 1] == '"';
+            if (q != PayloadQuoting::bare && closes_quote) return complete(h, s, end, s.size(), q);
+            return RecvParse{};  // bare: wait for the byte after the line end
+        }
+        case at::ClaimPhase::next_byte: {
+            const char next = s.back();
+            if (next == '\r' || next == '\n') {
+                const std::size_t end = strip_eol(s, s.size() - 1);
+                return complete(h, s, end, s.size() - 1, q);
+            }
+            return RecvParse{};
+        }
+        case at::ClaimPhase::idle:
+            return complete(h, s, strip_eol(s, s.size()), s.size(), q);
+    }
+    return RecvParse{};
+}
+
+}  // namespace qmtkit::qmt

@@ -3,6 +3,7 @@
 // cloud stand-in (it verifies what the emulator or the host signed). Never logs a secret.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -93,5 +94,51 @@ struct TokenOutcome {
     std::string message;   // never contains a secret
 };
 TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms = 195000);
+
+// ---- Added for verification (cloud stand-in) and reuse; the declarations above are unchanged. ----
+
+// Constant-time comparison (for signatures); lengths are not secret.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// Random alphanumerics [A-Za-z0-9] from OpenSSL's RAND_bytes.
+std::string random_alnum(std::size_t n);
+
+// Aliyun: the string the password signs, "clientId<id>deviceName<dn>productKey<pk>[timestamp<ms>]"
+// (parameters sorted by name, concatenated name+value without separators).
+std::string aliyun_sign_content(std::string_view client_id, std::string_view device_name,
+                                std::string_view product_key,
+                                std::optional<std::uint64_t> timestamp_ms);
+
+// Aliyun: the parts of an MQTT clientId "<id>|k=v,k=v,...|". Unknown keys are kept out
+// (the cloud ignores them). nullopt when the "|...|" part is missing or malformed.
+struct AliyunClientId {
+    std::string id;                            // before the first '|'
+    int secure_mode = -1;                      // -1: absent
+    std::optional<SignMethod> method;          // absent: not given (the cloud then refuses)
+    std::optional<std::uint64_t> timestamp_ms;
+};
+std::optional<AliyunClientId> parse_aliyun_client_id(std::string_view mqtt_client_id);
+
+// Tencent IoT Hub: "${clientId};${sdkappid};${connid};${expiry}".
+struct TencentUsername {
+    std::string client_id;
+    std::uint32_t sdkappid = 0;
+    std::string conn_id;
+    std::uint64_t expiry_unix = 0;
+};
+std::optional<TencentUsername> parse_tencent_username(std::string_view username);
+// "hex(HMAC(psk, username));hmacsha256|hmacsha1" with the decoded PSK; nullopt on a bad PSK or
+// a method other than hmacsha1/hmacsha256.
+std::optional<std::string> tencent_password(std::string_view psk_base64, std::string_view username,
+                                            SignMethod m);
+
+// Token request: the string the signature signs (values raw, not url-encoded) with the
+// expiry already in seconds, and the signature itself (base64, not url-encoded).
+std::string token_sign_content(std::string_view client_id, std::string_view device_name,
+                               std::uint64_t expire_s, std::uint32_t nonce,
+                               std::string_view product_id, std::uint64_t timestamp);
+std::string token_signature(std::string_view device_secret, std::string_view sign_content);
+// Decode "a=b&c=d" (application/x-www-form-urlencoded; '+' is a space). nullopt on bad escapes.
+std::optional<std::string> url_decode(std::string_view s);
 
 }  // namespace qmtkit::cloud

@@ -1,0 +1,37 @@
+// A command is declared, not hand-parsed: its name, form, what lines belong to it, how long each
+// phase may take and which of its arguments are secrets. The engine does the rest.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "qmtkit/common/types.hpp"
+
+namespace qmtkit::at {
+
+enum class Form : std::uint8_t {
+    exec,   // AT+CMD
+    test,   // AT+CMD=?
+    query,  // AT+CMD?
+    set,    // AT+CMD=<args>
+};
+
+// Information-line prefix meaning "every line that is not a final result or a URC" (ATI, AT+CIMI).
+inline constexpr std::string_view kAnyLine = "*";
+
+struct CommandSpec {
+    std::string_view name;        // text after "AT": "+QMTOPEN", "E0", "" for a bare "AT"
+    Form form = Form::exec;
+    std::string_view head;        // fixed leading argument, e.g. "\"aliauth\"" (it is argument 0)
+    std::string_view info;        // prefix of this command's information lines; empty: none
+    Millis timeout = 300;         // until the final result (OK / ERROR / +CME ERROR)
+    std::string_view result;      // two-phase: prefix of the later result line; empty: none
+    std::uint8_t result_keys = 0; // leading arguments the result line repeats ("0,<msgID>" = 2)
+    Millis result_timeout = 0;    // from OK until the result line
+    bool prompt = false;          // a '>' prompt asks for a payload
+    std::uint16_t secret_args = 0;  // bit i set: argument i never reaches a trace
+
+    constexpr bool two_phase() const { return !result.empty(); }
+};
+
+}  // namespace qmtkit::at

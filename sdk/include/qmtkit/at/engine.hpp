@@ -1,0 +1,357 @@
+// The AT engine: bytes in by feed(), bytes out through a Writer, time in by argument. One command
+// on the wire at a time; the later results of two-phase commands are awaited side by side, so
+// a new command goes out while earlier ones still wait for their +QMTxxx result line.
+//
+//   qmtkit::at::Engine<> engine(uart_writer);
+//   engine.on_urc(cmd::urc_stat, Delegate<void(std::string_view)>::bind<&App::on_stat>(&app));
+//   engine.submit(cmd::open, &handler, /*tag=*/1, 0, "broker.example", 1883);
+//   ... uart_rx_isr_or_loop:  engine.feed(bytes, n, now_ms);
+//   ... superloop:            engine.poll(now_ms);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "qmtkit/at/cme.hpp"
+#include "qmtkit/at/command.hpp"
+#include "qmtkit/at/fields.hpp"
+#include "qmtkit/common/delegate.hpp"
+#include "qmtkit/common/expected.hpp"
+#include "qmtkit/common/types.hpp"
+
+namespace qmtkit::at {
+
+// Where the engine's bytes go (a UART driver, a serial port, a pty). Non-blocking: it returns
+// how many bytes it took; the engine offers the rest again on the next feed()/poll().
+class Writer {
+public:
+    virtual std::size_t write(const std::uint8_t* data, std::size_t size) = 0;
+
+protected:
+    ~Writer() = default;
+};
+
+enum class ErrorKind : std::uint8_t {
+    error,           // the module answered ERROR
+    cme,             // the module answered +CME ERROR (see AtError::cme)
+    timeout,         // no final result within the command's timeout
+    result_timeout,  // OK came, the two-phase result line did not
+    aborted,         // abort_all(): module reboot, link reset
+    queue_full,      // submit(): the bounded queue is full
+    bad_argument,    // submit(): an argument was refused (see AtError::arg)
+};
+
+std::string_view to_string(ErrorKind k);
+
+struct AtError {
+    ErrorKind kind = ErrorKind::error;
+    Cme cme = Cme::none;
+    ArgError arg = ArgError::none;
+};
+
+using Outcome = Expected<void, AtError>;
+
+// Identifies a submitted command to its handler: the caller's tag plus the engine's sequence.
+struct CommandRef {
+    const CommandSpec* spec;
+    std::uint32_t tag;
+    std::uint32_t seq;
+};
+
+// What to send after the '>' prompt. The bytes must stay valid until on_final() of the command.
+struct Payload {
+    enum class End : std::uint8_t {
+        ctrl_z,  // variable length: append 0x1A
+        fixed,   // fixed length declared in the command: send exactly these bytes
+        cancel,  // send ESC (0x1B): the module drops the command
+    };
+    ByteView bytes;
+    End end = End::cancel;
+};
+
+enum class ResultVerdict : std::uint8_t {
+    not_mine,      // same prefix and keys, but not this command's result (e.g. a query's answer)
+    intermediate,  // a report that precedes the result (retransmission count): keep waiting
+    done,          // the result
+};
+
+// Receives everything about the commands it submitted. Lines are valid only during the call.
+class CommandHandler {
+public:
+    virtual void on_info(const CommandRef&, std::string_view /*line*/) {}
+    virtual Payload on_prompt(const CommandRef&) { return {}; }
+    // The final result (OK / ERROR / +CME ERROR / timeout / aborted). For a two-phase command an
+    // OK is followed by on_result() or on_result_error() later.
+    virtual void on_final(const CommandRef&, const Outcome& outcome) = 0;
+    virtual ResultVerdict on_result(const CommandRef&, std::string_view /*line*/) {
+        return ResultVerdict::done;
+    }
+    virtual void on_result_error(const CommandRef&, const AtError&) {}
+
+protected:
+    ~CommandHandler() = default;
+};
+
+// A URC line handler.
+using UrcHandler = Delegate<void(std::string_view line)>;
+
+// A URC whose body may hold CR LF (+QMTRECV) claims exactly the bytes it needs. The engine offers
+// the buffered bytes, from the prefix on, at three moments; the handler answers need_more or how
+// many bytes it consumed.
+enum class ClaimPhase : std::uint8_t {
+    line_end,   // the buffer ends with LF
+    next_byte,  // one byte arrived after an LF (the handler may leave that byte: consumed = size-1)
+    idle,       // no byte for claim_idle: the handler must consume what it has
+};
+struct Claim {
+    bool complete = false;
+    std::size_t consumed = 0;
+    static constexpr Claim need_more() { return {}; }
+    static constexpr Claim done(std::size_t n) { return {true, n}; }
+};
+using ClaimHandler = Delegate<Claim(ByteView buffered, ClaimPhase phase)>;
+
+enum class TraceKind : std::uint8_t {
+    tx,         // a command line as sent, secrets masked
+    rx,         // a received line (secrets in +QMTTENAUTH lines masked)
+    echo,       // the module's echo of the command, masked like tx
+    prompt,     // '>' seen
+    payload,    // payload sent: "<n> bytes"
+    urc,        // a line given to a URC handler
+    claimed,    // bytes claimed by a URC handler: "<prefix> <n> bytes"
+    unclaimed,  // a line nobody wanted
+    timeout,    // a command or result timed out: the command name
+    overflow,   // a line longer than the buffer was dropped
+};
+using TraceHook = Delegate<void(TraceKind kind, std::string_view text)>;
+
+struct Counters {
+    std::uint32_t commands = 0;         // commands written
+    std::uint32_t timeouts = 0;         // final results that never came
+    std::uint32_t result_timeouts = 0;  // two-phase results that never came
+    std::uint32_t overflows = 0;        // lines longer than the line buffer
+    std::uint32_t resyncs = 0;          // times the parser re-found a line start after dropping bytes
+    std::uint32_t unclaimed = 0;        // lines that were no reply, result or known URC
+    std::uint32_t stray_finals = 0;     // OK / ERROR with no command running
+    std::uint32_t urcs = 0;             // lines given to URC handlers
+    std::uint32_t claims = 0;           // URCs that claimed raw bytes
+};
+
+// Per-request overrides of the declared timeouts (0 keeps the declared value).
+struct Timeouts {
+    Millis final = 0;
+    Millis result = 0;
+};
+
+struct EngineConfig {
+    // Longest line, including a claimed +QMTRECV: prefix + msgID + 255-byte topic + 1024-byte
+    // payload (quoted) + separators.
+    static constexpr std::size_t line_capacity = 1344;
+    static constexpr std::size_t command_capacity = 600;  // AT+QMTSUB with a few 255-byte topics
+    static constexpr std::size_t queue_depth = 8;         // commands waiting for the line
+    static constexpr std::size_t result_slots = 8;        // two-phase results awaited at once
+    static constexpr std::size_t urc_handlers = 6;
+    static constexpr std::size_t trace_capacity = 200;    // longer trace lines are cut
+    static constexpr Millis claim_idle = 100;             // quiet time that ends a claimed URC
+};
+
+namespace detail {
+struct QueueSlot {
+    const CommandSpec* spec;
+    CommandHandler* handler;
+    std::uint32_t tag;
+    std::uint32_t seq;
+    Timeouts timeouts;
+    std::uint16_t len;
+    std::uint16_t nargs;
+    std::uint16_t arg_start[ArgWriter::kMaxArgs];
+    std::uint16_t arg_end[ArgWriter::kMaxArgs];
+    std::uint16_t key_begin;  // the result keys ("0,<msgID>") within the text
+    std::uint16_t key_len;
+    char* text;               // points into the engine's storage: "AT+...=...\r"
+};
+struct ResultSlot {
+    bool active;
+    bool armed;               // OK received: the result deadline runs
+    const CommandSpec* spec;
+    CommandHandler* handler;
+    std::uint32_t tag;
+    std::uint32_t seq;
+    Millis timeout;
+    Instant deadline;
+    std::uint8_t key_len;
+    char key[24];
+};
+struct UrcSlot {
+    std::string_view prefix;
+    UrcHandler line;
+    ClaimHandler claim;
+};
+struct Storage {
+    QueueSlot* queue;
+    char* command_buf;
+    std::size_t queue_depth;
+    std::size_t command_capacity;
+    ResultSlot* results;
+    std::size_t result_slots;
+    UrcSlot* urcs;
+    std::size_t urc_capacity;
+    char* line;
+    std::size_t line_capacity;
+    char* trace;
+    std::size_t trace_capacity;
+    Millis claim_idle;
+};
+}  // namespace detail
+
+// The engine's logic over caller-provided storage; use Engine<Config> below.
+class EngineCore {
+public:
+    EngineCore(Writer& writer, const detail::Storage& storage);
+    EngineCore(const EngineCore&) = delete;
+    EngineCore& operator=(const EngineCore&) = delete;
+
+    // Bytes from the module, any chunking. `now` is the platform's monotonic time in ms.
+    void feed(const std::uint8_t* data, std::size_t size, Instant now);
+    void feed(std::string_view text, Instant now) {
+        feed(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), now);
+    }
+    // Runs timeouts, ends idle claims, resumes writing. Call it whenever convenient, and by
+    // next_deadline() at the latest.
+    void poll(Instant now);
+    // The earliest time poll() has work to do (no work: Instant max).
+    Instant next_deadline() const;
+
+    // Queues a command: the arguments after `tag` are written in order — integers as numbers,
+    // strings (std::string_view / const char*) quoted. Refused before anything is written when
+    // an argument cannot travel on an AT line or the queue is full.
+    template <class... Args>
+    Expected<std::uint32_t, AtError> submit(const CommandSpec& spec, CommandHandler* handler,
+                                            std::uint32_t tag, const Args&... args) {
+        return submit_with(spec, handler, tag, Timeouts{}, [&](ArgWriter& w) { (put_arg(w, args), ...); });
+    }
+    // Same, with a function that writes the arguments (for lists: AT+QMTSUB with N topics).
+    template <class Fn>
+    Expected<std::uint32_t, AtError> submit_with(const CommandSpec& spec, CommandHandler* handler,
+                                                 std::uint32_t tag, Timeouts timeouts, Fn&& write_args) {
+        detail::QueueSlot* slot = reserve();
+        if (slot == nullptr) return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
+        ArgWriter w(slot->text, storage_.command_capacity - 1);  // room for the CR
+        if (!begin(*slot, spec, w)) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
+        write_args(w);
+        return commit(*slot, spec, handler, tag, timeouts, w);
+    }
+
+    // Registers a URC handler by prefix ("+QMTSTAT"). False when the table is full.
+    bool on_urc(std::string_view prefix, UrcHandler handler);
+    bool on_urc_claim(std::string_view prefix, ClaimHandler handler);
+
+    // Fails every queued, running and awaited command with ErrorKind::aborted (module reboot).
+    void abort_all();
+
+    // The time one byte takes on the line, in microseconds (default 1042: 9600 baud 8N1). Added
+    // to each command's timeout for the bytes of the command, its echo and its payload.
+    void set_byte_time_us(std::uint32_t us) { byte_time_us_ = us; }
+    void set_trace(TraceHook hook) { trace_ = hook; }
+
+    const Counters& counters() const { return counters_; }
+    std::size_t queued() const { return q_count_; }
+    std::size_t awaiting_results() const;
+    bool idle() const { return q_count_ == 0 && awaiting_results() == 0; }
+
+private:
+    static void put_arg(ArgWriter& w, std::string_view s) { w.quoted(s); }
+    static void put_arg(ArgWriter& w, const char* s) { w.quoted(s); }
+    template <class T>
+    static void put_arg(ArgWriter& w, T v) {
+        static_assert(sizeof(T) <= 8, "integers only");
+        w.integer(static_cast<std::int64_t>(v));
+    }
+
+    enum class Phase : std::uint8_t { idle, sending, awaiting_final, writing_payload };
+    enum class Rx : std::uint8_t { line, discard, claim, skip_prompt_space };
+
+    detail::QueueSlot* reserve();
+    bool begin(detail::QueueSlot& slot, const CommandSpec& spec, ArgWriter& w);
+    Expected<std::uint32_t, AtError> commit(detail::QueueSlot& slot, const CommandSpec& spec,
+                                            CommandHandler* handler, std::uint32_t tag,
+                                            Timeouts timeouts, const ArgWriter& w);
+
+    void pump(Instant now);
+    bool start_next(Instant now);
+    void on_byte(std::uint8_t b, Instant now);
+    void on_line(std::string_view line, Instant now);
+    bool handle_final(std::string_view line, Instant now);
+    bool handle_result(std::string_view line, Instant now);
+    void finish_running(const Outcome& outcome, Instant now);
+    void check_claim_start();
+    void offer_claim(ClaimPhase phase, Instant now);
+    void on_prompt(Instant now);
+    void pop_front();
+    bool result_pending_for(std::string_view name) const;
+    detail::ResultSlot* free_result_slot();
+    Instant final_deadline(const detail::QueueSlot& s, std::size_t extra_bytes, Instant now) const;
+
+    void trace_text(TraceKind kind, std::string_view text);
+    void trace_command(TraceKind kind, const detail::QueueSlot& s);
+    void trace_rx(std::string_view line);
+
+    Writer& writer_;
+    detail::Storage storage_;
+    Counters counters_{};
+    TraceHook trace_{};
+    std::uint32_t byte_time_us_ = 1042;
+    std::uint32_t next_seq_ = 1;
+
+    // Command queue: a ring; the head is the running command once phase_ != idle.
+    std::size_t q_head_ = 0;
+    std::size_t q_count_ = 0;
+    Phase phase_ = Phase::idle;
+    std::size_t tx_off_ = 0;        // bytes of the head's text already written
+    Instant deadline_ = 0;
+    detail::ResultSlot* running_result_ = nullptr;  // the head's reserved result slot
+    bool saw_echo_ = false;
+    bool prompt_done_ = false;
+    int busy_ = 0;                  // >0 inside feed/poll: submit() leaves writing to them
+
+    // Payload after the prompt.
+    Payload payload_{};
+    std::size_t payload_off_ = 0;
+    bool payload_end_pending_ = false;
+    // With echo on, the module repeats the payload: skip it byte by byte while it matches.
+    ByteView echo_payload_{};
+    std::size_t echo_off_ = 0;
+
+    // Receive side.
+    Rx rx_ = Rx::line;
+    std::size_t line_len_ = 0;
+    std::size_t claim_urc_ = 0;     // which URC slot claims
+    bool claim_after_lf_ = false;
+    Instant last_rx_ = 0;
+    std::size_t urc_count_ = 0;
+    Instant now_ = 0;
+};
+
+// An engine with its storage inside: every capacity a compile-time setting, no heap.
+template <class Config = EngineConfig>
+class Engine : public EngineCore {
+public:
+    explicit Engine(Writer& writer) : EngineCore(writer, storage()) {}
+
+private:
+    detail::Storage storage() {
+        return detail::Storage{queue_,  commands_, Config::queue_depth, Config::command_capacity,
+                               results_, Config::result_slots, urcs_,   Config::urc_handlers,
+                               line_,   Config::line_capacity, trace_buf_, Config::trace_capacity,
+                               Config::claim_idle};
+    }
+    detail::QueueSlot queue_[Config::queue_depth]{};
+    char commands_[Config::queue_depth * Config::command_capacity]{};
+    detail::ResultSlot results_[Config::result_slots]{};
+    detail::UrcSlot urcs_[Config::urc_handlers]{};
+    char line_[Config::line_capacity]{};
+    char trace_buf_[Config::trace_capacity]{};
+};
+
+}  // namespace qmtkit::at
