@@ -223,7 +223,8 @@ public:
     // The earliest time poll() has work to do (no work: Instant max).
     Instant next_deadline() const;
 
-    // Queues a command: the arguments after `tag` are written in order — integers as numbers,
+    // Queues a command and, when the line is free, starts writing it at once. Its deadline counts
+    // from the last time given to feed() or poll(). The arguments after `tag` are written in order — integers as numbers,
     // strings (std::string_view / const char*) quoted. Refused before anything is written when
     // an argument cannot travel on an AT line or the queue is full.
     template <class... Args>
