@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# qmtkit's one entry point for people and CI.
+#   ./dev.sh demo    the main job: build and run the demo
+#   ./dev.sh test    every test: normal build, then the unit tests again under ASan + UBSan
+#   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only)
+# Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_PKGS=(cmake ninja-build g++ ccache pkg-config git)
+LIB_PKGS=(libasio-dev libssl-dev openssl libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
+          libcpp-httplib-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
+TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev)
+
+ensure_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local line="apt-get install -y --no-install-recommends ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "==> installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "qmtkit needs Debian packages that are not installed. Run as root:" >&2
+        echo "  sudo $line" >&2
+        exit 1
+    fi
+}
+
+jobs() { nproc 2>/dev/null || echo 2; }
+
+build() {
+    local preset=$1
+    cmake --preset "$preset" >/dev/null
+    cmake --build --preset "$preset" -j "$(jobs)"
+}
+
+cmd_build() {
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}"
+    build "${1:-dev}"
+}
+
+cmd_demo() {
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}"
+    build dev
+    ./build/dev/tools/demo/qmtkit-demo "$@"
+}
+
+cmd_test() {
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}"
+    local start=$SECONDS rc=0
+    echo "==> normal build (dev preset): every test"
+    build dev
+    ctest --preset dev || rc=1
+    echo "==> ASan + UBSan build (asan preset): unit tests again"
+    build asan
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --preset asan || rc=1
+    echo "==> test command took $((SECONDS - start)) s; result: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
+    return $rc
+}
+
+case "${1:-}" in
+    demo) shift; cmd_demo "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    build) shift; cmd_build "$@" ;;
+    *) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
