@@ -109,15 +109,48 @@ Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot, con
     return slot.seq;
 }
 
-bool EngineCore::on_urc(std::string_view prefix, UrcHandler handler) {
+bool EngineCore::on_urc(std::string_view prefix, UrcHandler handler, bool bare) {
     if (urc_count_ >= storage_.urc_capacity) return false;
-    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, handler, ClaimHandler{}};
+    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, handler, ClaimHandler{}, bare};
     return true;
+}
+
+bool EngineCore::abandon(std::uint32_t seq) {
+    bool found = false;
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        detail::ResultSlot& r = storage_.results[i];
+        if (r.active && r.seq == seq) {
+            r.active = false;
+            found = true;
+        }
+    }
+    for (std::size_t k = 0; k < q_count_; ++k) {
+        detail::QueueSlot& s = storage_.queue[(q_head_ + k) % storage_.queue_depth];
+        if (s.seq != seq) continue;
+        found = true;
+        if (k == 0 && phase_ != Phase::idle) {
+            s.handler = nullptr;  // on the wire already: let it finish, tell no one
+            running_result_ = nullptr;
+            break;
+        }
+        // Close the gap: shift the later entries' metadata and text one place forward.
+        for (std::size_t j = k; j + 1 < q_count_; ++j) {
+            const std::size_t a = (q_head_ + j) % storage_.queue_depth;
+            const std::size_t b = (q_head_ + j + 1) % storage_.queue_depth;
+            char* text_a = storage_.command_buf + a * storage_.command_capacity;
+            std::memcpy(text_a, storage_.queue[b].text, storage_.queue[b].len);
+            storage_.queue[a] = storage_.queue[b];
+            storage_.queue[a].text = text_a;
+        }
+        --q_count_;
+        break;
+    }
+    return found;
 }
 
 bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler) {
     if (urc_count_ >= storage_.urc_capacity) return false;
-    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler};
+    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler, false};
     return true;
 }
 
@@ -436,7 +469,7 @@ void EngineCore::on_line(std::string_view line, Instant now) {
     // 5. URCs by prefix.
     for (std::size_t i = 0; i < urc_count_; ++i) {
         const detail::UrcSlot& u = storage_.urcs[i];
-        if (u.line && line_has_prefix(line, u.prefix)) {
+        if (u.line && (u.bare ? starts_with(line, u.prefix) : line_has_prefix(line, u.prefix))) {
             ++counters_.urcs;
             trace_text(TraceKind::urc, u.prefix);
             u.line(line);

@@ -187,6 +187,7 @@ struct UrcSlot {
     std::string_view prefix;
     UrcHandler line;
     ClaimHandler claim;
+    bool bare;
 };
 struct Storage {
     QueueSlot* queue;
@@ -244,12 +245,18 @@ public:
         return commit(*slot, spec, handler, tag, timeouts, w);
     }
 
-    // Registers a URC handler by prefix ("+QMTSTAT"). False when the table is full.
-    bool on_urc(std::string_view prefix, UrcHandler handler);
+    // Registers a URC handler by prefix ("+QMTSTAT" matches "+QMTSTAT: 0,1"). False when the
+    // table is full. With `bare` the prefix matches any line that starts with it, for the
+    // module's banner lines that have no colon ("REBOOT_CAUSE_...", "Neul").
+    bool on_urc(std::string_view prefix, UrcHandler handler, bool bare = false);
     bool on_urc_claim(std::string_view prefix, ClaimHandler handler);
 
     // Fails every queued, running and awaited command with ErrorKind::aborted (module reboot).
     void abort_all();
+    // Forgets one command silently: dropped from the queue, or its awaited result no longer
+    // waited for (the link dropped and its owner will send it again). A running command still
+    // finishes on the wire, but its handler is not called. False when `seq` is unknown.
+    bool abandon(std::uint32_t seq);
 
     // The time one byte takes on the line, in microseconds (default 1042: 9600 baud 8N1). Added
     // to each command's timeout for the bytes of the command, its echo and its payload.
