@@ -316,13 +316,13 @@ namespace detail {
 // Storage of a Client, a base so it exists before ClientCore is constructed over it.
 template <class Config>
 struct ClientStore {
-    explicit ClientStore(at::Writer& writer) : engine_(writer) {}
+    explicit ClientStore(at::Writer& writer) : store_engine_(writer) {}
     detail::ClientStorage storage() {
         return detail::ClientStorage{pubs_, Config::publish_slots, topics_, payloads_,
                                      Config::payload_capacity, Config::window, subs_,
                                      Config::subscriptions, strings_, Config::string_capacity};
     }
-    at::Engine<typename Config::Engine> engine_;
+    at::Engine<typename Config::Engine> store_engine_;
     PubSlot pubs_[Config::publish_slots]{};
     char topics_[Config::publish_slots * (kMaxTopic + 1)]{};
     std::uint8_t payloads_[Config::publish_slots * Config::payload_capacity]{};
@@ -338,7 +338,7 @@ class Client final : private detail::ClientStore<Config>, public ClientCore {
 public:
     Client(at::Writer& writer, Listener& listener)
         : detail::ClientStore<Config>(writer),
-          ClientCore(this->engine_, listener, detail::ClientStore<Config>::storage()) {}
+          ClientCore(this->store_engine_, listener, detail::ClientStore<Config>::storage()) {}
     static_assert(Config::window >= 1 && Config::window <= kFlightWindow, "the module allows 1..5 in flight");
     static_assert(Config::payload_capacity >= 1 && Config::payload_capacity <= kMaxPayload, "1..1024 bytes");
 };
