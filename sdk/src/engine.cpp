@@ -261,7 +261,12 @@ void EngineCore::on_prompt(Instant now) {
     trace_text(TraceKind::prompt, ">");
     const CommandRef ref{s.spec, s.tag, s.seq};
     payload_ = s.handler != nullptr ? s.handler->on_prompt(ref) : Payload{};
-    if (payload_.end == Payload::End::cancel) payload_.bytes = {};
+    if (payload_.end == Payload::End::cancel) {
+        payload_.bytes = {};
+        // ESC withdraws the command: its OK may come, its result line never will.
+        if (running_result_ != nullptr && running_result_->seq == s.seq) running_result_->active = false;
+        running_result_ = nullptr;
+    }
     payload_off_ = 0;
     payload_end_pending_ = payload_.end != Payload::End::fixed;
     echo_payload_ = saw_echo_ ? payload_.bytes : ByteView{};
@@ -327,6 +332,11 @@ void EngineCore::feed(const std::uint8_t* data, std::size_t size, Instant now) {
 
 void EngineCore::on_byte(std::uint8_t b, Instant now) {
     last_rx_ = now;
+    if (rx_ == Rx::skip_prompt_space) {
+        // Before the payload echo: the module sends "> " and then repeats the payload.
+        rx_ = Rx::line;
+        if (b == ' ') return;
+    }
     if (echo_off_ < echo_payload_.size) {
         if (b == echo_payload_.data[echo_off_]) {
             ++echo_off_;
@@ -336,10 +346,6 @@ void EngineCore::on_byte(std::uint8_t b, Instant now) {
     }
     char* line = storage_.line;
     switch (rx_) {
-        case Rx::skip_prompt_space:
-            rx_ = Rx::line;
-            if (b == ' ') return;
-            break;
         case Rx::discard:
             if (b == '\n' || b == '\r') {
                 rx_ = Rx::line;
@@ -370,6 +376,7 @@ void EngineCore::on_byte(std::uint8_t b, Instant now) {
                 offer_claim(ClaimPhase::line_end, now);
             }
             return;
+        case Rx::skip_prompt_space:  // consumed above, before the payload echo
         case Rx::line:
             break;
     }
@@ -483,7 +490,8 @@ void EngineCore::on_line(std::string_view line, Instant now) {
         return;
     }
     ++counters_.unclaimed;
-    trace_text(TraceKind::unclaimed, line.substr(0, 32));
+    // The line itself was traced (masked) by trace_rx; a stray line may hold a secret.
+    trace_text(TraceKind::unclaimed, "line taken by nobody");
 }
 
 bool EngineCore::handle_final(std::string_view line, Instant now) {

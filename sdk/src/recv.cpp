@@ -22,6 +22,7 @@ Header parse_header(std::string_view s) {
     ++i;
     if (i >= s.size() || s[i] != ',') return h;
     ++i;
+    while (i < s.size() && s[i] == ' ') ++i;  // the note prints "0,0, \"topic\", ..."
     std::uint32_t id = 0;
     const std::size_t digits = i;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - digits < 6) {
@@ -30,6 +31,7 @@ Header parse_header(std::string_view s) {
     }
     if (i == digits || id > 65535u || i >= s.size() || s[i] != ',') return h;
     ++i;
+    while (i < s.size() && s[i] == ' ') ++i;
     if (i >= s.size() || s[i] != '"') return h;
     const std::size_t topic_at = ++i;
     // The topic closes at the first '",'; topics cannot hold '"' on the AT line.
@@ -51,8 +53,13 @@ RecvParse complete(const Header& h, std::string_view s, std::size_t end, std::si
     r.status = RecvParse::Status::complete;
     r.consumed = consumed;
     std::string_view p = s.substr(h.payload_at, end > h.payload_at ? end - h.payload_at : 0);
-    const bool quoted_shape = p.size() >= 2 && p.front() == '"' && p.back() == '"';
-    if (quoted_shape && q != PayloadQuoting::bare) p = p.substr(1, p.size() - 2);
+    if (q != PayloadQuoting::bare) {
+        // A quoted payload may follow its comma after spaces, as the note prints it.
+        std::size_t k = 0;
+        while (k < p.size() && p[k] == ' ') ++k;
+        const std::string_view rest = p.substr(k);
+        if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"') p = rest.substr(1, rest.size() - 2);
+    }
     r.message.msg_id = h.msg_id;
     r.message.topic = h.topic;
     r.message.payload = ByteView(p);
@@ -85,7 +92,9 @@ RecvParse parse_recv(ByteView buffered, at::ClaimPhase phase, PayloadQuoting q) 
     switch (phase) {
         case at::ClaimPhase::line_end: {
             const std::size_t end = strip_eol(s, s.size());
-            const bool closes_quote = end > h.payload_at + 1 && s[h.payload_at] == '"' && s[end - 1] == '"';
+            std::size_t open = h.payload_at;
+            while (open < end && s[open] == ' ') ++open;
+            const bool closes_quote = end > open + 1 && s[open] == '"' && s[end - 1] == '"';
             if (q != PayloadQuoting::bare && closes_quote) return complete(h, s, end, s.size(), q);
             return RecvParse{};  // bare: wait for the byte after the line end
         }
