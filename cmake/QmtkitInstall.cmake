@@ -1,11 +1,12 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS qmtkit_core EXPORT qmtkitTargets
+install(TARGETS qmtkit_core qmtkit_cloud_device EXPORT qmtkitTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/include/qmtkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/cloud/device/include/qmtkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT qmtkitTargets NAMESPACE qmtkit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/qmtkit)
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/qmtkitConfig.cmake.in

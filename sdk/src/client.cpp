@@ -111,7 +111,7 @@ struct ClientCore::Impl {
     static bool store(ClientCore& c, Str i, std::string_view v) {
         if (v.size() + 1 > c.st_.string_capacity) return false;
         char* dst = c.st_.strings + i * c.st_.string_capacity;
-        std::memcpy(dst, v.data(), v.size());
+        if (!v.empty()) std::memcpy(dst, v.data(), v.size());  // an empty view may be null
         dst[v.size()] = '\0';
         return true;
     }
@@ -226,9 +226,11 @@ struct ClientCore::Impl {
                 set_state(c, LinkState::connecting);
                 const at::Timeouts t{0, conn_result_timeout(c)};
                 const std::string_view pw = str(c, str_password);
+                // After aliauth, or a token with no username configured, the module supplies the
+                // credentials itself: CONNECT names the client only.
+                if (s.username.empty()) return step_cmd(c, at::cmd::conn, t, 0, s.client_id);
                 if (!pw.empty()) return step_cmd(c, at::cmd::conn, t, 0, s.client_id, s.username, pw);
-                if (!s.username.empty()) return step_cmd(c, at::cmd::conn, t, 0, s.client_id, s.username);
-                return step_cmd(c, at::cmd::conn, t, 0, s.client_id);
+                return step_cmd(c, at::cmd::conn, t, 0, s.client_id, s.username);
             }
             case s_subscribe:
                 set_state(c, LinkState::subscribing);

@@ -267,3 +267,17 @@ TEST(TopicMatch, WildcardsFollowMqtt311) {
 }
 
 }  // namespace
+
+namespace {
+TEST_F(ClientTest, TokenWithoutUsernameLetsTheModuleSignConnect) {
+    Session s = basic_session();
+    s.username = {};
+    s.password = {};
+    s.use_tenauth = true;
+    s.tenauth = TenAuth{"pid1", "dev1", "devsecret", 60, "http://127.0.0.1:8080/token"};
+    bring_up(s);
+    EXPECT_EQ(module.count("AT+QMTTENAUTH=\"pid1\",\"dev1\",\"pid1@dev1\",\"devsecret\",60,\"http://127.0.0.1:8080/token\""), 1);
+    EXPECT_EQ(module.count("AT+QMTCONN=0,\"dev-1\""), 1);
+    EXPECT_EQ(module.commands.back(), "AT+QMTCONN=0,\"dev-1\"");
+}
+}  // namespace
