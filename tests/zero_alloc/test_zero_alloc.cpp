@@ -1,4 +1,4 @@
-// Zero heap allocations over a long engine session. Every global allocation function is replaced
+// Zero heap allocations over a long engine session, and over a long client session. Every global allocation function is replaced
 // by a counting one; the session (100 000 commands of every kind: plain, queries, CME errors,
 // publishes with prompts and payload echo, two-phase results, claimed +QMTRECV, URCs, garbage,
 // overlong lines, timeouts) runs with handlers that use no heap, and the count must not move.
@@ -12,6 +12,7 @@
 
 #include "qmtkit/at/commands.hpp"
 #include "qmtkit/at/engine.hpp"
+#include "qmtkit/qmt/client.hpp"
 #include "qmtkit/qmt/recv.hpp"
 
 namespace {
@@ -348,6 +349,181 @@ TEST(ZeroAlloc, LongSessionAllocatesNothing) {
 }
 
 }  // namespace
+
+// ---- the client and its supervisor, over a long session with link drops, without the heap
+
+namespace {
+
+bool starts(const char* s, std::size_t n, const char* p) {
+    const std::size_t k = std::strlen(p);
+    return n >= k && std::memcmp(s, p, k) == 0;
+}
+
+// A scripted module with fixed buffers: answers the client's commands, keeps a window of five,
+// and delivers two-phase results a little later so the client's window fills.
+struct NoHeapModule final : Writer {
+    char line[700];
+    std::size_t line_len = 0;
+    bool payload = false;
+    std::size_t fixed_left = 0;
+    char out[16384];
+    std::size_t out_len = 0;
+    struct Pending { char text[48]; std::size_t len; Instant due; bool pub; };
+    Pending pend[32];
+    std::size_t npend = 0;
+    std::size_t in_flight = 0;
+    std::size_t max_in_flight = 0;
+    std::uint32_t acked = 0;
+    std::uint16_t pub_id = 0;
+    Instant now = 0;
+
+    void put(const char* t, std::size_t n) {
+        if (out_len + n <= sizeof(out)) {
+            std::memcpy(out + out_len, t, n);
+            out_len += n;
+        }
+    }
+    void put(const char* t) { put(t, std::strlen(t)); }
+    void later(const char* text, bool pub) {
+        if (npend == sizeof(pend) / sizeof(pend[0])) return;
+        Pending& p = pend[npend++];
+        p.len = std::strlen(text);
+        std::memcpy(p.text, text, p.len);
+        p.due = now + 50;
+        p.pub = pub;
+    }
+    void result_line(const char* head, std::uint32_t a, std::uint32_t b, int c, bool pub) {
+        char t[48];
+        std::snprintf(t, sizeof(t), "\r\n%s: 0,%u,%u%s\r\n", head, a, b, c >= 0 ? ",1" : "");
+        later(t, pub);
+    }
+    std::size_t write(const std::uint8_t* d, std::size_t n) override {
+        for (std::size_t i = 0; i < n; ++i) byte(static_cast<char>(d[i]));
+        return n;
+    }
+    void byte(char c) {
+        if (payload) {
+            if ((fixed_left > 0 && --fixed_left == 0) || (fixed_left == 0 && c == 0x1A)) {
+                payload = false;
+                put("\r\nOK\r\n");
+                ++in_flight;
+                if (in_flight > max_in_flight) max_in_flight = in_flight;
+                char t[48];
+                std::snprintf(t, sizeof(t), "\r\n+QMTPUB: 0,%u,0\r\n", pub_id);
+                later(t, true);
+            }
+            return;
+        }
+        if (c != '\r') {
+            if (c != '\n' && line_len + 1 < sizeof(line)) line[line_len++] = c;
+            return;
+        }
+        line[line_len] = '\0';  // strtol below must stop at the end of this line
+        const char* l = line;
+        const std::size_t n = line_len;
+        line_len = 0;
+        if (starts(l, n, "AT+CGATT?")) return put("\r\n+CGATT:1\r\n\r\nOK\r\n");
+        if (starts(l, n, "AT+QMTOPEN=")) { put("\r\nOK\r\n"); return later("\r\n+QMTOPEN: 0,0\r\n", false); }
+        if (starts(l, n, "AT+QMTCONN=")) { put("\r\nOK\r\n"); return later("\r\n+QMTCONN: 0,0,0\r\n", false); }
+        if (starts(l, n, "AT+QMTSUB=0,")) {
+            put("\r\nOK\r\n");
+            char t[48];
+            std::snprintf(t, sizeof(t), "\r\n+QMTSUB: 0,%ld,0,1\r\n", std::strtol(l + 12, nullptr, 10));
+            return later(t, false);
+        }
+        if (starts(l, n, "AT+QMTPUB=0,")) {
+            if (in_flight >= 5) return put("\r\n+CME ERROR: 159\r\n");
+            pub_id = static_cast<std::uint16_t>(std::strtol(l + 12, nullptr, 10));
+            // Fixed length when the line ends with ",<len>" after the topic's closing quote.
+            const char* q = static_cast<const char*>(std::memchr(l, '"', n));
+            const char* q2 = q ? static_cast<const char*>(std::memchr(q + 1, '"', n - static_cast<std::size_t>(q + 1 - l))) : nullptr;
+            fixed_left = (q2 && q2 + 1 < l + n && q2[1] == ',') ? static_cast<std::size_t>(std::strtol(q2 + 2, nullptr, 10)) : 0;
+            payload = true;
+            return put("\r\n> ");
+        }
+        put("\r\nOK\r\n");  // AT, ATE0, CMEE, QMTCFG
+    }
+    void tick(qmt::ClientCore& c) {
+        now += 10;
+        for (std::size_t i = 0; i < npend;) {
+            if (pend[i].due <= now) {
+                put(pend[i].text, pend[i].len);
+                if (pend[i].pub) {
+                    ++acked;
+                    if (in_flight > 0) --in_flight;
+                }
+                pend[i] = pend[--npend];
+            } else {
+                ++i;
+            }
+        }
+        flush(c);
+        c.poll(now);
+        flush(c);
+    }
+    void flush(qmt::ClientCore& c) {
+        static char stage[sizeof(out)];
+        while (out_len > 0) {
+            const std::size_t n = out_len;
+            std::memcpy(stage, out, n);
+            out_len = 0;
+            c.feed(reinterpret_cast<const std::uint8_t*>(stage), n, now);
+        }
+    }
+    void drop_link() {
+        npend = 0;
+        in_flight = 0;
+        put("\r\n+QMTSTAT: 0,1\r\n");
+    }
+};
+
+struct ClientTally final : qmt::Listener {
+    std::uint32_t ok = 0, failed = 0, messages = 0, sessions = 0;
+    void on_published(std::uint32_t, const qmt::Result<qmt::PublishReport>& r) override { r ? ++ok : ++failed; }
+    void on_link(qmt::LinkState s) override { sessions += s == qmt::LinkState::online ? 1u : 0u; }
+    void on_message(const qmt::Message&) override { ++messages; }
+};
+
+}  // namespace
+
+TEST(ZeroAlloc, ClientSessionWithLinkDropsAllocatesNothing) {
+    static NoHeapModule module;
+    static ClientTally tally;
+    static qmt::Client<> client(module, tally);
+    qmt::Session session;
+    session.host = "broker.local";
+    session.client_id = "zero-alloc";
+    ASSERT_TRUE(client.configure(session));
+    static const char kPayload[] = "temperature=21.5, humidity=40%";
+    static const std::uint8_t kBinary[] = {'x', 0x1A, 0x1B, 0, 'y'};
+    const std::size_t before = g_allocations.load();
+
+    ASSERT_TRUE(client.start(module.now));
+    ASSERT_TRUE(client.subscribe("cmd/#", 1));
+    constexpr std::uint32_t kPublishes = 20000;
+    std::uint32_t queued = 0;
+    for (std::uint32_t round = 0; round < 400000 && tally.ok + tally.failed < kPublishes; ++round) {
+        while (queued < kPublishes) {
+            const bool binary = queued % 7u == 0u;
+            auto r = binary ? client.publish("t/bin", ByteView(kBinary, sizeof(kBinary)), {1})
+                            : client.publish("t/x", ByteView(std::string_view(kPayload)), {1});
+            if (!r) break;  // outbox full: wait for acknowledgements
+            ++queued;
+        }
+        if (round % 50u == 7u) module.put("\r\n+QMTRECV: 0,0,\"cmd/x\",reboot, now\r\n\r\n");
+        if (round % 5000u == 4999u) module.drop_link();
+        module.tick(client);
+    }
+    const std::size_t during = g_allocations.load() - before;
+
+    EXPECT_EQ(during, 0u) << "heap allocations during the client session";
+    EXPECT_EQ(tally.ok, kPublishes);
+    EXPECT_EQ(tally.failed, 0u);
+    EXPECT_GT(tally.messages, 0u);
+    EXPECT_GT(tally.sessions, 2u);  // the link came back after the drops
+    EXPECT_EQ(module.max_in_flight, 5u);
+    EXPECT_GE(module.acked, kPublishes);  // re-sends after drops may be acknowledged twice
+}
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
