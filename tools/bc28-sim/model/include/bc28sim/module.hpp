@@ -1,0 +1,255 @@
+// The BC28 / BC35-G module model: host bytes in, module bytes out, time injected.
+//
+// Pure logic: no I/O, no threads, no clock reads (the wall clock used to timestamp Aliyun
+// signatures is injected too). The pty / TCP executable, in-process tests and benchmarks drive
+// it the same way:
+//   feed(bytes)      bytes the host wrote to the UART
+//   advance(now_ms)  move the clock forward; runs due timers and network events
+//   next_deadline()  when advance() must be called next, if nothing else happens before
+// and receive the module's bytes through the Output callback.
+#pragma once
+
+#include "bc28sim/at_line.hpp"
+#include "bc28sim/network.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bc28sim {
+
+using Millis = std::int64_t;
+
+struct Identity {
+    std::string imei = "866971030000001";
+    std::string imsi = "460001234567890";
+    std::string iccid = "89860000000000000001";
+    std::string model = "BC28";
+    std::string revision = "BC28JAR01A10";
+};
+
+// Aliyun signing, injected so the model stays free of OpenSSL (the executable wires it to
+// qmtkit::cloud::sign_aliyun). Returns the final MQTT clientId / username / password, or
+// nullopt if signing failed.
+struct AliyunSignInput {
+    std::string client_id;  // as given to AT+QMTCONN
+    std::string product_key;
+    std::string device_name;
+    std::string device_secret;
+    std::uint64_t timestamp_ms = 0;
+};
+struct SignedCredentials {
+    std::string client_id;
+    std::string username;
+    std::string password;
+};
+using AliyunSigner = std::function<std::optional<SignedCredentials>(const AliyunSignInput&)>;
+
+struct Options {
+    Identity identity;
+    bool recv_quoted = false;      // +QMTRECV payload in quotes (default bare, as the note's last example)
+    bool prompt_space = false;     // "> " instead of ">" after AT+QMTPUB
+    std::string token_url = "http://127.0.0.1:8080/token";  // AT+QMTTENAUTH without <url>
+    Millis boot_ms = 1000;         // AT+NRB: REBOOTING ... boot banner
+    Millis rtt_ms = 0;             // each network exchange: half up, half down
+    unsigned uplink_kbps = 0;      // 0 = unlimited
+    int max_inflight = 5;          // publishes awaiting their +QMTPUB result
+    int csq = 24;
+    Millis open_timeout_ms = 75000;
+    std::function<std::uint64_t()> unix_ms;  // wall clock for signatures; null: derived from now
+    AliyunSigner sign_aliyun;                // null: aliauth CONNECT fails (+QMTCONN: 0,2)
+};
+
+class Module final : private NetworkEvents {
+public:
+    using Output = std::function<void(std::string_view)>;
+    using Log = std::function<void(std::string_view)>;
+
+    Module(Network& net, Output out, Options opt = {});
+    ~Module() override;
+    Module(const Module&) = delete;
+    Module& operator=(const Module&) = delete;
+
+    void feed(std::string_view bytes);
+    void advance(Millis now);
+    void poll(Millis now) { advance(now); }
+    std::optional<Millis> next_deadline() const;
+    Millis now() const { return now_; }
+
+    // Log lines never contain secrets (device secrets, passwords, tokens).
+    void set_log(Log log) { log_ = std::move(log); }
+
+    // ---- faults and run-time control (the control channel maps onto these)
+    void reboot(const std::string& cause = "REBOOT_CAUSE_APPLICATION_WATCHDOG");  // unexpected reset
+    void drop_link(int stat_code = 7);        // abrupt close, +QMTSTAT: 0,<code>
+    void ping_timeout() { drop_link(2); }
+    void garbage(std::string_view bytes);     // raw bytes to the host, now
+    void split_next(Millis gap_ms);           // next reply in two pieces, gap_ms apart
+    void delay_next(Millis delay_ms);         // next reply late by delay_ms
+    void urc_in_next_reply(std::string line); // next reply carries this URC before its final result
+    void urc(const std::string& line);        // a URC now
+    void refuse_open(bool on) { refuse_open_ = on; }
+    void refuse_connect(int return_code) { refuse_connect_rc_ = return_code; }  // 0 = off
+    void stall_acks(bool on) { stall_acks_ = on; }  // swallow acks: timers and retransmissions run
+    void set_csq(int csq) { opt_.csq = csq; }
+    void set_rtt(Millis rtt_ms) { opt_.rtt_ms = rtt_ms; }
+    void set_uplink_kbps(unsigned kbps) { opt_.uplink_kbps = kbps; }
+
+    // ---- introspection (tests, control channel "status")
+    int inflight_publishes() const;
+    bool in_data_mode() const { return data_.has_value(); }
+    bool rebooting() const { return rebooting_; }
+    std::string state_name() const;
+    const Options& options() const { return opt_; }
+
+private:
+    enum class NetState { closed, opening, opened, connecting, connected, disconnecting };
+    enum class OpKind { pub, sub, uns, conn };
+
+    struct Settings {
+        bool echo = true;
+        int cmee = 0;
+        int version = 4;
+        int keepalive = 120;
+        int clean = 1;
+        int pkt_timeout = 10;
+        int retry_times = 3;
+        int timeout_notice = 0;
+        Will will;
+        bool aliauth = false;
+        std::string ali_pk, ali_dn, ali_ds;
+        bool have_token = false;
+        std::string token_user, token_password;
+        int cfun = 1;
+        int cgatt = 1;
+        int cereg_n = 0;
+    };
+
+    struct Op {
+        OpKind kind = OpKind::pub;
+        int msg_id = 0;
+        int qos = 0;
+        int retries = 0;
+        Millis deadline = 0;
+    };
+
+    struct DataMode {
+        int msg_id = 0;
+        int qos = 0;
+        bool retain = false;
+        std::string topic;
+        std::optional<std::size_t> fixed_len;
+        std::string payload;
+    };
+
+    struct Reply {
+        std::vector<std::string> info;
+        std::string final_line;  // "OK", "ERROR", "+CME ERROR: n"; empty: no final now
+        bool prompt = false;     // AT+QMTPUB accepted: '>' and data mode
+    };
+
+    // NetworkEvents (queued, then applied in advance())
+    void net_open_result(int result) override;
+    void net_connack(int return_code) override;
+    void net_suback(OpId op, std::vector<int> granted_qos) override;
+    void net_unsuback(OpId op) override;
+    void net_published(OpId op) override;
+    void net_message(std::uint16_t packet_id, std::string topic, std::string payload, int qos,
+                     bool retain) override;
+    void net_disconnected() override;
+    void net_link_lost(int stat_code) override;
+    void net_token(OpId op, int result_code, std::string username, std::string password) override;
+
+    // input
+    void feed_byte(char c);
+    void feed_data_byte(char c);
+    void run_line(const std::string& line);
+    Reply dispatch(const CommandLine& c);
+    Reply error(int cme) const;
+    Reply ok(std::vector<std::string> info = {}) const;
+
+    // commands
+    Reply cmd_qmtcfg(const CommandLine& c);
+    Reply cmd_tenauth(const CommandLine& c);
+    Reply cmd_open(const CommandLine& c);
+    Reply cmd_close(const CommandLine& c);
+    Reply cmd_conn(const CommandLine& c);
+    Reply cmd_disc(const CommandLine& c);
+    Reply cmd_sub(const CommandLine& c);
+    Reply cmd_uns(const CommandLine& c);
+    Reply cmd_pub(const CommandLine& c);
+    Reply cmd_basic(const CommandLine& c);
+    Reply cmd_3gpp(const CommandLine& c);
+
+    // output
+    void emit(std::string bytes);
+    void send_reply(const Reply& r);
+    void result_line(const std::string& line);  // a two-phase result or URC
+    void flush_deferred();
+
+    // publish
+    void finish_data(bool send);
+
+    // network plumbing
+    void uplink(std::size_t bytes, std::function<void()> fn);
+    void downlink(std::function<void()> fn);
+    void at(Millis when, std::function<void()> fn);
+    void run_due();
+    void check_timers();
+    void link_closed(int stat_code, bool report);
+    void apply_connack(int return_code);
+    void fail_op(OpId id);
+    void boot_done(const std::string& cause);
+    OpId new_op(OpKind kind, int msg_id, int qos);
+    bool msg_id_in_flight(OpKind kind, int msg_id) const;
+    std::uint64_t wall_ms() const;
+    void log(const std::string& s) const;
+
+    Network& net_;
+    Output out_;
+    Options opt_;
+    Log log_;
+
+    Millis now_ = 0;
+    Settings s_;
+    NetState state_ = NetState::closed;
+    std::string host_;
+    int port_ = 0;
+    Millis open_deadline_ = 0;
+    Millis disc_deadline_ = 0;
+    std::map<OpId, Op> ops_;
+    OpId next_op_ = 1;
+    OpId token_op_ = 0;
+    std::uint32_t link_epoch_ = 0;  // bumped when the MQTT link closes: its stale work is dropped
+    std::uint32_t boot_epoch_ = 0;  // bumped on reboot: everything stale is dropped
+
+    std::string line_;
+    std::string echo_;  // echo not yet written (flushed before any other output)
+    bool overflow_ = false;
+    bool skip_lf_ = false;
+    std::optional<DataMode> data_;
+    std::vector<std::string> deferred_;  // URCs held while the host types a payload
+    bool rebooting_ = false;
+
+    // time-ordered work: network calls, network events, boot completion
+    std::multimap<Millis, std::function<void()>> actions_;
+    Millis uplink_free_ = 0;
+
+    // output held back by delay/split faults; everything after it queues behind
+    std::deque<std::pair<Millis, std::string>> outq_;
+
+    // armed faults
+    std::optional<Millis> split_next_;
+    std::optional<Millis> delay_next_;
+    std::optional<std::string> urc_next_;
+    bool refuse_open_ = false;
+    int refuse_connect_rc_ = 0;
+    bool stall_acks_ = false;
+};
+
+}  // namespace bc28sim
