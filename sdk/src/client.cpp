@@ -299,6 +299,7 @@ struct ClientCore::Impl {
     }
 
     static void step_failed(ClientCore& c, std::uint8_t step, const ClientError& e) {
+        c.listener_.on_bringup_error(c.state_, e);
         if (c.stopping_ && (step == s_disc || step == s_close)) {
             // Already down, or the module has no session: stopping is done either way.
             return go(c, step == s_disc ? s_close : s_stopped);

@@ -116,11 +116,15 @@ struct Reply {
 class Listener {
 public:
     virtual void on_link(LinkState /*state*/) {}
+    // A bring-up step failed (OPEN refused, CONNECT refused, no attach, a command timed out);
+    // the supervisor backs off and tries again. `during` is the state the step belonged to.
+    virtual void on_bringup_error(LinkState /*during*/, const ClientError& /*error*/) {}
     virtual void on_stat(StatCode /*code*/) {}
     virtual void on_published(std::uint32_t /*ticket*/, const Result<PublishReport>& /*r*/) {}
+    // Fires for each (re)subscription of a filter: after every reconnect, with the same ticket.
     virtual void on_subscribed(std::uint32_t /*ticket*/, const Result<SubscribeReport>& /*r*/) {}
     virtual void on_unsubscribed(std::uint32_t /*ticket*/, const Result<void>& /*r*/) {}
-    // Messages no subscription handler took.
+    // Messages no subscription handler took (filters registered without a handler included).
     virtual void on_message(const Message& /*m*/) {}
     // Completion of a low-level operation (open, connect, queries, ...).
     virtual void on_reply(std::uint32_t /*ticket*/, const Result<Reply>& /*r*/) {}
