@@ -48,7 +48,7 @@ cmd_build() {
 cmd_demo() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}"
     build dev
-    ./build/dev/tools/demo/qmtkit-demo "$@"
+    tools/demo/run-demo.sh build/dev "$@"
 }
 
 cmd_test() {

@@ -15,6 +15,7 @@ struct SubOptions {
     unsigned count = 0;  // 0: no limit
     double wait_s = 0;   // 0: no limit
     bool verbose = false;
+    bool debug = false;
 };
 
 int run_sub(SubOptions& o) {
@@ -42,6 +43,11 @@ int run_sub(SubOptions& o) {
     }
     if (!client) return 1;
     host::BlockingClient& c = *client;
+    if (o.debug) {
+        c.set_link_observer([](qmt::LinkState s) {
+            std::fprintf(stderr, "qmtkit sub: link %s\n", std::string(qmt::to_string(s)).c_str());
+        });
+    }
 
     // Register every filter; the supervisor subscribes them once online (and again after every
     // reconnect). Wait for each +QMTSUB result, bounded by -W or --timeout.
@@ -55,6 +61,7 @@ int run_sub(SubOptions& o) {
             if (r.error().kind == host::FailureKind::deadline && bounded) return timed_out(c, "subscribing");
             return fail(tool, "subscribe " + t + ": " + host::describe(r.error()));
         }
+        if (o.debug) std::fprintf(stderr, "qmtkit sub: subscribed %s (granted QoS %u)\n", t.c_str(), unsigned{r->granted_qos});
     }
 
     unsigned got = 0;
@@ -103,6 +110,9 @@ Command add_sub(CLI::App& root) {
         ->check(CLI::PositiveNumber)
         ->group("Messages");
     app->add_flag("-v,--verbose", o->verbose, "Print the topic, a space, then the payload")->group("Messages");
+    app->add_flag("-d,--debug", o->debug,
+                  "Report link states and granted subscriptions on stderr (never credentials)")
+        ->group("Messages");
     return Command{app, [o] { return run_sub(*o); }};
 }
 
