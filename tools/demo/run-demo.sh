@@ -5,61 +5,14 @@
 #   tools/demo/run-demo.sh [BUILD_DIR]      (./dev.sh demo builds and calls this)
 set -euo pipefail
 build=${1:-build/dev}
-sim=$build/tools/bc28-sim/bc28-sim
-cli=$build/tools/qmtkit/qmtkit
 rtt_ms=${QMTKIT_DEMO_RTT_MS:-300}
 count=${QMTKIT_DEMO_MESSAGES:-10}
-for exe in "$sim" "$cli"; do [ -x "$exe" ] || { echo "demo: $exe is not built" >&2; exit 1; }; done
-mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+# shellcheck source=stack.sh
+. "$(dirname "$0")/stack.sh"
 
-work=$(mktemp -d /tmp/qmtkit-demo.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-fail() { echo "demo: $*" >&2; for f in "$work"/*.log "$work"/*.err; do [ -s "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done; exit 1; }
-# Waits for a line matching $2 in file $1, at most $3 seconds (the demo's only polling: it
-# watches other programs' logs; the test suite waits on events instead).
-wait_for() {
-    local deadline=$((SECONDS + $3))
-    until grep -q -- "$2" "$1" 2>/dev/null; do
-        [ $SECONDS -lt $deadline ] || fail "timed out waiting for '$2' in $(basename "$1")"
-        sleep 0.1
-    done
-}
-free_port() {
-    local p
-    for p in $(shuf -i 20000-60000 -n 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-port=$(free_port) || fail "no free port"
-{
-    echo "listener $port 127.0.0.1"
-    echo "allow_anonymous true"
-    echo "persistence false"
-    echo "log_dest stderr"
-    echo "log_type error"
-    echo "log_type warning"
-    echo "log_type notice"
-    echo "log_type information"  # the "running" line that says it listens
-    [ "$(id -u)" -eq 0 ] && echo "user $(id -un)"
-} > "$work/mosquitto.conf"
-"$mosquitto_bin" -c "$work/mosquitto.conf" 2> "$work/broker.log" & pids+=($!)
-wait_for "$work/broker.log" " running" 10
-
-for m in A B; do
-    "$sim" --link "$work/tty$m" --rtt-ms "$rtt_ms" --imei "86697103000000${m/A/1}" > "$work/sim$m.out" 2> "$work/sim$m.log" &
-    pids+=($!)
-done
-wait_for "$work/simA.out" "/dev/" 10
-wait_for "$work/simB.out" "/dev/" 10
+start_broker
+start_sim A --rtt-ms "$rtt_ms" --imei 866971030000011
+start_sim B --rtt-ms "$rtt_ms" --imei 866971030000029
 
 echo "qmtkit demo"
 echo "  broker     mosquitto on 127.0.0.1:$port"
