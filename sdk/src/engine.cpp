@@ -272,22 +272,12 @@ void EngineCore::on_prompt(Instant now) {
     echo_payload_ = saw_echo_ ? payload_.bytes : ByteView{};
     echo_off_ = 0;
     if (trace_) {
-        char num[24];
-        std::size_t n = 0;
-        std::size_t v = payload_.bytes.size;
-        char rev[24];
-        std::size_t r = 0;
-        do {
-            rev[r++] = static_cast<char>('0' + v % 10u);
-            v /= 10u;
-        } while (v != 0u);
-        while (r > 0) num[n++] = rev[--r];
-        const char* what = payload_.end == Payload::End::cancel ? " bytes, cancelled (ESC)"
-                           : payload_.end == Payload::End::fixed ? " bytes, fixed length"
-                                                                 : " bytes + Ctrl-Z";
-        const std::size_t wl = std::strlen(what);
-        std::memcpy(num + n, what, wl < sizeof(num) - n ? wl : sizeof(num) - n);
-        trace_text(TraceKind::payload, std::string_view(num, n + (wl < sizeof(num) - n ? wl : sizeof(num) - n)));
+        ArgWriter w(storage_.trace, storage_.trace_capacity);
+        w.integer(static_cast<std::int64_t>(payload_.bytes.size));
+        w.append_text(payload_.end == Payload::End::cancel  ? " bytes, cancelled (ESC)"
+                      : payload_.end == Payload::End::fixed ? " bytes, fixed length"
+                                                            : " bytes + Ctrl-Z");
+        trace_(TraceKind::payload, std::string_view(w.data(), w.size()));
     }
     phase_ = Phase::writing_payload;
     pump(now);
