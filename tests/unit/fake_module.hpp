@@ -81,6 +81,14 @@ public:
         emit(1, "\r\nREBOOT_CAUSE_APPLICATION_AT\r\nNeul \r\nOK\r\n");
     }
 
+    // For an intercepted AT+QMTPUB: read (and drop) the payload that follows the prompt.
+    void swallow_payload() {
+        payload_mode_ = true;
+        swallow_ = true;
+        fixed_ = false;
+        payload_.clear();
+    }
+
     int count(const std::string& prefix) const {
         int n = 0;
         for (const auto& c : commands) n += c.rfind(prefix, 0) == 0 ? 1 : 0;
@@ -200,6 +208,10 @@ private:
 
     void end_payload(bool send) {
         payload_mode_ = false;
+        if (swallow_) {
+            swallow_ = false;
+            return;
+        }
         if (!send) return ok();
         cur_.payload = payload_;
         ok();
@@ -241,6 +253,7 @@ private:
     std::deque<std::pair<Instant, std::string>> out_;
     std::string line_;
     bool payload_mode_ = false;
+    bool swallow_ = false;
     bool fixed_ = false;
     std::size_t fixed_len_ = 0;
     std::string payload_;
