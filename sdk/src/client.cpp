@@ -26,6 +26,7 @@ enum Step : std::uint8_t {
     s_sync, s_echo, s_cmee, s_version, s_keepalive, s_session, s_timeout, s_will, s_aliauth,
     s_attach, s_tenauth_probe, s_tenauth, s_open, s_close_first, s_connect, s_subscribe, s_online,
     s_disc, s_close, s_stopped,
+    s_probe,  // online: an AT after a command timed out, to tell a lost answer from a dead module
 };
 
 enum Str : std::size_t {
@@ -254,8 +255,17 @@ struct ClientCore::Impl {
                 c.stopping_ = false;
                 set_state(c, LinkState::stopped);
                 return;
+            case s_probe: return step_cmd(c, at::cmd::at, {});
             default: return;
         }
+    }
+
+    // A command timed out while online: one AT tells whether the module still answers. Its OK
+    // also absorbs a late final result of the timed-out command.
+    static void probe(ClientCore& c) {
+        if (c.state_ != LinkState::online || c.step_seq_ != 0) return;
+        c.step_ = s_probe;
+        issue(c);
     }
 
     static void maybe_online(ClientCore& c) {
@@ -294,6 +304,7 @@ struct ClientCore::Impl {
             case s_connect: return go(c, s_subscribe);
             case s_disc: return go(c, s_close);
             case s_close: return go(c, s_stopped);
+            case s_probe: return pump_pubs(c);  // the module answers: carry on
             default: return;
         }
     }
@@ -321,6 +332,10 @@ struct ClientCore::Impl {
                 return back_off(c, e.code == Error::timeout ? s_sync : s_attach);
             case s_close_first: return back_off(c, s_open);
             case s_connect: return back_off(c, s_close_first);
+            case s_probe:
+                // The module does not answer: treat the link as lost and start over.
+                link_lost(c);
+                return back_off(c, s_sync);
             default:
                 // A configuration command failed or the module stopped answering: start over.
                 return back_off(c, s_sync);
@@ -1035,11 +1050,17 @@ void ClientCore::on_final(const at::CommandRef& r, const at::Outcome& o) {
                 return;
             }
             Impl::requeue_or_fail(*this, p, e);
+            if (e.code == Error::timeout) Impl::probe(*this);
             return;
         }
         case kSub: {
             detail::SubSlot& s = st_.subs[id];
             if (s.state != detail::SubSlot::State::sending || s.engine_seq != r.seq || o) return;
+            if (o.error().kind == at::ErrorKind::timeout) {
+                s.state = detail::SubSlot::State::pending;  // sent again once the module answers
+                Impl::probe(*this);
+                return;
+            }
             s.state = detail::SubSlot::State::refused;
             listener_.on_subscribed(s.ticket, unexpected(from_at(o.error())));
             Impl::maybe_online(*this);

@@ -1,6 +1,7 @@
 // The QMT client and its supervisor under virtual time, against the in-process FakeModule.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -279,5 +280,43 @@ TEST_F(ClientTest, TokenWithoutUsernameLetsTheModuleSignConnect) {
     EXPECT_EQ(module.count("AT+QMTTENAUTH=\"pid1\",\"dev1\",\"pid1@dev1\",\"devsecret\",60,\"http://127.0.0.1:8080/token\""), 1);
     EXPECT_EQ(module.count("AT+QMTCONN=0,\"dev-1\""), 1);
     EXPECT_EQ(module.commands.back(), "AT+QMTCONN=0,\"dev-1\"");
+}
+}  // namespace
+
+namespace {
+TEST_F(ClientTest, LostAnswerIsProbedAndThePublishSentAgain) {
+    bring_up();
+    bool swallowed = false;
+    module.intercept = [&](const std::string& cmd) {
+        if (!swallowed && cmd.rfind("AT+QMTPUB=", 0) == 0) {
+            swallowed = true;  // the module never answers this one: no prompt, no OK
+            return true;
+        }
+        return false;
+    };
+    auto bare_ats = [&] { return std::count(module.commands.begin(), module.commands.end(), "AT"); };
+    const auto ats = bare_ats();
+    ASSERT_TRUE(client.publish("t", ByteView(std::string_view("again")), {1}));
+    ASSERT_TRUE(run([&] { return ev.published.size() == 1; }));
+    ASSERT_TRUE(ev.published.begin()->second);
+    EXPECT_EQ(bare_ats(), ats + 1);  // one AT probe, answered: still online
+    EXPECT_EQ(client.stats().sessions, 1u);
+    ASSERT_EQ(module.published.size(), 1u);
+    EXPECT_EQ(module.published[0].payload, "again");
+}
+
+TEST_F(ClientTest, SilentModuleIsDetectedAndTheOutboxSurvives) {
+    bring_up();
+    bool dead = true;
+    module.intercept = [&](const std::string&) { return dead; };  // answers nothing at all
+    ASSERT_TRUE(client.publish("t", ByteView(std::string_view("kept")), {1}));
+    ASSERT_TRUE(run([&] { return client.state() == LinkState::backing_off || client.state() == LinkState::syncing; }));
+    EXPECT_FALSE(client.online());
+    dead = false;  // the module comes back
+    ASSERT_TRUE(run([&] { return ev.published.size() == 1; }, 120000));
+    ASSERT_TRUE(ev.published.begin()->second);
+    EXPECT_EQ(client.stats().sessions, 2u);
+    ASSERT_EQ(module.published.size(), 1u);
+    EXPECT_EQ(module.published[0].payload, "kept");
 }
 }  // namespace
