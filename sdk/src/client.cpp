@@ -156,7 +156,7 @@ struct ClientCore::Impl {
         wait_then(c, resume, static_cast<Millis>(d));
     }
 
-    static bool submit_step(ClientCore& c, Expected<std::uint32_t, at::AtError> r) {
+    static bool submit_step(ClientCore& c, const Expected<std::uint32_t, at::AtError>& r) {
         if (!r) {
             // The engine's queue is full (the application filled it): try again shortly.
             wait_then(c, c.step_, 50);

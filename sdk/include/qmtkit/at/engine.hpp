@@ -315,30 +315,32 @@ private:
     // Command queue: a ring; the head is the running command once phase_ != idle.
     std::size_t q_head_ = 0;
     std::size_t q_count_ = 0;
-    Phase phase_ = Phase::idle;
     std::size_t tx_off_ = 0;        // bytes of the head's text already written
     Instant deadline_ = 0;
     detail::ResultSlot* running_result_ = nullptr;  // the head's reserved result slot
-    bool saw_echo_ = false;
-    bool prompt_done_ = false;
-    int busy_ = 0;                  // >0 inside feed/poll: submit() leaves writing to them
 
     // Payload after the prompt.
     Payload payload_{};
     std::size_t payload_off_ = 0;
-    bool payload_end_pending_ = false;
     // With echo on, the module repeats the payload: skip it byte by byte while it matches.
     ByteView echo_payload_{};
     std::size_t echo_off_ = 0;
 
     // Receive side.
-    Rx rx_ = Rx::line;
     std::size_t line_len_ = 0;
     std::size_t claim_urc_ = 0;     // which URC slot claims
-    bool claim_after_lf_ = false;
     Instant last_rx_ = 0;
     std::size_t urc_count_ = 0;
     Instant now_ = 0;
+
+    // Small members last, packed together (the engine lives in MCU RAM).
+    int busy_ = 0;  // >0 inside feed/poll: submit() leaves writing to them
+    Phase phase_ = Phase::idle;
+    Rx rx_ = Rx::line;
+    bool saw_echo_ = false;
+    bool prompt_done_ = false;
+    bool payload_end_pending_ = false;
+    bool claim_after_lf_ = false;
 };
 
 // An engine with its storage inside: every capacity a compile-time setting, no heap.
