@@ -1,19 +1,21 @@
 // End-to-end tests of the cloud stand-in: a real mosquitto 2.0 (/usr/sbin/mosquitto) with
-// libqmtkit_cloud_auth.so and qmtkit-token-server, clients through libmosquitto using
-// credentials from sign_aliyun / sign_tencent / fetch_token.
+// libqmtkit_cloud_auth.so and qmtkit-token-server (tests/harness/cloud_standin.hpp), clients
+// through libmosquitto using credentials from sign_aliyun / sign_tencent / fetch_token.
 //
 // CONNACK on refusal: mosquitto 2.0 answers a plugin's MOSQ_ERR_AUTH with return code 5
 // "not authorized" for MQTT 3.1.1 (see docs/cloud-standin.md).
+#include "cloud_standin.hpp"
 #include "qmtkit/cloud/signing.hpp"
-#include "standin_fixture.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <ctime>
 
 using namespace qmtkit::cloud;
+using namespace std::chrono_literals;
 using qmtkit::test::MqttClient;
-using qmtkit::test::Standin;
+using Standin = qmtkit::test::CloudStandin;
 
 namespace {
 
@@ -68,16 +70,31 @@ TokenRequest suite_device() {
     return r;
 }
 
+// CONNECT and the CONNACK return code (-1: none within the timeout).
+int connect_as(Standin& s, const std::string& client_id, const std::optional<std::string>& user,
+               const std::optional<std::string>& pass) {
+    return s.client(client_id, user, pass, 10s)->connack_rc();
+}
+
 int connect_with(Standin& s, const MqttCredentials& c) {
-    MqttClient client(c.client_id);
-    return client.connect(s.mqtt_port(), c.username, c.password);
+    return connect_as(s, c.client_id, c.username, c.password);
+}
+
+// A client that must be accepted (messages are exchanged with it).
+std::unique_ptr<MqttClient> accepted(Standin& s, const std::string& client_id, const std::string& user,
+                                     const std::string& pass) {
+    auto c = s.client(client_id, user, pass, 10s);
+    EXPECT_EQ(c->connack_rc(), kAccepted) << client_id << "\n" << s.broker_log();
+    return c;
 }
 
 class CloudStandinE2E : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         try {
-            standin_ = new Standin(kRegistry);
+            Standin::Options opt;
+            opt.broker.extra_config.push_back("log_type all");  // LogsNeverContainSecrets reads every level
+            standin_ = new Standin(kRegistry, opt);
         } catch (const std::exception& e) {
             start_error_ = e.what();
         }
@@ -185,9 +202,7 @@ TEST_F(CloudStandinE2E, TokenFetchedThenConnects) {
     ASSERT_TRUE(out.token);
     EXPECT_EQ(out.token->expire_s, 86400u);
     EXPECT_EQ(out.token->username.rfind("iot-suite01@dev-suite;", 0), 0u);
-    MqttClient client(r.client_id);
-    EXPECT_EQ(client.connect(standin_->mqtt_port(), out.token->username, out.token->password),
-              kAccepted);
+    EXPECT_EQ(connect_as(*standin_, r.client_id, out.token->username, out.token->password), kAccepted);
 }
 
 TEST_F(CloudStandinE2E, TokenWrongSecretIsHttpPacketError) {
@@ -220,24 +235,21 @@ TEST_F(CloudStandinE2E, TokenStaleTimestampRefused) {
 TEST_F(CloudStandinE2E, ForgedTokenRefusedByBroker) {
     const auto out = fetch_token(standin_->token_url(), suite_device(), 10000);
     ASSERT_EQ(out.result_code, 0) << out.message;
-    MqttClient client("iot-suite01@dev-suite");
     // Same username, password from another key.
-    EXPECT_EQ(client.connect(standin_->mqtt_port(), out.token->username,
-                             hmac_hex(SignMethod::hmacsha256, "guess", out.token->username)),
+    EXPECT_EQ(connect_as(*standin_, "iot-suite01@dev-suite", out.token->username,
+                         hmac_hex(SignMethod::hmacsha256, "guess", out.token->username)),
               kNotAuthorized);
-    MqttClient client2("iot-suite01@dev-suite");
     // Extended expiry, original password: the HMAC no longer matches.
     auto u = out.token->username;
     u.replace(u.find(';') + 1, 1, "9");
-    EXPECT_EQ(client2.connect(standin_->mqtt_port(), u, out.token->password), kNotAuthorized);
+    EXPECT_EQ(connect_as(*standin_, "iot-suite01@dev-suite", u, out.token->password), kNotAuthorized);
 }
 
 TEST_F(CloudStandinE2E, ExpiredTokenRefused) {
     // A token whose expiry is in the past, minted with the right key (as if issued long ago).
     const std::string user = "iot-suite01@dev-suite;" + std::to_string(now_unix() - 1) + ";AAAAAAAA";
-    MqttClient client("iot-suite01@dev-suite");
-    EXPECT_EQ(client.connect(standin_->mqtt_port(), user,
-                             hmac_hex(SignMethod::hmacsha256, "TokenServerKey-xyz", user)),
+    EXPECT_EQ(connect_as(*standin_, "iot-suite01@dev-suite", user,
+                         hmac_hex(SignMethod::hmacsha256, "TokenServerKey-xyz", user)),
               kNotAuthorized);
     EXPECT_TRUE(standin_->wait_broker_log("token: token expired"));
 }
@@ -245,51 +257,41 @@ TEST_F(CloudStandinE2E, ExpiredTokenRefused) {
 // ------------------------------------------------------------------- plain and others
 
 TEST_F(CloudStandinE2E, PlainObserverAndAnonymous) {
-    MqttClient good("observer-1");
-    EXPECT_EQ(good.connect(standin_->mqtt_port(), std::string("observer"),
-                           std::string("observer-pass")),
+    EXPECT_EQ(connect_as(*standin_, "observer-1", std::string("observer"), std::string("observer-pass")),
               kAccepted);
-    MqttClient bad("observer-2");
-    EXPECT_EQ(bad.connect(standin_->mqtt_port(), std::string("observer"), std::string("nope")),
+    EXPECT_EQ(connect_as(*standin_, "observer-2", std::string("observer"), std::string("nope")),
               kNotAuthorized);
-    MqttClient anon("anonymous-1");
-    EXPECT_EQ(anon.connect(standin_->mqtt_port(), std::nullopt, std::nullopt), kNotAuthorized);
-    MqttClient stranger("stranger");
-    EXPECT_EQ(stranger.connect(standin_->mqtt_port(), std::string("someone"), std::string("pw")),
-              kNotAuthorized);
+    EXPECT_EQ(connect_as(*standin_, "anonymous-1", std::nullopt, std::nullopt), kNotAuthorized);
+    EXPECT_EQ(connect_as(*standin_, "stranger", std::string("someone"), std::string("pw")), kNotAuthorized);
 }
 
 TEST_F(CloudStandinE2E, MessagesPassBetweenSignedDevicesAndObserver) {
-    MqttClient observer("observer-msg");
-    ASSERT_EQ(observer.connect(standin_->mqtt_port(), std::string("observer"),
-                               std::string("observer-pass")),
-              kAccepted);
-    ASSERT_TRUE(observer.subscribe("/a1TestPK01/dev-ali/user/update"));
-    ASSERT_TRUE(observer.subscribe("TCPID00001/dev-tc/event"));
+    auto observer = accepted(*standin_, "observer-msg", "observer", "observer-pass");
+    ASSERT_TRUE(observer->subscribe("/a1TestPK01/dev-ali/user/update", 1));
+    ASSERT_TRUE(observer->subscribe("TCPID00001/dev-tc/event", 1));
 
     const auto ac = ok(sign_aliyun(aliyun_device()));
-    MqttClient ali(ac.client_id);
-    ASSERT_EQ(ali.connect(standin_->mqtt_port(), ac.username, ac.password), kAccepted);
-    ASSERT_TRUE(ali.publish("/a1TestPK01/dev-ali/user/update", "{\"temp\":21.5}"));
-    auto m = observer.wait_message();
+    auto ali = accepted(*standin_, ac.client_id, ac.username, ac.password);
+    ASSERT_TRUE(ali->connected());
+    ASSERT_TRUE(ali->publish("/a1TestPK01/dev-ali/user/update", "{\"temp\":21.5}", 1));
+    auto m = observer->wait_message("/a1TestPK01/dev-ali/user/update", 10s);
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->first, "/a1TestPK01/dev-ali/user/update");
-    EXPECT_EQ(m->second, "{\"temp\":21.5}");
+    EXPECT_EQ(m->payload, "{\"temp\":21.5}");
 
     const auto tc = ok(sign_tencent(tencent_device()));
-    MqttClient ten(tc.client_id);
-    ASSERT_EQ(ten.connect(standin_->mqtt_port(), tc.username, tc.password), kAccepted);
-    ASSERT_TRUE(ten.publish("TCPID00001/dev-tc/event", "hello"));
-    m = observer.wait_message();
+    auto ten = accepted(*standin_, tc.client_id, tc.username, tc.password);
+    ASSERT_TRUE(ten->connected());
+    ASSERT_TRUE(ten->publish("TCPID00001/dev-tc/event", "hello", 1));
+    m = observer->wait_message("TCPID00001/dev-tc/event", 10s);
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->second, "hello");
+    EXPECT_EQ(m->payload, "hello");
 
     // And downstream: observer → device.
-    ASSERT_TRUE(ali.subscribe("/a1TestPK01/dev-ali/user/get"));
-    ASSERT_TRUE(observer.publish("/a1TestPK01/dev-ali/user/get", "cmd"));
-    m = ali.wait_message();
+    ASSERT_TRUE(ali->subscribe("/a1TestPK01/dev-ali/user/get", 1));
+    ASSERT_TRUE(observer->publish("/a1TestPK01/dev-ali/user/get", "cmd", 1));
+    m = ali->wait_message("/a1TestPK01/dev-ali/user/get", 10s);
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->second, "cmd");
+    EXPECT_EQ(m->payload, "cmd");
 }
 
 TEST_F(CloudStandinE2E, LogsNeverContainSecrets) {
