@@ -64,7 +64,8 @@ void BM_RecvStream(benchmark::State& state) {
     std::string stream;
     constexpr int kPerBatch = 16;
     for (int i = 0; i < kPerBatch; ++i) {
-        stream += "\r\n+QMTRECV: 0," + std::to_string(i + 1) + ",\"devices/42/cmd\"," + payload + "\r\n";
+        stream +=
+            "\r\n+QMTRECV: 0," + std::to_string(i + 1) + ",\"devices/42/cmd\"," + payload + "\r\n";
     }
     NullWriter w;
     Engine<> engine(w);
@@ -79,7 +80,8 @@ void BM_RecvStream(benchmark::State& state) {
     if (sink.messages != static_cast<std::uint64_t>(state.iterations()) * kPerBatch) {
         state.SkipWithError("messages lost");
     }
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(stream.size()));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(stream.size()));
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kPerBatch);
 }
 BENCHMARK(BM_RecvStream)->Arg(1)->Arg(64)->Arg(4096);
@@ -95,9 +97,11 @@ void BM_OkRoundTrip(benchmark::State& state) {
         engine.feed(reinterpret_cast<const std::uint8_t*>(kOk), sizeof(kOk) - 1, now);
         ++now;
     }
-    if (h.finals != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("finals lost");
+    if (h.finals != static_cast<std::uint64_t>(state.iterations()))
+        state.SkipWithError("finals lost");
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(sizeof(kOk) - 1 + 3));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(sizeof(kOk) - 1 + 3));
 }
 BENCHMARK(BM_OkRoundTrip);
 
@@ -130,7 +134,8 @@ void BM_PublishPipeline(benchmark::State& state) {
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
     state.SetBytesProcessed(static_cast<std::int64_t>(rx_bytes + w.bytes));
-    if (h.finals != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("finals lost");
+    if (h.finals != static_cast<std::uint64_t>(state.iterations()))
+        state.SkipWithError("finals lost");
     state.counters["in_flight_at_end"] = static_cast<double>(engine.awaiting_results());
 }
 BENCHMARK(BM_PublishPipeline);

@@ -24,7 +24,9 @@ struct WindowConfig : qmt::ClientConfig {
 
 struct Quiet final : qmt::Listener {
     std::uint32_t published = 0;
-    void on_published(std::uint32_t, const qmt::Result<qmt::PublishReport>& r) override { published += r ? 1u : 0u; }
+    void on_published(std::uint32_t, const qmt::Result<qmt::PublishReport>& r) override {
+        published += r ? 1u : 0u;
+    }
 };
 
 // The module's UART as seen by the client: bytes the client writes go into the model.
@@ -46,7 +48,8 @@ void BM_Window(benchmark::State& state) {
         std::string from_module;
         bc28sim::Options opt;
         opt.rtt_ms = rtt;
-        bc28sim::Module module(net, [&](std::string_view b) { from_module.append(b); }, opt);
+        bc28sim::Module module(
+            net, [&](std::string_view b) { from_module.append(b); }, opt);
         ToModule uart;
         uart.module = &module;
         Quiet app;
@@ -61,7 +64,8 @@ void BM_Window(benchmark::State& state) {
         auto step = [&] {
             std::string bytes;
             bytes.swap(from_module);
-            if (!bytes.empty()) client.feed(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), now);
+            if (!bytes.empty())
+                client.feed(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), now);
             client.poll(now);
             module.advance(now);
             const auto md = module.next_deadline();
@@ -72,7 +76,9 @@ void BM_Window(benchmark::State& state) {
         const Instant t0 = now;
         std::uint32_t queued = 0;
         while (app.published < kMessages && now < t0 + 3600000) {
-            while (queued < kMessages && client.publish("bench/window", ByteView(std::string_view("21.5 C")), {1})) ++queued;
+            while (queued < kMessages &&
+                   client.publish("bench/window", ByteView(std::string_view("21.5 C")), {1}))
+                ++queued;
             step();
         }
         virtual_ms = now - t0;
@@ -81,7 +87,8 @@ void BM_Window(benchmark::State& state) {
     state.counters["window"] = static_cast<double>(W);
     state.counters["virtual_ms"] = static_cast<double>(virtual_ms);
     state.counters["one_at_a_time_ms"] = static_cast<double>(kMessages) * rtt;
-    state.counters["speedup"] = virtual_ms > 0 ? static_cast<double>(kMessages) * rtt / static_cast<double>(virtual_ms) : 0;
+    state.counters["speedup"] =
+        virtual_ms > 0 ? static_cast<double>(kMessages) * rtt / static_cast<double>(virtual_ms) : 0;
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kMessages);
 }
 

@@ -6,46 +6,90 @@ namespace qmtkit::qmt {
 namespace {
 
 constexpr Instant kNever = ~Instant{0};
-constexpr std::uint8_t kMaxAttempts = 8;      // sends of one QoS >= 1 publish before giving up
-constexpr std::uint8_t kSyncTries = 5;        // AT probes before backing off
-constexpr std::uint8_t kAttachTries = 60;     // AT+CGATT? polls, one a second
-constexpr Millis kStepPause = 1000;           // between AT / AT+CGATT? probes
-constexpr Millis kResultMargin = 2000;        // on top of the module's own retry budget
+constexpr std::uint8_t kMaxAttempts = 8;   // sends of one QoS >= 1 publish before giving up
+constexpr std::uint8_t kSyncTries = 5;     // AT probes before backing off
+constexpr std::uint8_t kAttachTries = 60;  // AT+CGATT? polls, one a second
+constexpr Millis kStepPause = 1000;        // between AT / AT+CGATT? probes
+constexpr Millis kResultMargin = 2000;     // on top of the module's own retry budget
 
 // Tag layout: kind (4 bits) | op or step (8 bits) | id (20 bits).
 enum Kind : std::uint32_t { kPub = 1, kSub = 2, kUns = 3, kStep = 4, kOp = 5 };
 constexpr std::uint32_t make_tag(Kind k, std::uint32_t op, std::uint32_t id) {
     return (static_cast<std::uint32_t>(k) << 28) | ((op & 0xFFu) << 20) | (id & 0xFFFFFu);
 }
-constexpr Kind tag_kind(std::uint32_t tag) { return static_cast<Kind>(tag >> 28); }
-constexpr std::uint32_t tag_op(std::uint32_t tag) { return (tag >> 20) & 0xFFu; }
-constexpr std::uint32_t tag_id(std::uint32_t tag) { return tag & 0xFFFFFu; }
+constexpr Kind tag_kind(std::uint32_t tag) {
+    return static_cast<Kind>(tag >> 28);
+}
+constexpr std::uint32_t tag_op(std::uint32_t tag) {
+    return (tag >> 20) & 0xFFu;
+}
+constexpr std::uint32_t tag_id(std::uint32_t tag) {
+    return tag & 0xFFFFFu;
+}
 
 // Bring-up steps, in order.
 enum Step : std::uint8_t {
-    s_sync, s_echo, s_cmee, s_version, s_keepalive, s_session, s_timeout, s_will, s_aliauth,
-    s_attach, s_tenauth_probe, s_tenauth, s_open, s_close_first, s_connect, s_subscribe, s_online,
-    s_disc, s_close, s_stopped,
+    s_sync,
+    s_echo,
+    s_cmee,
+    s_version,
+    s_keepalive,
+    s_session,
+    s_timeout,
+    s_will,
+    s_aliauth,
+    s_attach,
+    s_tenauth_probe,
+    s_tenauth,
+    s_open,
+    s_close_first,
+    s_connect,
+    s_subscribe,
+    s_online,
+    s_disc,
+    s_close,
+    s_stopped,
     s_probe,  // online: an AT after a command timed out, to tell a lost answer from a dead module
 };
 
 enum Str : std::size_t {
-    str_host, str_client_id, str_username, str_password, str_will_topic, str_will_message,
-    str_ali_pk, str_ali_dn, str_ali_ds, str_ten_pid, str_ten_dn, str_ten_ds, str_ten_url, str_ten_cid,
+    str_host,
+    str_client_id,
+    str_username,
+    str_password,
+    str_will_topic,
+    str_will_message,
+    str_ali_pk,
+    str_ali_dn,
+    str_ali_ds,
+    str_ten_pid,
+    str_ten_dn,
+    str_ten_ds,
+    str_ten_url,
+    str_ten_cid,
 };
 
-ClientError err(Error e, std::int32_t value = 0) { return ClientError{e, at::Cme::none, value}; }
+ClientError err(Error e, std::int32_t value = 0) {
+    return ClientError{e, at::Cme::none, value};
+}
 
 ClientError from_at(const at::AtError& e) {
     switch (e.kind) {
-        case at::ErrorKind::error: return err(Error::module_error);
-        case at::ErrorKind::cme: return ClientError{Error::cme, e.cme, static_cast<std::int32_t>(e.cme)};
-        case at::ErrorKind::timeout: return err(Error::timeout);
-        case at::ErrorKind::result_timeout: return err(Error::result_timeout);
-        case at::ErrorKind::aborted: return err(Error::aborted);
-        case at::ErrorKind::queue_full: return err(Error::queue_full);
+        case at::ErrorKind::error:
+            return err(Error::module_error);
+        case at::ErrorKind::cme:
+            return ClientError{Error::cme, e.cme, static_cast<std::int32_t>(e.cme)};
+        case at::ErrorKind::timeout:
+            return err(Error::timeout);
+        case at::ErrorKind::result_timeout:
+            return err(Error::result_timeout);
+        case at::ErrorKind::aborted:
+            return err(Error::aborted);
+        case at::ErrorKind::queue_full:
+            return err(Error::queue_full);
         case at::ErrorKind::bad_argument:
-            return err(e.arg == at::ArgError::forbidden_char ? Error::forbidden_char : Error::field_too_long);
+            return err(e.arg == at::ArgError::forbidden_char ? Error::forbidden_char
+                                                             : Error::field_too_long);
     }
     return err(Error::module_error);
 }
@@ -63,7 +107,8 @@ bool has_wildcard(std::string_view t) {
 bool valid_filter(std::string_view f) {
     for (std::size_t i = 0; i < f.size(); ++i) {
         if (f[i] == '#' && (i + 1 != f.size() || (i > 0 && f[i - 1] != '/'))) return false;
-        if (f[i] == '+' && ((i > 0 && f[i - 1] != '/') || (i + 1 < f.size() && f[i + 1] != '/'))) return false;
+        if (f[i] == '+' && ((i > 0 && f[i - 1] != '/') || (i + 1 < f.size() && f[i + 1] != '/')))
+            return false;
     }
     return true;
 }
@@ -72,7 +117,8 @@ Error check_topic(std::string_view t, bool filter) {
     if (t.empty()) return Error::topic_empty;
     if (t.size() > kMaxTopic) return Error::topic_too_long;
     if (!at::is_at_safe(t)) return Error::forbidden_char;
-    if (filter ? !valid_filter(t) : has_wildcard(t)) return filter ? Error::bad_topic_filter : Error::topic_has_wildcard;
+    if (filter ? !valid_filter(t) : has_wildcard(t))
+        return filter ? Error::bad_topic_filter : Error::topic_has_wildcard;
     return Error::malformed_reply;  // sentinel: no error
 }
 constexpr Error kOk = Error::malformed_reply;
@@ -124,7 +170,9 @@ struct ClientCore::Impl {
     }
 
     static Millis pkt_result_timeout(const ClientCore& c) {
-        return static_cast<Millis>(c.applied_.pkt_timeout_s) * 1000u * (c.applied_.retry_times + 1u) + kResultMargin;
+        return static_cast<Millis>(c.applied_.pkt_timeout_s) * 1000u *
+                   (c.applied_.retry_times + 1u) +
+               kResultMargin;
     }
     static Millis conn_result_timeout(const ClientCore& c) { return pkt_result_timeout(c); }
 
@@ -167,7 +215,8 @@ struct ClientCore::Impl {
     }
 
     template <class... A>
-    static void step_cmd(ClientCore& c, const at::CommandSpec& spec, at::Timeouts t, const A&... args) {
+    static void step_cmd(ClientCore& c, const at::CommandSpec& spec, at::Timeouts t,
+                         const A&... args) {
         c.info_int_ = -1;
         submit_step(c, c.engine_.submit_with(spec, &c.handler_, make_tag(kStep, c.step_, 0), t,
                                              [&](at::ArgWriter& w) { (put(w, args), ...); }));
@@ -185,23 +234,27 @@ struct ClientCore::Impl {
             case s_echo:
                 set_state(c, LinkState::configuring);
                 return step_cmd(c, at::cmd::echo_off, {});
-            case s_cmee: return step_cmd(c, at::cmd::cmee, {}, 1);
-            case s_version: return step_cmd(c, at::cmd::cfg_version, {}, 0, int{s.settings.version});
-            case s_keepalive: return step_cmd(c, at::cmd::cfg_keepalive, {}, 0, int{s.settings.keepalive_s});
-            case s_session: return step_cmd(c, at::cmd::cfg_session, {}, 0, s.settings.clean_session ? 1 : 0);
+            case s_cmee:
+                return step_cmd(c, at::cmd::cmee, {}, 1);
+            case s_version:
+                return step_cmd(c, at::cmd::cfg_version, {}, 0, int{s.settings.version});
+            case s_keepalive:
+                return step_cmd(c, at::cmd::cfg_keepalive, {}, 0, int{s.settings.keepalive_s});
+            case s_session:
+                return step_cmd(c, at::cmd::cfg_session, {}, 0, s.settings.clean_session ? 1 : 0);
             case s_timeout:
                 return step_cmd(c, at::cmd::cfg_timeout, {}, 0, int{s.settings.pkt_timeout_s},
                                 int{s.settings.retry_times}, s.settings.timeout_notice ? 1 : 0);
             case s_will:
                 if (s.has_will) {
-                    return step_cmd(c, at::cmd::cfg_will, {}, 0, 1, int{s.will.qos}, s.will.retain ? 1 : 0,
-                                    s.will.topic, s.will.message);
+                    return step_cmd(c, at::cmd::cfg_will, {}, 0, 1, int{s.will.qos},
+                                    s.will.retain ? 1 : 0, s.will.topic, s.will.message);
                 }
                 return step_cmd(c, at::cmd::cfg_will, {}, 0, 0);
             case s_aliauth:
                 if (!s.use_aliauth) return go(c, s_attach);
-                return step_cmd(c, at::cmd::cfg_aliauth, {}, 0, s.aliauth.product_key, s.aliauth.device_name,
-                                s.aliauth.device_secret);
+                return step_cmd(c, at::cmd::cfg_aliauth, {}, 0, s.aliauth.product_key,
+                                s.aliauth.device_name, s.aliauth.device_secret);
             case s_attach:
                 set_state(c, LinkState::attaching);
                 return step_cmd(c, at::cmd::attach_query, {});
@@ -211,18 +264,22 @@ struct ClientCore::Impl {
                 if (c.tenauth_probed_) return go(c, s_tenauth);
                 return step_cmd(c, at::cmd::tenauth_test, {});
             case s_tenauth: {
-                const at::CommandSpec& spec = c.tenauth_alt_spelling_ ? at::cmd::enauth : at::cmd::tenauth;
+                const at::CommandSpec& spec =
+                    c.tenauth_alt_spelling_ ? at::cmd::enauth : at::cmd::tenauth;
                 if (s.tenauth.url.empty()) {
-                    return step_cmd(c, spec, {}, s.tenauth.product_id, s.tenauth.device_name, str(c, str_ten_cid),
-                                    s.tenauth.device_secret, int{s.tenauth.expire_days});
+                    return step_cmd(c, spec, {}, s.tenauth.product_id, s.tenauth.device_name,
+                                    str(c, str_ten_cid), s.tenauth.device_secret,
+                                    int{s.tenauth.expire_days});
                 }
-                return step_cmd(c, spec, {}, s.tenauth.product_id, s.tenauth.device_name, str(c, str_ten_cid),
-                                s.tenauth.device_secret, int{s.tenauth.expire_days}, s.tenauth.url);
+                return step_cmd(c, spec, {}, s.tenauth.product_id, s.tenauth.device_name,
+                                str(c, str_ten_cid), s.tenauth.device_secret,
+                                int{s.tenauth.expire_days}, s.tenauth.url);
             }
             case s_open:
                 set_state(c, LinkState::opening);
                 return step_cmd(c, at::cmd::open, {}, 0, s.host, int{s.port});
-            case s_close_first: return step_cmd(c, at::cmd::close, {}, 0);
+            case s_close_first:
+                return step_cmd(c, at::cmd::close, {}, 0);
             case s_connect: {
                 set_state(c, LinkState::connecting);
                 const at::Timeouts t{0, conn_result_timeout(c)};
@@ -230,14 +287,16 @@ struct ClientCore::Impl {
                 // After aliauth, or a token with no username configured, the module supplies the
                 // credentials itself: CONNECT names the client only.
                 if (s.username.empty()) return step_cmd(c, at::cmd::conn, t, 0, s.client_id);
-                if (!pw.empty()) return step_cmd(c, at::cmd::conn, t, 0, s.client_id, s.username, pw);
+                if (!pw.empty())
+                    return step_cmd(c, at::cmd::conn, t, 0, s.client_id, s.username, pw);
                 return step_cmd(c, at::cmd::conn, t, 0, s.client_id, s.username);
             }
             case s_subscribe:
                 set_state(c, LinkState::subscribing);
                 for (std::size_t i = 0; i < c.st_.sub_count; ++i) {
                     detail::SubSlot& sub = c.st_.subs[i];
-                    if (sub.state != detail::SubSlot::State::free) sub.state = detail::SubSlot::State::pending;
+                    if (sub.state != detail::SubSlot::State::free)
+                        sub.state = detail::SubSlot::State::pending;
                 }
                 pump_subs(c);
                 return maybe_online(c);
@@ -250,13 +309,16 @@ struct ClientCore::Impl {
             case s_disc:
                 set_state(c, LinkState::disconnecting);
                 return step_cmd(c, at::cmd::disc, {}, 0);
-            case s_close: return step_cmd(c, at::cmd::close, {}, 0);
+            case s_close:
+                return step_cmd(c, at::cmd::close, {}, 0);
             case s_stopped:
                 c.stopping_ = false;
                 set_state(c, LinkState::stopped);
                 return;
-            case s_probe: return step_cmd(c, at::cmd::at, {});
-            default: return;
+            case s_probe:
+                return step_cmd(c, at::cmd::at, {});
+            default:
+                return;
         }
     }
 
@@ -272,7 +334,8 @@ struct ClientCore::Impl {
         if (c.step_ != s_subscribe) return;
         for (std::size_t i = 0; i < c.st_.sub_count; ++i) {
             const auto st = c.st_.subs[i].state;
-            if (st == detail::SubSlot::State::pending || st == detail::SubSlot::State::sending) return;
+            if (st == detail::SubSlot::State::pending || st == detail::SubSlot::State::sending)
+                return;
         }
         go(c, s_online);
     }
@@ -280,17 +343,25 @@ struct ClientCore::Impl {
     // A bring-up command finished: OK (and, for two-phase ones, its result) or an error.
     static void step_ok(ClientCore& c, std::uint8_t step) {
         switch (step) {
-            case s_sync: return go(c, s_echo);
-            case s_echo: return go(c, s_cmee);
-            case s_cmee: return go(c, s_version);
-            case s_version: return go(c, s_keepalive);
-            case s_keepalive: return go(c, s_session);
-            case s_session: return go(c, s_timeout);
+            case s_sync:
+                return go(c, s_echo);
+            case s_echo:
+                return go(c, s_cmee);
+            case s_cmee:
+                return go(c, s_version);
+            case s_version:
+                return go(c, s_keepalive);
+            case s_keepalive:
+                return go(c, s_session);
+            case s_session:
+                return go(c, s_timeout);
             case s_timeout:
                 c.applied_ = c.session_.settings;
                 return go(c, s_will);
-            case s_will: return go(c, s_aliauth);
-            case s_aliauth: return go(c, s_attach);
+            case s_will:
+                return go(c, s_aliauth);
+            case s_aliauth:
+                return go(c, s_attach);
             case s_attach:
                 if (c.info_int_ == 1) return go(c, s_tenauth_probe);
                 if (++c.step_tries_ >= kAttachTries) return back_off(c, s_sync);
@@ -298,14 +369,22 @@ struct ClientCore::Impl {
             case s_tenauth_probe:
                 c.tenauth_probed_ = true;
                 return go(c, s_tenauth);
-            case s_tenauth: return go(c, s_open);
-            case s_open: return go(c, s_connect);
-            case s_close_first: return go(c, s_open);
-            case s_connect: return go(c, s_subscribe);
-            case s_disc: return go(c, s_close);
-            case s_close: return go(c, s_stopped);
-            case s_probe: return pump_pubs(c);  // the module answers: carry on
-            default: return;
+            case s_tenauth:
+                return go(c, s_open);
+            case s_open:
+                return go(c, s_connect);
+            case s_close_first:
+                return go(c, s_open);
+            case s_connect:
+                return go(c, s_subscribe);
+            case s_disc:
+                return go(c, s_close);
+            case s_close:
+                return go(c, s_stopped);
+            case s_probe:
+                return pump_pubs(c);  // the module answers: carry on
+            default:
+                return;
         }
     }
 
@@ -326,12 +405,15 @@ struct ClientCore::Impl {
                 c.tenauth_alt_spelling_ = !c.tenauth_alt_spelling_;
                 return go(c, s_tenauth);
             case s_open:
-                if (e.code == Error::open_failed && e.value == static_cast<int>(OpenResult::identifier_occupied)) {
+                if (e.code == Error::open_failed &&
+                    e.value == static_cast<int>(OpenResult::identifier_occupied)) {
                     return go(c, s_close_first);  // a session is still open on the module: close it
                 }
                 return back_off(c, e.code == Error::timeout ? s_sync : s_attach);
-            case s_close_first: return back_off(c, s_open);
-            case s_connect: return back_off(c, s_close_first);
+            case s_close_first:
+                return back_off(c, s_open);
+            case s_connect:
+                return back_off(c, s_close_first);
             case s_probe:
                 // The module does not answer: treat the link as lost and start over.
                 link_lost(c);
@@ -350,7 +432,8 @@ struct ClientCore::Impl {
         }
         for (std::size_t i = 0; i < c.st_.pub_count; ++i) {
             detail::PubSlot& p = c.st_.pubs[i];
-            if (p.state == detail::PubSlot::State::sending || p.state == detail::PubSlot::State::awaiting) {
+            if (p.state == detail::PubSlot::State::sending ||
+                p.state == detail::PubSlot::State::awaiting) {
                 c.engine_.abandon(p.engine_seq);
                 requeue_or_fail(c, p, err(Error::aborted));
             }
@@ -369,7 +452,9 @@ struct ClientCore::Impl {
         std::size_t n = 0;
         for (std::size_t i = 0; i < c.st_.pub_count; ++i) {
             const auto st = c.st_.pubs[i].state;
-            n += (st == detail::PubSlot::State::sending || st == detail::PubSlot::State::awaiting) ? 1u : 0u;
+            n += (st == detail::PubSlot::State::sending || st == detail::PubSlot::State::awaiting)
+                     ? 1u
+                     : 0u;
         }
         return n;
     }
@@ -381,8 +466,9 @@ struct ClientCore::Impl {
             detail::PubSlot* next = nullptr;
             for (std::size_t i = 0; i < c.st_.pub_count; ++i) {
                 detail::PubSlot& p = c.st_.pubs[i];
-                const bool ready = p.state == detail::PubSlot::State::queued ||
-                                   (p.state == detail::PubSlot::State::retry_wait && p.retry_at <= c.now_);
+                const bool ready =
+                    p.state == detail::PubSlot::State::queued ||
+                    (p.state == detail::PubSlot::State::retry_wait && p.retry_at <= c.now_);
                 if (ready && (next == nullptr || p.order < next->order)) next = &p;
             }
             if (next == nullptr) return;
@@ -391,7 +477,11 @@ struct ClientCore::Impl {
             auto r = c.engine_.submit_with(
                 at::cmd::pub, &c.handler_, make_tag(kPub, 0, static_cast<std::uint32_t>(idx)),
                 at::Timeouts{0, pkt_result_timeout(c)}, [&](at::ArgWriter& w) {
-                    w.integer(0).integer(next->msg_id).integer(next->qos).integer(next->retain ? 1 : 0).quoted(topic);
+                    w.integer(0)
+                        .integer(next->msg_id)
+                        .integer(next->qos)
+                        .integer(next->retain ? 1 : 0)
+                        .quoted(topic);
                     if (next->fixed) w.integer(next->payload_len);
                 });
             if (!r) return;  // engine queue full: the next poll tries again
@@ -400,7 +490,8 @@ struct ClientCore::Impl {
             if (next->attempts > 0) ++c.stats_.resent;
             if (next->attempts < 255) ++next->attempts;
             ++flying;
-            if (flying > c.stats_.max_in_flight) c.stats_.max_in_flight = static_cast<std::uint32_t>(flying);
+            if (flying > c.stats_.max_in_flight)
+                c.stats_.max_in_flight = static_cast<std::uint32_t>(flying);
         }
     }
 
@@ -444,11 +535,14 @@ struct ClientCore::Impl {
             detail::SubSlot& s = c.st_.subs[i];
             if (s.state != detail::SubSlot::State::pending) continue;
             s.msg_id = alloc_msg_id(c);
-            auto r = c.engine_.submit_with(at::cmd::sub, &c.handler_, make_tag(kSub, 0, static_cast<std::uint32_t>(i)),
-                                           at::Timeouts{0, pkt_result_timeout(c)}, [&](at::ArgWriter& w) {
-                                               w.integer(0).integer(s.msg_id).quoted(
-                                                   std::string_view(s.filter, s.filter_len)).integer(s.qos);
-                                           });
+            auto r = c.engine_.submit_with(
+                at::cmd::sub, &c.handler_, make_tag(kSub, 0, static_cast<std::uint32_t>(i)),
+                at::Timeouts{0, pkt_result_timeout(c)}, [&](at::ArgWriter& w) {
+                    w.integer(0)
+                        .integer(s.msg_id)
+                        .quoted(std::string_view(s.filter, s.filter_len))
+                        .integer(s.qos);
+                });
             if (!r) return;
             s.engine_seq = *r;
             s.state = detail::SubSlot::State::sending;
@@ -471,7 +565,8 @@ struct ClientCore::Impl {
     static at::Claim on_recv(ClientCore& c, ByteView b, at::ClaimPhase phase) {
         const RecvParse p = parse_recv(b, phase, c.session_.recv_quoting);
         switch (p.status) {
-            case RecvParse::Status::need_more: return at::Claim::need_more();
+            case RecvParse::Status::need_more:
+                return at::Claim::need_more();
             case RecvParse::Status::malformed:
                 ++c.stats_.malformed;
                 return at::Claim::done(p.consumed);
@@ -497,7 +592,8 @@ struct ClientCore::Impl {
         if (c.state_ == LinkState::backing_off || c.step_ < s_open) return;  // not up yet anyway
         link_lost(c);
         const StatAction a = recommended_action(code);
-        const bool check_link = a == StatAction::reactivate_pdp_and_reopen || a == StatAction::wait_for_link;
+        const bool check_link =
+            a == StatAction::reactivate_pdp_and_reopen || a == StatAction::wait_for_link;
         back_off(c, check_link ? s_attach : s_open);
     }
 
@@ -518,13 +614,18 @@ struct ClientCore::Impl {
 
     static ClientError result_error(Op op, std::int32_t result, std::int32_t value) {
         switch (op) {
-            case Op::open: return err(Error::open_failed, result);
+            case Op::open:
+                return err(Error::open_failed, result);
             case Op::connect:
-                return result == 0 ? err(Error::connect_refused, value) : err(Error::connect_failed, result);
-            case Op::tenauth: return err(Error::tenauth_failed, result);
+                return result == 0 ? err(Error::connect_refused, value)
+                                   : err(Error::connect_failed, result);
+            case Op::tenauth:
+                return err(Error::tenauth_failed, result);
             case Op::close:
-            case Op::disconnect: return err(Error::close_failed, result);
-            default: return err(Error::packet_failed, result);
+            case Op::disconnect:
+                return err(Error::close_failed, result);
+            default:
+                return err(Error::packet_failed, result);
         }
     }
 
@@ -555,20 +656,27 @@ struct ClientCore::Impl {
 
     static Op step_op(std::uint8_t step) {
         switch (step) {
-            case s_open: return Op::open;
-            case s_connect: return Op::connect;
-            case s_tenauth: return Op::tenauth;
+            case s_open:
+                return Op::open;
+            case s_connect:
+                return Op::connect;
+            case s_tenauth:
+                return Op::tenauth;
             case s_close_first:
-            case s_close: return Op::close;
-            case s_disc: return Op::disconnect;
-            default: return Op::sync;
+            case s_close:
+                return Op::close;
+            case s_disc:
+                return Op::disconnect;
+            default:
+                return Op::sync;
         }
     }
 };
 
 // ================================================================ public API
 
-ClientCore::ClientCore(at::EngineCore& engine, Listener& listener, const detail::ClientStorage& storage)
+ClientCore::ClientCore(at::EngineCore& engine, Listener& listener,
+                       const detail::ClientStorage& storage)
     : engine_(engine), listener_(listener), st_(storage) {
     for (std::size_t i = 0; i < st_.pub_count; ++i) {
         st_.pubs[i].state = detail::PubSlot::State::free;
@@ -576,32 +684,39 @@ ClientCore::ClientCore(at::EngineCore& engine, Listener& listener, const detail:
         st_.pubs[i].payload = st_.payloads + i * st_.payload_capacity;
     }
     engine_.on_urc(at::cmd::urc_stat, at::UrcHandler(this, [](void* c, std::string_view l) {
-        Impl::on_stat(*static_cast<ClientCore*>(c), l);
-    }));
-    engine_.on_urc("REBOOT_CAUSE", at::UrcHandler(this, [](void* c, std::string_view l) {
-        Impl::on_reboot(*static_cast<ClientCore*>(c), l);
-    }), /*bare=*/true);
-    engine_.on_urc_claim(at::cmd::urc_recv, at::ClaimHandler(this, [](void* c, ByteView b, at::ClaimPhase p) {
-        return Impl::on_recv(*static_cast<ClientCore*>(c), b, p);
-    }));
+                       Impl::on_stat(*static_cast<ClientCore*>(c), l);
+                   }));
+    engine_.on_urc("REBOOT_CAUSE",
+                   at::UrcHandler(this,
+                                  [](void* c, std::string_view l) {
+                                      Impl::on_reboot(*static_cast<ClientCore*>(c), l);
+                                  }),
+                   /*bare=*/true);
+    engine_.on_urc_claim(at::cmd::urc_recv,
+                         at::ClaimHandler(this, [](void* c, ByteView b, at::ClaimPhase p) {
+                             return Impl::on_recv(*static_cast<ClientCore*>(c), b, p);
+                         }));
 }
 
 Result<void> ClientCore::configure(const Session& s) {
     if (s.host.empty()) return fail<void>(Error::host_empty);
     if (s.host.size() > kMaxHost) return fail<void>(Error::host_too_long);
     if (s.client_id.empty()) return fail<void>(Error::client_id_empty);
-    if (s.settings.version != 3 && s.settings.version != 4) return fail<void>(Error::version_out_of_range);
+    if (s.settings.version != 3 && s.settings.version != 4)
+        return fail<void>(Error::version_out_of_range);
     if (s.settings.keepalive_s > kMaxKeepalive) return fail<void>(Error::keepalive_out_of_range);
     if (s.settings.pkt_timeout_s < kMinPktTimeout || s.settings.pkt_timeout_s > kMaxPktTimeout) {
         return fail<void>(Error::pkt_timeout_out_of_range);
     }
     if (s.settings.retry_times > kMaxRetryTimes) return fail<void>(Error::retry_times_out_of_range);
-    if (!s.password.empty() && s.username.empty() && !s.use_tenauth) return fail<void>(Error::password_without_username);
+    if (!s.password.empty() && s.username.empty() && !s.use_tenauth)
+        return fail<void>(Error::password_without_username);
     if (s.has_will) {
         if (s.will.topic.empty()) return fail<void>(Error::will_topic_empty);
         if (s.will.topic.size() > kMaxTopic) return fail<void>(Error::will_topic_too_long);
         if (has_wildcard(s.will.topic)) return fail<void>(Error::topic_has_wildcard);
-        if (s.will.message.size() > kMaxWillMessage) return fail<void>(Error::will_message_too_long);
+        if (s.will.message.size() > kMaxWillMessage)
+            return fail<void>(Error::will_message_too_long);
         if (s.will.qos > 2) return fail<void>(Error::qos_out_of_range);
     }
     if (s.use_aliauth && (s.aliauth.product_key.empty() || s.aliauth.device_name.empty() ||
@@ -609,22 +724,33 @@ Result<void> ClientCore::configure(const Session& s) {
         return fail<void>(Error::field_empty);
     }
     if (s.use_tenauth) {
-        if (s.tenauth.product_id.empty() || s.tenauth.device_name.empty() || s.tenauth.device_secret.empty()) {
+        if (s.tenauth.product_id.empty() || s.tenauth.device_name.empty() ||
+            s.tenauth.device_secret.empty()) {
             return fail<void>(Error::field_empty);
         }
         if (s.tenauth.expire_days < 1 || s.tenauth.expire_days > kMaxExpireDays) {
             return fail<void>(Error::expire_out_of_range);
         }
     }
-    const std::string_view strings[] = {
-        s.host, s.client_id, s.username, s.password, s.will.topic, s.will.message,
-        s.aliauth.product_key, s.aliauth.device_name, s.aliauth.device_secret,
-        s.tenauth.product_id, s.tenauth.device_name, s.tenauth.device_secret, s.tenauth.url};
+    const std::string_view strings[] = {s.host,
+                                        s.client_id,
+                                        s.username,
+                                        s.password,
+                                        s.will.topic,
+                                        s.will.message,
+                                        s.aliauth.product_key,
+                                        s.aliauth.device_name,
+                                        s.aliauth.device_secret,
+                                        s.tenauth.product_id,
+                                        s.tenauth.device_name,
+                                        s.tenauth.device_secret,
+                                        s.tenauth.url};
     for (std::string_view v : strings) {
         if (!at::is_at_safe(v)) return fail<void>(Error::forbidden_char);
         if (v.size() + 1 > st_.string_capacity) return fail<void>(Error::field_too_long);
     }
-    if (s.use_tenauth && s.tenauth.product_id.size() + s.tenauth.device_name.size() + 2 > st_.string_capacity) {
+    if (s.use_tenauth &&
+        s.tenauth.product_id.size() + s.tenauth.device_name.size() + 2 > st_.string_capacity) {
         return fail<void>(Error::field_too_long);
     }
     // Everything is valid: copy, and point the kept session at the copies.
@@ -638,7 +764,8 @@ Result<void> ClientCore::configure(const Session& s) {
     session_.password = Impl::str(*this, str_password);
     session_.will.topic = Impl::str(*this, str_will_topic);
     session_.will.message = Impl::str(*this, str_will_message);
-    session_.aliauth = AliAuth{Impl::str(*this, str_ali_pk), Impl::str(*this, str_ali_dn), Impl::str(*this, str_ali_ds)};
+    session_.aliauth = AliAuth{Impl::str(*this, str_ali_pk), Impl::str(*this, str_ali_dn),
+                               Impl::str(*this, str_ali_ds)};
     session_.tenauth.product_id = Impl::str(*this, str_ten_pid);
     session_.tenauth.device_name = Impl::str(*this, str_ten_dn);
     session_.tenauth.device_secret = Impl::str(*this, str_ten_ds);
@@ -681,7 +808,8 @@ void ClientCore::stop() {
     Impl::go(*this, session_up ? s_disc : s_close);
 }
 
-Result<std::uint32_t> ClientCore::publish(std::string_view topic, ByteView payload, PublishOptions o) {
+Result<std::uint32_t> ClientCore::publish(std::string_view topic, ByteView payload,
+                                          PublishOptions o) {
     const Error te = check_topic(topic, false);
     if (te != kOk) return fail<std::uint32_t>(te);
     if (o.qos > 2) return fail<std::uint32_t>(Error::qos_out_of_range);
@@ -704,7 +832,8 @@ Result<std::uint32_t> ClientCore::publish(std::string_view topic, ByteView paylo
     slot->qos = o.qos;
     slot->msg_id = o.qos == 0 ? 0 : Impl::alloc_msg_id(*this);
     slot->retain = o.retain;
-    slot->fixed = o.form == PayloadForm::fixed_length || (o.form == PayloadForm::automatic && fixed_needed);
+    slot->fixed =
+        o.form == PayloadForm::fixed_length || (o.form == PayloadForm::automatic && fixed_needed);
     slot->attempts = 0;
     slot->retransmissions = 0;
     slot->busy_retries = 0;
@@ -718,14 +847,17 @@ Result<std::uint32_t> ClientCore::publish(std::string_view topic, ByteView paylo
     return slot->ticket;
 }
 
-Result<std::uint32_t> ClientCore::subscribe(std::string_view filter, std::uint8_t qos, MessageHandler h) {
+Result<std::uint32_t> ClientCore::subscribe(std::string_view filter, std::uint8_t qos,
+                                            MessageHandler h) {
     const Error te = check_topic(filter, true);
     if (te != kOk) return fail<std::uint32_t>(te);
     if (qos > 2) return fail<std::uint32_t>(Error::qos_out_of_range);
     detail::SubSlot* slot = nullptr;
     for (std::size_t i = 0; i < st_.sub_count && slot == nullptr; ++i) {
         detail::SubSlot& s = st_.subs[i];
-        if (s.state != detail::SubSlot::State::free && std::string_view(s.filter, s.filter_len) == filter) slot = &s;
+        if (s.state != detail::SubSlot::State::free &&
+            std::string_view(s.filter, s.filter_len) == filter)
+            slot = &s;
     }
     for (std::size_t i = 0; i < st_.sub_count && slot == nullptr; ++i) {
         if (st_.subs[i].state == detail::SubSlot::State::free) slot = &st_.subs[i];
@@ -749,7 +881,9 @@ Result<std::uint32_t> ClientCore::unsubscribe(std::string_view filter) {
     detail::SubSlot* slot = nullptr;
     for (std::size_t i = 0; i < st_.sub_count && slot == nullptr; ++i) {
         detail::SubSlot& s = st_.subs[i];
-        if (s.state != detail::SubSlot::State::free && std::string_view(s.filter, s.filter_len) == filter) slot = &s;
+        if (s.state != detail::SubSlot::State::free &&
+            std::string_view(s.filter, s.filter_len) == filter)
+            slot = &s;
     }
     const std::uint32_t ticket = next_ticket_;
     next_ticket_ = (next_ticket_ % 0xFFFFFu) + 1u;
@@ -762,26 +896,32 @@ Result<std::uint32_t> ClientCore::unsubscribe(std::string_view filter) {
         return ticket;
     }
     const std::uint16_t id = Impl::alloc_msg_id(*this);
-    auto r = engine_.submit_with(at::cmd::uns, &handler_, make_tag(kUns, 0, ticket), at::Timeouts{0, Impl::pkt_result_timeout(*this)},
-                                 [&](at::ArgWriter& w) { w.integer(0).integer(id).quoted(filter); });
+    auto r =
+        engine_.submit_with(at::cmd::uns, &handler_, make_tag(kUns, 0, ticket),
+                            at::Timeouts{0, Impl::pkt_result_timeout(*this)},
+                            [&](at::ArgWriter& w) { w.integer(0).integer(id).quoted(filter); });
     if (!r) return unexpected(from_at(r.error()));
     return ticket;
 }
 
 std::size_t ClientCore::outbox() const {
     std::size_t n = 0;
-    for (std::size_t i = 0; i < st_.pub_count; ++i) n += st_.pubs[i].state != detail::PubSlot::State::free ? 1u : 0u;
+    for (std::size_t i = 0; i < st_.pub_count; ++i)
+        n += st_.pubs[i].state != detail::PubSlot::State::free ? 1u : 0u;
     return n;
 }
 
-std::size_t ClientCore::in_flight() const { return Impl::count_in_flight(*this); }
+std::size_t ClientCore::in_flight() const {
+    return Impl::count_in_flight(*this);
+}
 
 // ---------------------------------------------------------------- low-level commands
 
 namespace {
 template <class Fn>
-Result<std::uint32_t> op_submit(at::EngineCore& e, at::CommandHandler* h, std::uint32_t& next_ticket,
-                                const at::CommandSpec& spec, Op op, at::Timeouts t, Fn&& args) {
+Result<std::uint32_t> op_submit(at::EngineCore& e, at::CommandHandler* h,
+                                std::uint32_t& next_ticket, const at::CommandSpec& spec, Op op,
+                                at::Timeouts t, Fn&& args) {
     const std::uint32_t ticket = next_ticket;
     auto r = e.submit_with(spec, h, make_tag(kOp, static_cast<std::uint32_t>(op), ticket), t, args);
     if (!r) return unexpected(from_at(r.error()));
@@ -798,15 +938,17 @@ Result<std::uint32_t> ClientCore::open(std::string_view host, std::uint16_t port
 }
 
 Result<std::uint32_t> ClientCore::close() {
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::close, Op::close, {}, [](at::ArgWriter& w) { w.integer(0); });
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::close, Op::close, {},
+                     [](at::ArgWriter& w) { w.integer(0); });
 }
 
 Result<std::uint32_t> ClientCore::connect(std::string_view client_id, std::string_view username,
                                           std::string_view password) {
     if (client_id.empty()) return fail<std::uint32_t>(Error::client_id_empty);
-    if (!password.empty() && username.empty()) return fail<std::uint32_t>(Error::password_without_username);
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::conn, Op::connect, {0, Impl::conn_result_timeout(*this)},
-                     [&](at::ArgWriter& w) {
+    if (!password.empty() && username.empty())
+        return fail<std::uint32_t>(Error::password_without_username);
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::conn, Op::connect,
+                     {0, Impl::conn_result_timeout(*this)}, [&](at::ArgWriter& w) {
                          w.integer(0).quoted(client_id);
                          if (!username.empty()) w.quoted(username);
                          if (!password.empty()) w.quoted(password);
@@ -814,7 +956,8 @@ Result<std::uint32_t> ClientCore::connect(std::string_view client_id, std::strin
 }
 
 Result<std::uint32_t> ClientCore::disconnect() {
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::disc, Op::disconnect, {}, [](at::ArgWriter& w) { w.integer(0); });
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::disc, Op::disconnect, {},
+                     [](at::ArgWriter& w) { w.integer(0); });
 }
 
 Result<std::uint32_t> ClientCore::set_version(std::uint8_t vsn) {
@@ -834,14 +977,16 @@ Result<std::uint32_t> ClientCore::set_session(bool clean) {
                      [&](at::ArgWriter& w) { w.integer(0).integer(clean ? 1 : 0); });
 }
 
-Result<std::uint32_t> ClientCore::set_timeout(std::uint8_t pkt_timeout_s, std::uint8_t retry_times, bool notice) {
+Result<std::uint32_t> ClientCore::set_timeout(std::uint8_t pkt_timeout_s, std::uint8_t retry_times,
+                                              bool notice) {
     if (pkt_timeout_s < kMinPktTimeout || pkt_timeout_s > kMaxPktTimeout) {
         return fail<std::uint32_t>(Error::pkt_timeout_out_of_range);
     }
     if (retry_times > kMaxRetryTimes) return fail<std::uint32_t>(Error::retry_times_out_of_range);
-    auto r = op_submit(engine_, &handler_, next_ticket_, at::cmd::cfg_timeout, Op::cfg, {}, [&](at::ArgWriter& w) {
-        w.integer(0).integer(pkt_timeout_s).integer(retry_times).integer(notice ? 1 : 0);
-    });
+    auto r = op_submit(
+        engine_, &handler_, next_ticket_, at::cmd::cfg_timeout, Op::cfg, {}, [&](at::ArgWriter& w) {
+            w.integer(0).integer(pkt_timeout_s).integer(retry_times).integer(notice ? 1 : 0);
+        });
     if (r) {
         applied_.pkt_timeout_s = pkt_timeout_s;
         applied_.retry_times = retry_times;
@@ -858,39 +1003,53 @@ Result<std::uint32_t> ClientCore::set_will(const Will* will) {
     if (will->topic.empty()) return fail<std::uint32_t>(Error::will_topic_empty);
     if (will->topic.size() > kMaxTopic) return fail<std::uint32_t>(Error::will_topic_too_long);
     if (has_wildcard(will->topic)) return fail<std::uint32_t>(Error::topic_has_wildcard);
-    if (will->message.size() > kMaxWillMessage) return fail<std::uint32_t>(Error::will_message_too_long);
+    if (will->message.size() > kMaxWillMessage)
+        return fail<std::uint32_t>(Error::will_message_too_long);
     if (will->qos > 2) return fail<std::uint32_t>(Error::qos_out_of_range);
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::cfg_will, Op::cfg, {}, [&](at::ArgWriter& w) {
-        w.integer(0).integer(1).integer(will->qos).integer(will->retain ? 1 : 0).quoted(will->topic).quoted(will->message);
-    });
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::cfg_will, Op::cfg, {},
+                     [&](at::ArgWriter& w) {
+                         w.integer(0)
+                             .integer(1)
+                             .integer(will->qos)
+                             .integer(will->retain ? 1 : 0)
+                             .quoted(will->topic)
+                             .quoted(will->message);
+                     });
 }
 
 Result<std::uint32_t> ClientCore::set_aliauth(const AliAuth& a) {
     if (a.product_key.empty() || a.device_name.empty() || a.device_secret.empty()) {
         return fail<std::uint32_t>(Error::field_empty);
     }
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::cfg_aliauth, Op::cfg, {}, [&](at::ArgWriter& w) {
-        w.integer(0).quoted(a.product_key).quoted(a.device_name).quoted(a.device_secret);
-    });
+    return op_submit(
+        engine_, &handler_, next_ticket_, at::cmd::cfg_aliauth, Op::cfg, {}, [&](at::ArgWriter& w) {
+            w.integer(0).quoted(a.product_key).quoted(a.device_name).quoted(a.device_secret);
+        });
 }
 
 Result<std::uint32_t> ClientCore::tenauth(const TenAuth& t) {
     if (t.product_id.empty() || t.device_name.empty() || t.device_secret.empty()) {
         return fail<std::uint32_t>(Error::field_empty);
     }
-    if (t.expire_days < 1 || t.expire_days > kMaxExpireDays) return fail<std::uint32_t>(Error::expire_out_of_range);
+    if (t.expire_days < 1 || t.expire_days > kMaxExpireDays)
+        return fail<std::uint32_t>(Error::expire_out_of_range);
     char cid[192];
-    if (t.product_id.size() + t.device_name.size() + 1 > sizeof(cid)) return fail<std::uint32_t>(Error::field_too_long);
+    if (t.product_id.size() + t.device_name.size() + 1 > sizeof(cid))
+        return fail<std::uint32_t>(Error::field_too_long);
     std::size_t n = 0;
     for (char ch : t.product_id) cid[n++] = ch;
     cid[n++] = '@';
     for (char ch : t.device_name) cid[n++] = ch;
     const at::CommandSpec& spec = tenauth_alt_spelling_ ? at::cmd::enauth : at::cmd::tenauth;
-    return op_submit(engine_, &handler_, next_ticket_, spec, Op::tenauth, {}, [&](at::ArgWriter& w) {
-        w.quoted(t.product_id).quoted(t.device_name).quoted(std::string_view(cid, n)).quoted(t.device_secret);
-        w.integer(t.expire_days);
-        if (!t.url.empty()) w.quoted(t.url);
-    });
+    return op_submit(engine_, &handler_, next_ticket_, spec, Op::tenauth, {},
+                     [&](at::ArgWriter& w) {
+                         w.quoted(t.product_id)
+                             .quoted(t.device_name)
+                             .quoted(std::string_view(cid, n))
+                             .quoted(t.device_secret);
+                         w.integer(t.expire_days);
+                         if (!t.url.empty()) w.quoted(t.url);
+                     });
 }
 
 Result<std::uint32_t> ClientCore::query_cfg(std::string_view item) {
@@ -902,58 +1061,84 @@ Result<std::uint32_t> ClientCore::query_cfg(std::string_view item) {
                                   : item == "aliauth"   ? &at::cmd::cfg_aliauth
                                                         : nullptr;
     if (spec == nullptr) return fail<std::uint32_t>(Error::field_empty);
-    return op_submit(engine_, &handler_, next_ticket_, *spec, Op::cfg_query, {}, [](at::ArgWriter& w) { w.integer(0); });
+    return op_submit(engine_, &handler_, next_ticket_, *spec, Op::cfg_query, {},
+                     [](at::ArgWriter& w) { w.integer(0); });
 }
 
 Result<std::uint32_t> ClientCore::query_open() {
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::open_query, Op::open_query, {}, [](at::ArgWriter&) {});
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::open_query, Op::open_query, {},
+                     [](at::ArgWriter&) {});
 }
 
 Result<std::uint32_t> ClientCore::query_conn() {
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::conn_query, Op::conn_query, {}, [](at::ArgWriter&) {});
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::conn_query, Op::conn_query, {},
+                     [](at::ArgWriter&) {});
 }
 
 Result<std::uint32_t> ClientCore::query_tenauth() {
-    const at::CommandSpec& spec = tenauth_alt_spelling_ ? at::cmd::enauth_query : at::cmd::tenauth_query;
-    return op_submit(engine_, &handler_, next_ticket_, spec, Op::tenauth_query, {}, [](at::ArgWriter&) {});
+    const at::CommandSpec& spec =
+        tenauth_alt_spelling_ ? at::cmd::enauth_query : at::cmd::tenauth_query;
+    return op_submit(engine_, &handler_, next_ticket_, spec, Op::tenauth_query, {},
+                     [](at::ArgWriter&) {});
 }
 
 Result<std::uint32_t> ClientCore::test(Op which) {
     const at::CommandSpec* spec = nullptr;
     switch (which) {
-        case Op::cfg_test: spec = &at::cmd::cfg_test; break;
-        case Op::open_test: spec = &at::cmd::open_test; break;
-        case Op::close_test: spec = &at::cmd::close_test; break;
-        case Op::conn_test: spec = &at::cmd::conn_test; break;
-        case Op::disc_test: spec = &at::cmd::disc_test; break;
-        case Op::sub_test: spec = &at::cmd::sub_test; break;
-        case Op::uns_test: spec = &at::cmd::uns_test; break;
-        case Op::pub_test: spec = &at::cmd::pub_test; break;
-        case Op::tenauth_probe: spec = tenauth_alt_spelling_ ? &at::cmd::enauth_test : &at::cmd::tenauth_test; break;
-        default: return fail<std::uint32_t>(Error::field_empty);
+        case Op::cfg_test:
+            spec = &at::cmd::cfg_test;
+            break;
+        case Op::open_test:
+            spec = &at::cmd::open_test;
+            break;
+        case Op::close_test:
+            spec = &at::cmd::close_test;
+            break;
+        case Op::conn_test:
+            spec = &at::cmd::conn_test;
+            break;
+        case Op::disc_test:
+            spec = &at::cmd::disc_test;
+            break;
+        case Op::sub_test:
+            spec = &at::cmd::sub_test;
+            break;
+        case Op::uns_test:
+            spec = &at::cmd::uns_test;
+            break;
+        case Op::pub_test:
+            spec = &at::cmd::pub_test;
+            break;
+        case Op::tenauth_probe:
+            spec = tenauth_alt_spelling_ ? &at::cmd::enauth_test : &at::cmd::tenauth_test;
+            break;
+        default:
+            return fail<std::uint32_t>(Error::field_empty);
     }
     return op_submit(engine_, &handler_, next_ticket_, *spec, which, {}, [](at::ArgWriter&) {});
 }
 
-Result<std::uint32_t> ClientCore::subscribe_many(std::uint16_t msg_id, const std::string_view* filters,
+Result<std::uint32_t> ClientCore::subscribe_many(std::uint16_t msg_id,
+                                                 const std::string_view* filters,
                                                  const std::uint8_t* qos, std::size_t n) {
     if (n == 0) return fail<std::uint32_t>(Error::no_topics);
-    if (n > 7) return fail<std::uint32_t>(Error::too_many_topics);  // 0,msgID + 2 per topic <= 16 args
+    if (n > 7)
+        return fail<std::uint32_t>(Error::too_many_topics);  // 0,msgID + 2 per topic <= 16 args
     if (msg_id == 0) return fail<std::uint32_t>(Error::msg_id_out_of_range);
     for (std::size_t i = 0; i < n; ++i) {
         const Error te = check_topic(filters[i], true);
         if (te != kOk) return fail<std::uint32_t>(te);
         if (qos[i] > 2) return fail<std::uint32_t>(Error::qos_out_of_range);
     }
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::sub, Op::sync, {0, Impl::pkt_result_timeout(*this)},
-                     [&](at::ArgWriter& w) {
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::sub, Op::sync,
+                     {0, Impl::pkt_result_timeout(*this)}, [&](at::ArgWriter& w) {
                          w.integer(0).integer(msg_id);
                          for (std::size_t i = 0; i < n; ++i) w.quoted(filters[i]).integer(qos[i]);
                      });
 }
 
-Result<std::uint32_t> ClientCore::unsubscribe_many(std::uint16_t msg_id, const std::string_view* filters,
-                                                   std::size_t n) {
+Result<std::uint32_t> ClientCore::unsubscribe_many(std::uint16_t msg_id,
+                                                   const std::string_view* filters, std::size_t n) {
     if (n == 0) return fail<std::uint32_t>(Error::no_topics);
     if (n > 14) return fail<std::uint32_t>(Error::too_many_topics);
     if (msg_id == 0) return fail<std::uint32_t>(Error::msg_id_out_of_range);
@@ -961,8 +1146,8 @@ Result<std::uint32_t> ClientCore::unsubscribe_many(std::uint16_t msg_id, const s
         const Error te = check_topic(filters[i], true);
         if (te != kOk) return fail<std::uint32_t>(te);
     }
-    return op_submit(engine_, &handler_, next_ticket_, at::cmd::uns, Op::sync, {0, Impl::pkt_result_timeout(*this)},
-                     [&](at::ArgWriter& w) {
+    return op_submit(engine_, &handler_, next_ticket_, at::cmd::uns, Op::sync,
+                     {0, Impl::pkt_result_timeout(*this)}, [&](at::ArgWriter& w) {
                          w.integer(0).integer(msg_id);
                          for (std::size_t i = 0; i < n; ++i) w.quoted(filters[i]);
                      });
@@ -1005,7 +1190,8 @@ Instant ClientCore::next_deadline() const {
 at::Payload ClientCore::on_prompt(const at::CommandRef& r) {
     if (tag_kind(r.tag) != kPub) return {};
     const detail::PubSlot& p = st_.pubs[tag_id(r.tag)];
-    return at::Payload{ByteView(p.payload, p.payload_len), p.fixed ? at::Payload::End::fixed : at::Payload::End::ctrl_z};
+    return at::Payload{ByteView(p.payload, p.payload_len),
+                       p.fixed ? at::Payload::End::fixed : at::Payload::End::ctrl_z};
 }
 
 void ClientCore::on_info(const at::CommandRef& r, std::string_view line) {
@@ -1110,7 +1296,8 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             const int n = read_ints(line, "+QMTPUB", v, 4);
             if (n < 3) return at::ResultVerdict::not_mine;
             if (v[2] == 1) {  // retransmission report
-                if (n >= 4 && v[3] > p.retransmissions) p.retransmissions = static_cast<std::uint8_t>(v[3] > 255 ? 255 : v[3]);
+                if (n >= 4 && v[3] > p.retransmissions)
+                    p.retransmissions = static_cast<std::uint8_t>(v[3] > 255 ? 255 : v[3]);
                 return at::ResultVerdict::intermediate;
             }
             if (v[2] == 0) {
@@ -1129,11 +1316,14 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             if (v[2] == 1) return at::ResultVerdict::intermediate;
             if (v[2] == 0 && n >= 4 && v[3] != 128) {
                 s.state = detail::SubSlot::State::active;
-                listener_.on_subscribed(s.ticket, SubscribeReport{s.msg_id, static_cast<std::uint8_t>(v[3])});
+                listener_.on_subscribed(s.ticket,
+                                        SubscribeReport{s.msg_id, static_cast<std::uint8_t>(v[3])});
             } else {
                 s.state = detail::SubSlot::State::refused;
-                listener_.on_subscribed(s.ticket, unexpected(err(v[2] == 0 ? Error::subscription_refused
-                                                                           : Error::packet_failed, v[2] == 0 ? 128 : v[2])));
+                listener_.on_subscribed(
+                    s.ticket,
+                    unexpected(err(v[2] == 0 ? Error::subscription_refused : Error::packet_failed,
+                                   v[2] == 0 ? 128 : v[2])));
             }
             Impl::maybe_online(*this);
             return at::ResultVerdict::done;
@@ -1142,8 +1332,10 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             const int n = read_ints(line, "+QMTUNS", v, 3);
             if (n < 3) return at::ResultVerdict::not_mine;
             if (v[2] == 1) return at::ResultVerdict::intermediate;
-            if (v[2] == 0) listener_.on_unsubscribed(id, Result<void>{});
-            else listener_.on_unsubscribed(id, unexpected(err(Error::packet_failed, v[2])));
+            if (v[2] == 0)
+                listener_.on_unsubscribed(id, Result<void>{});
+            else
+                listener_.on_unsubscribed(id, unexpected(err(Error::packet_failed, v[2])));
             return at::ResultVerdict::done;
         }
         case kStep: {
@@ -1151,7 +1343,8 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             const Op op = Impl::step_op(step);
             std::int32_t result = 0, value = -1;
             bool ok = false;
-            const at::ResultVerdict verdict = Impl::parse_result(line, *r.spec, op, result, value, ok);
+            const at::ResultVerdict verdict =
+                Impl::parse_result(line, *r.spec, op, result, value, ok);
             if (verdict != at::ResultVerdict::done || r.seq != step_seq_) return verdict;
             step_seq_ = 0;
             if (op == Op::tenauth && ok) {
@@ -1165,8 +1358,10 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
                     return verdict;
                 }
             }
-            if (ok) Impl::step_ok(*this, step);
-            else Impl::step_failed(*this, step, Impl::result_error(op, result, value));
+            if (ok)
+                Impl::step_ok(*this, step);
+            else
+                Impl::step_failed(*this, step, Impl::result_error(op, result, value));
             return verdict;
         }
         case kOp: {
@@ -1174,7 +1369,8 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             Reply reply;
             reply.op = op;
             bool ok = false;
-            const at::ResultVerdict verdict = Impl::parse_result(line, *r.spec, op, reply.result, reply.value, ok);
+            const at::ResultVerdict verdict =
+                Impl::parse_result(line, *r.spec, op, reply.result, reply.value, ok);
             if (verdict != at::ResultVerdict::done) return verdict;
             if (op == Op::tenauth && ok) {
                 at::FieldReader f(line);
@@ -1186,8 +1382,11 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
                 reply.text = std::string_view(query_buf_, query_len_);
             }
             if (op == Op::sync) ok = reply.result == 0;  // subscribe_many / unsubscribe_many
-            if (ok) listener_.on_reply(id, reply);
-            else listener_.on_reply(id, unexpected(Impl::result_error(op, reply.result, reply.value)));
+            if (ok)
+                listener_.on_reply(id, reply);
+            else
+                listener_.on_reply(id,
+                                   unexpected(Impl::result_error(op, reply.result, reply.value)));
             query_len_ = 0;
             return verdict;
         }
@@ -1218,13 +1417,17 @@ void ClientCore::on_result_error(const at::CommandRef& r, const at::AtError& e) 
             Impl::maybe_online(*this);
             return;
         }
-        case kUns: listener_.on_unsubscribed(id, unexpected(from_at(e))); return;
+        case kUns:
+            listener_.on_unsubscribed(id, unexpected(from_at(e)));
+            return;
         case kStep:
             if (rebooting_ || r.seq != step_seq_) return;
             step_seq_ = 0;
             Impl::step_failed(*this, static_cast<std::uint8_t>(tag_op(r.tag)), from_at(e));
             return;
-        case kOp: listener_.on_reply(id, unexpected(from_at(e))); return;
+        case kOp:
+            listener_.on_reply(id, unexpected(from_at(e)));
+            return;
     }
 }
 

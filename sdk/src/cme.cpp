@@ -43,7 +43,9 @@ constexpr Entry kTable[] = {
     {Cme::unknown_error, "unknown error"},
 };
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequal(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;

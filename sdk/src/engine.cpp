@@ -9,7 +9,9 @@ constexpr Instant kNever = ~Instant{0};
 constexpr std::uint8_t kCtrlZ = 0x1A;
 constexpr std::uint8_t kEsc = 0x1B;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool starts_with(std::string_view s, std::string_view p) {
     return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
@@ -39,19 +41,28 @@ bool is_integer(std::string_view s) {
     return true;
 }
 
-AtError error_of(ErrorKind k) { return AtError{k, Cme::none, ArgError::none}; }
+AtError error_of(ErrorKind k) {
+    return AtError{k, Cme::none, ArgError::none};
+}
 
 }  // namespace
 
 std::string_view to_string(ErrorKind k) {
     switch (k) {
-        case ErrorKind::error: return "ERROR";
-        case ErrorKind::cme: return "+CME ERROR";
-        case ErrorKind::timeout: return "timeout";
-        case ErrorKind::result_timeout: return "result timeout";
-        case ErrorKind::aborted: return "aborted";
-        case ErrorKind::queue_full: return "queue full";
-        case ErrorKind::bad_argument: return "bad argument";
+        case ErrorKind::error:
+            return "ERROR";
+        case ErrorKind::cme:
+            return "+CME ERROR";
+        case ErrorKind::timeout:
+            return "timeout";
+        case ErrorKind::result_timeout:
+            return "result timeout";
+        case ErrorKind::aborted:
+            return "aborted";
+        case ErrorKind::queue_full:
+            return "queue full";
+        case ErrorKind::bad_argument:
+            return "bad argument";
     }
     return "?";
 }
@@ -73,16 +84,24 @@ bool EngineCore::begin(detail::QueueSlot&, const CommandSpec& spec, ArgWriter& w
     w.append_text("AT");
     w.append_text(spec.name);
     switch (spec.form) {
-        case Form::exec: break;
-        case Form::test: w.append_text("=?"); break;
-        case Form::query: w.append_text("?"); break;
-        case Form::set: w.append_text("="); break;
+        case Form::exec:
+            break;
+        case Form::test:
+            w.append_text("=?");
+            break;
+        case Form::query:
+            w.append_text("?");
+            break;
+        case Form::set:
+            w.append_text("=");
+            break;
     }
     if (!spec.head.empty()) w.raw(spec.head);
     return w.ok();
 }
 
-Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot, const CommandSpec& spec,
+Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot,
+                                                    const CommandSpec& spec,
                                                     CommandHandler* handler, std::uint32_t tag,
                                                     Timeouts timeouts, const ArgWriter& w) {
     if (!w.ok()) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
@@ -102,7 +121,8 @@ Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot, con
     slot.key_len = 0;
     if (spec.result_keys > 0 && w.arg_count() >= spec.result_keys) {
         slot.key_begin = w.arg_start(0);
-        slot.key_len = static_cast<std::uint16_t>(w.arg_end(spec.result_keys - 1u) - w.arg_start(0));
+        slot.key_len =
+            static_cast<std::uint16_t>(w.arg_end(spec.result_keys - 1u) - w.arg_start(0));
     }
     ++q_count_;
     if (busy_ == 0) pump(now_);
@@ -160,7 +180,8 @@ Instant EngineCore::final_deadline(const detail::QueueSlot& s, std::size_t extra
                                    Instant now) const {
     const Millis base = s.timeouts.final != 0 ? s.timeouts.final : s.spec->timeout;
     // Our bytes and their echo both cross the line before the answer can.
-    const std::uint64_t wire_us = (static_cast<std::uint64_t>(s.len) + extra_bytes) * 2u * byte_time_us_;
+    const std::uint64_t wire_us =
+        (static_cast<std::uint64_t>(s.len) + extra_bytes) * 2u * byte_time_us_;
     return now + base + (wire_us + 999u) / 1000u;
 }
 
@@ -181,7 +202,8 @@ detail::ResultSlot* EngineCore::free_result_slot() {
 
 std::size_t EngineCore::awaiting_results() const {
     std::size_t n = 0;
-    for (std::size_t i = 0; i < storage_.result_slots; ++i) n += storage_.results[i].active ? 1u : 0u;
+    for (std::size_t i = 0; i < storage_.result_slots; ++i)
+        n += storage_.results[i].active ? 1u : 0u;
     return n;
 }
 
@@ -227,8 +249,8 @@ void EngineCore::pump(Instant now) {
         if (phase_ == Phase::sending) {
             detail::QueueSlot& s = storage_.queue[q_head_];
             while (tx_off_ < s.len) {
-                const std::size_t n = writer_.write(reinterpret_cast<const std::uint8_t*>(s.text) + tx_off_,
-                                                    s.len - tx_off_);
+                const std::size_t n = writer_.write(
+                    reinterpret_cast<const std::uint8_t*>(s.text) + tx_off_, s.len - tx_off_);
                 if (n == 0) return;
                 tx_off_ += n;
             }
@@ -237,8 +259,8 @@ void EngineCore::pump(Instant now) {
         }
         if (phase_ == Phase::writing_payload) {
             while (payload_off_ < payload_.bytes.size) {
-                const std::size_t n =
-                    writer_.write(payload_.bytes.data + payload_off_, payload_.bytes.size - payload_off_);
+                const std::size_t n = writer_.write(payload_.bytes.data + payload_off_,
+                                                    payload_.bytes.size - payload_off_);
                 if (n == 0) return;
                 payload_off_ += n;
             }
@@ -264,7 +286,8 @@ void EngineCore::on_prompt(Instant now) {
     if (payload_.end == Payload::End::cancel) {
         payload_.bytes = {};
         // ESC withdraws the command: its OK may come, its result line never will.
-        if (running_result_ != nullptr && running_result_->seq == s.seq) running_result_->active = false;
+        if (running_result_ != nullptr && running_result_->seq == s.seq)
+            running_result_->active = false;
         running_result_ = nullptr;
     }
     payload_off_ = 0;
@@ -557,7 +580,8 @@ void EngineCore::poll(Instant now) {
             }
         }
     }
-    if (rx_ == Rx::claim && now >= last_rx_ + storage_.claim_idle) offer_claim(ClaimPhase::idle, now);
+    if (rx_ == Rx::claim && now >= last_rx_ + storage_.claim_idle)
+        offer_claim(ClaimPhase::idle, now);
     --busy_;
     pump(now);
 }
@@ -593,7 +617,8 @@ void EngineCore::abort_all() {
         if (r.active && r.seq < limit) {
             r.active = false;
             if (r.handler != nullptr) {
-                r.handler->on_result_error(CommandRef{r.spec, r.tag, r.seq}, error_of(ErrorKind::aborted));
+                r.handler->on_result_error(CommandRef{r.spec, r.tag, r.seq},
+                                           error_of(ErrorKind::aborted));
             }
         }
     }

@@ -6,22 +6,32 @@ namespace qmtkit::at {
 
 std::string_view to_string(ArgError e) {
     switch (e) {
-        case ArgError::none: return "none";
-        case ArgError::too_long: return "command line too long";
-        case ArgError::forbidden_char: return "string holds a quote, CR, LF or NUL";
-        case ArgError::too_many_args: return "too many arguments";
+        case ArgError::none:
+            return "none";
+        case ArgError::too_long:
+            return "command line too long";
+        case ArgError::forbidden_char:
+            return "string holds a quote, CR, LF or NUL";
+        case ArgError::too_many_args:
+            return "too many arguments";
     }
     return "?";
 }
 
 std::string_view to_string(FieldError e) {
     switch (e) {
-        case FieldError::none: return "none";
-        case FieldError::wrong_prefix: return "wrong prefix";
-        case FieldError::missing: return "field missing";
-        case FieldError::not_a_number: return "not a number";
-        case FieldError::out_of_range: return "number out of range";
-        case FieldError::bad_quoting: return "bad quoting";
+        case FieldError::none:
+            return "none";
+        case FieldError::wrong_prefix:
+            return "wrong prefix";
+        case FieldError::missing:
+            return "field missing";
+        case FieldError::not_a_number:
+            return "not a number";
+        case FieldError::out_of_range:
+            return "number out of range";
+        case FieldError::bad_quoting:
+            return "bad quoting";
     }
     return "?";
 }

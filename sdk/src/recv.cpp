@@ -58,7 +58,8 @@ RecvParse complete(const Header& h, std::string_view s, std::size_t end, std::si
         std::size_t k = 0;
         while (k < p.size() && p[k] == ' ') ++k;
         const std::string_view rest = p.substr(k);
-        if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"') p = rest.substr(1, rest.size() - 2);
+        if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"')
+            p = rest.substr(1, rest.size() - 2);
     }
     r.message.msg_id = h.msg_id;
     r.message.topic = h.topic;

@@ -10,7 +10,7 @@ namespace {
 using namespace std::chrono_literals;
 
 class Cli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         broker.start();
         dir = test::make_temp_dir("qmtkit-cli-");
@@ -18,9 +18,13 @@ protected:
     void TearDown() override { test::remove_tree(dir); }
 
     std::vector<std::string> common(const Sim& sim) const {
-        return {QMTKIT_EXE, "", "--device", sim.pty(), "-h", broker.host(), "-p", std::to_string(broker.port())};
+        return {QMTKIT_EXE, "",
+                "--device", sim.pty(),
+                "-h",       broker.host(),
+                "-p",       std::to_string(broker.port())};
     }
-    std::vector<std::string> cmd(const std::string& sub, const Sim& sim, std::vector<std::string> more) const {
+    std::vector<std::string> cmd(const std::string& sub, const Sim& sim,
+                                 std::vector<std::string> more) const {
         auto v = common(sim);
         v[1] = sub;
         v.insert(v.end(), more.begin(), more.end());
@@ -43,7 +47,9 @@ TEST_P(CliQos, PubThenSubRoundTrip) {
     ASSERT_TRUE(watcher.subscribe(topic, 2));
 
     Sim pub_sim;
-    auto pub = run_process(cmd("pub", pub_sim, {"-t", topic, "-m", payload, "-q", std::to_string(qos), "-r"}), 60s, dir);
+    auto pub = run_process(
+        cmd("pub", pub_sim, {"-t", topic, "-m", payload, "-q", std::to_string(qos), "-r"}), 60s,
+        dir);
     ASSERT_EQ(pub.status, 0) << pub.err << pub_sim.log();
     auto seen = watcher.wait_message(topic, 10s);
     ASSERT_TRUE(seen.has_value());
@@ -51,8 +57,9 @@ TEST_P(CliQos, PubThenSubRoundTrip) {
     EXPECT_EQ(seen->qos, qos);
 
     Sim sub_sim;
-    auto sub = run_process(cmd("sub", sub_sim, {"-t", topic, "-q", std::to_string(qos), "-C", "1", "-W", "30", "-v"}),
-                           60s, dir);
+    auto sub = run_process(
+        cmd("sub", sub_sim, {"-t", topic, "-q", std::to_string(qos), "-C", "1", "-W", "30", "-v"}),
+        60s, dir);
     ASSERT_EQ(sub.status, 0) << sub.err << sub_sim.log();
     ASSERT_EQ(sub.out.size(), 1u);
     EXPECT_EQ(sub.out[0], topic + " " + payload);
@@ -64,7 +71,8 @@ TEST_F(Cli, SubPrintsPayloadsOnlyWithoutVerboseAndTimesOutNonZero) {
     ASSERT_TRUE(pubber.publish("a/x", "first", 1, true));
     ASSERT_TRUE(pubber.publish("b/y", "second", 1, true));
     Sim sim;
-    auto sub = run_process(cmd("sub", sim, {"-t", "a/#", "-t", "b/+", "-q", "1", "-C", "2", "-W", "30"}), 60s, dir);
+    auto sub = run_process(
+        cmd("sub", sim, {"-t", "a/#", "-t", "b/+", "-q", "1", "-C", "2", "-W", "30"}), 60s, dir);
     ASSERT_EQ(sub.status, 0) << sub.err;
     std::multiset<std::string> got(sub.out.begin(), sub.out.end());
     EXPECT_EQ(got, (std::multiset<std::string>{"first", "second"}));
@@ -107,7 +115,8 @@ TEST_F(Cli, PubFileWithEveryByteValue) {
     test::MqttClient watcher(broker.host(), broker.port());
     ASSERT_TRUE(watcher.subscribe("blob", 1));
     Sim sim;
-    auto pub = run_process(cmd("pub", sim, {"-t", "blob", "-q", "1", "-f", dir + "/blob.bin"}), 60s, dir);
+    auto pub =
+        run_process(cmd("pub", sim, {"-t", "blob", "-q", "1", "-f", dir + "/blob.bin"}), 60s, dir);
     ASSERT_EQ(pub.status, 0) << pub.err;
     auto m = watcher.wait_message("blob", 10s);
     ASSERT_TRUE(m.has_value());
@@ -116,8 +125,9 @@ TEST_F(Cli, PubFileWithEveryByteValue) {
 
 TEST_F(Cli, RefusedConnectFailsNamingTheCauseWithoutThePassword) {
     Sim sim({"--fault", "refuse-conn 5"});
-    auto pub = run_process(cmd("pub", sim, {"-t", "x", "-m", "y", "-q", "1", "-u", "user", "-P", "s3cret-pw",
-                                            "--timeout", "5", "--trace"}),
+    auto pub = run_process(cmd("pub", sim,
+                               {"-t", "x", "-m", "y", "-q", "1", "-u", "user", "-P", "s3cret-pw",
+                                "--timeout", "5", "--trace"}),
                            60s, dir);
     EXPECT_NE(pub.status, 0);
     EXPECT_EQ(pub.err.find("s3cret-pw"), std::string::npos);  // not even in --trace
@@ -130,7 +140,7 @@ TEST_F(Cli, RefusedConnectFailsNamingTheCauseWithoutThePassword) {
 
 TEST_F(Cli, UsageErrors) {
     Sim sim;
-    EXPECT_NE(run_process(cmd("pub", sim, {"-t", "x"}), 20s, dir).status, 0);              // no message source
+    EXPECT_NE(run_process(cmd("pub", sim, {"-t", "x"}), 20s, dir).status, 0);  // no message source
     EXPECT_NE(run_process(cmd("pub", sim, {"-t", "x", "-m", "y", "-q", "3"}), 20s, dir).status, 0);
     EXPECT_NE(run_process(cmd("pub", sim, {"-t", "x", "-m", "y", "-V", "5"}), 20s, dir).status, 0);
     auto help = run_process({QMTKIT_EXE, "pub", "--help"}, 20s, dir);

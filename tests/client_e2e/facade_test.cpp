@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 using host::BlockingClient;
 
 class Facade : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { broker.start(); }
 
     qmt::Session session(const std::string& id) {
@@ -91,7 +91,8 @@ TEST_F(Facade, PayloadWithEveryByteValue) {
 }
 
 // Publishes `n` QoS 1 messages keeping the outbox full; returns when all completed (or fails).
-void publish_many(BlockingClient& c, int n, const std::function<void(int completed)>& on_progress = {}) {
+void publish_many(BlockingClient& c, int n,
+                  const std::function<void(int completed)>& on_progress = {}) {
     int sent = 0;
     int done = 0;
     while (done < n) {
@@ -99,7 +100,8 @@ void publish_many(BlockingClient& c, int n, const std::function<void(int complet
             const std::string p = "m-" + std::to_string(sent);
             auto t = c.publish_async("many", ByteView(p), {1});
             if (!t) {
-                ASSERT_EQ(t.error().client.code, qmt::Error::queue_full) << host::describe(t.error());
+                ASSERT_EQ(t.error().client.code, qmt::Error::queue_full)
+                    << host::describe(t.error());
                 break;
             }
             ++sent;
@@ -117,7 +119,8 @@ void expect_all_arrived(test::MqttClient& peer, int n) {
     for (int i = 0; i < n; ++i) want.insert("m-" + std::to_string(i));
     while (!want.empty()) {
         auto m = peer.wait_message("many", 15s);
-        ASSERT_TRUE(m.has_value()) << want.size() << " QoS 1 message(s) lost, e.g. " << *want.begin();
+        ASSERT_TRUE(m.has_value())
+            << want.size() << " QoS 1 message(s) lost, e.g. " << *want.begin();
         want.erase(m->payload);  // duplicates (at-least-once) are fine
     }
 }
@@ -130,8 +133,8 @@ TEST_F(Facade, FiveHundredQos1WithTheWindowFull) {
     test::MqttClient peer(broker.host(), broker.port());
     ASSERT_TRUE(peer.subscribe("many", 1));
     publish_many(c, 500);
-    EXPECT_EQ(c.core().stats().max_in_flight, 5u);   // the window was kept full ...
-    EXPECT_EQ(c.core().stats().backpressure, 0u);    // ... and never over-filled (no CME 159)
+    EXPECT_EQ(c.core().stats().max_in_flight, 5u);  // the window was kept full ...
+    EXPECT_EQ(c.core().stats().backpressure, 0u);   // ... and never over-filled (no CME 159)
     EXPECT_EQ(c.core().stats().published, 500u);
     expect_all_arrived(peer, 500);
 }
@@ -156,7 +159,8 @@ TEST_P(FacadeFault, RecoversWithoutLosingQos1) {
     EXPECT_GE(c.core().stats().sessions, 1u);
 }
 INSTANTIATE_TEST_SUITE_P(Faults, FacadeFault,
-                         ::testing::Values("drop", "drop 1", "drop 7", "ping-timeout", "reboot", "garbage 64"),
+                         ::testing::Values("drop", "drop 1", "drop 7", "ping-timeout", "reboot",
+                                           "garbage 64"),
                          [](const ::testing::TestParamInfo<const char*>& p) {
                              std::string n = p.param;
                              for (auto& ch : n) {

@@ -27,7 +27,7 @@ namespace qmtkit::e2e {
 using Ms = std::chrono::milliseconds;
 
 class Sim {
-public:
+  public:
     explicit Sim(std::vector<std::string> extra = {}) {
         dir_ = test::make_temp_dir("qmtkit-e2e-");
         control_ = dir_ + "/control.sock";
@@ -43,7 +43,8 @@ public:
         for (const auto& a : extra) {
             if (a != "--tcp") continue;
             auto second = proc_->read_stdout_line(Ms(5000));
-            if (!second || second->rfind("tcp ", 0) != 0) throw std::runtime_error("bc28-sim printed no tcp port");
+            if (!second || second->rfind("tcp ", 0) != 0)
+                throw std::runtime_error("bc28-sim printed no tcp port");
             tcp_port_ = static_cast<std::uint16_t>(std::stoi(second->substr(4)));
         }
     }
@@ -77,7 +78,8 @@ public:
         std::string reply;
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (reply.find('\n') == std::string::npos) {
-            const auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) break;
             pollfd p{fd, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -90,7 +92,7 @@ public:
         return reply.substr(0, reply.find('\n'));
     }
 
-private:
+  private:
     std::string dir_;
     std::string control_;
     std::string pty_;
@@ -105,7 +107,8 @@ struct RunResult {
     std::string err;
 };
 
-inline RunResult run_process(const std::vector<std::string>& argv, Ms timeout, const std::string& dir) {
+inline RunResult run_process(const std::vector<std::string>& argv, Ms timeout,
+                             const std::string& dir) {
     test::Process::Options po;
     po.capture_stdout = true;
     po.stderr_path = dir + "/stderr.txt";
@@ -113,7 +116,8 @@ inline RunResult run_process(const std::vector<std::string>& argv, Ms timeout, c
     RunResult r;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        const auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         auto line = p.read_stdout_line(left);
         if (!line) break;  // EOF (the process ended) or timeout

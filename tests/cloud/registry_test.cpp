@@ -28,10 +28,13 @@ TEST(CloudRegistry, ParseErrorsNameTheField) {
     } catch (const std::runtime_error& e) {
         EXPECT_STREQ(e.what(), "aliyun[0]: \"device_name\" must be a non-empty string");
     }
-    EXPECT_THROW(Registry::parse(R"({"tencent":[{"product_id":"a","device_name":"b","device_psk":"!!"}]})"),
-                 std::runtime_error);
-    EXPECT_THROW(Registry::parse(R"({"tencent_suite":[{"product_id":"a","device_name":"b","device_secret":"c"}]})"),
-                 std::runtime_error);  // no token_key
+    EXPECT_THROW(
+        Registry::parse(R"({"tencent":[{"product_id":"a","device_name":"b","device_psk":"!!"}]})"),
+        std::runtime_error);
+    EXPECT_THROW(
+        Registry::parse(
+            R"({"tencent_suite":[{"product_id":"a","device_name":"b","device_secret":"c"}]})"),
+        std::runtime_error);  // no token_key
     EXPECT_THROW(Registry::parse("[]"), std::runtime_error);
 }
 

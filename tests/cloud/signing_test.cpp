@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 using namespace qmtkit::cloud;
 
@@ -62,15 +62,19 @@ TEST(CloudHmac, Rfc4231Sha256) {
     EXPECT_EQ(hmac_hex(SignMethod::hmacsha256, "Jefe", "what do ya want for nothing?"),
               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     // Base64 of the same MAC (RFC 4648 alphabet).
-    EXPECT_EQ(hmac_base64(SignMethod::hmacsha256, "Jefe", "what do ya want for nothing?"),
-              base64_encode(unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")));
+    EXPECT_EQ(
+        hmac_base64(SignMethod::hmacsha256, "Jefe", "what do ya want for nothing?"),
+        base64_encode(unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")));
 }
 
 // RFC 4648 section 10 test vectors.
 TEST(CloudBase64, Rfc4648Vectors) {
-    const std::pair<const char*, const char*> v[] = {{"", ""},          {"f", "Zg=="},
-                                                     {"fo", "Zm8="},    {"foo", "Zm9v"},
-                                                     {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+    const std::pair<const char*, const char*> v[] = {{"", ""},
+                                                     {"f", "Zg=="},
+                                                     {"fo", "Zm8="},
+                                                     {"foo", "Zm9v"},
+                                                     {"foob", "Zm9vYg=="},
+                                                     {"fooba", "Zm9vYmE="},
                                                      {"foobar", "Zm9vYmFy"}};
     for (auto [plain, enc] : v) {
         EXPECT_EQ(base64_encode(plain), enc);
@@ -81,10 +85,10 @@ TEST(CloudBase64, Rfc4648Vectors) {
 }
 
 TEST(CloudBase64, RejectsMalformed) {
-    EXPECT_FALSE(base64_decode("Zm9"));      // not a multiple of 4
-    EXPECT_FALSE(base64_decode("Zm=v"));     // padding in the middle
+    EXPECT_FALSE(base64_decode("Zm9"));       // not a multiple of 4
+    EXPECT_FALSE(base64_decode("Zm=v"));      // padding in the middle
     EXPECT_FALSE(base64_decode("Zm9v!A=="));  // outside the alphabet
-    EXPECT_FALSE(base64_decode("Z==="));     // three pad characters
+    EXPECT_FALSE(base64_decode("Z==="));      // three pad characters
     EXPECT_FALSE(base64_decode("Zm9v\n"));
 }
 
@@ -107,8 +111,7 @@ TEST(CloudSignMethod, ParseCaseInsensitive) {
 TEST(CloudRandom, AlnumAndConstantTimeEqual) {
     auto a = random_alnum(5), b = random_alnum(64);
     EXPECT_EQ(a.size(), 5u);
-    EXPECT_EQ(b.find_first_not_of(
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+    EXPECT_EQ(b.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
               std::string::npos);
     EXPECT_TRUE(constant_time_equal("abc", "abc"));
     EXPECT_FALSE(constant_time_equal("abc", "abd"));
@@ -262,8 +265,7 @@ TEST(CloudTencent, DocumentedFormat) {
     EXPECT_EQ(c.password,
               hmac_hex(SignMethod::hmacsha256, "foobarbazqux1234", c.username) + ";hmacsha256");
     EXPECT_EQ(c.password,
-              "935daa84d621a26853e2d098ffd8e4b61b813387e3e189478bfcbbe535962aec;hmacsha256")
-;
+              "935daa84d621a26853e2d098ffd8e4b61b813387e3e189478bfcbbe535962aec;hmacsha256");
 }
 
 TEST(CloudTencent, Sha1RandomConnIdDefaultExpiry) {
@@ -319,13 +321,14 @@ TEST(CloudToken, RequestBody) {
     const std::string content =
         "clientId=iot-6xzr8ap8@dev001&deviceName=dev001&expire=86400&nonce=12345"
         "&productId=iot-6xzr8ap8&timestamp=1700000000";
-    EXPECT_EQ(token_sign_content(r.client_id, r.device_name, 86400, 12345, r.product_id,
-                                 1700000000),
-              content);
+    EXPECT_EQ(
+        token_sign_content(r.client_id, r.device_name, 86400, 12345, r.product_id, 1700000000),
+        content);
     const std::string sig = hmac_base64(SignMethod::hmacsha256, "s3cr3t", content);
     EXPECT_EQ(token_request_body(r),
               "clientId=iot-6xzr8ap8%40dev001&deviceName=dev001&expire=86400&nonce=12345"
-              "&productId=iot-6xzr8ap8&timestamp=1700000000&signature=" + url_encode(sig));
+              "&productId=iot-6xzr8ap8&timestamp=1700000000&signature=" +
+                  url_encode(sig));
     // Random nonce and current timestamp when left 0; client id defaults to pid@dn.
     r.nonce = 0;
     r.timestamp = 0;
@@ -412,9 +415,9 @@ TEST(CloudProperty, HmacMatchesOpensslCli) {
         const std::string data = random_bytes(g, 0, 300);
         TempFile in(data);
         for (auto [m, name] : algos) {
-            const auto cli = after_eq(run(std::string("openssl dgst -") + name +
-                                          " -mac HMAC -macopt hexkey:" + hex(key) + " < " +
-                                          in.path));
+            const auto cli =
+                after_eq(run(std::string("openssl dgst -") + name +
+                             " -mac HMAC -macopt hexkey:" + hex(key) + " < " + in.path));
             EXPECT_EQ(hmac_hex(m, key, data), cli) << name << " iteration " << i;
         }
     }
@@ -462,8 +465,8 @@ TEST(CloudProperty, TencentPasswordMatchesOpensslCli) {
         p.expiry_unix = 1700000000u + static_cast<unsigned>(i);
         const auto c = ok(sign_tencent(p));
         TempFile in(c.username);
-        const auto cli = after_eq(run("openssl dgst -sha256 -mac HMAC -macopt hexkey:" + hex(psk) +
-                                      " < " + in.path));
+        const auto cli = after_eq(
+            run("openssl dgst -sha256 -mac HMAC -macopt hexkey:" + hex(psk) + " < " + in.path));
         EXPECT_EQ(c.password, cli + ";hmacsha256");
     }
 }
@@ -477,8 +480,8 @@ TEST(CloudProperty, TokenSignatureMatchesOpensslCli) {
     r.expire_days = 60;
     r.nonce = 42;
     r.timestamp = 1712345678;
-    const std::string content = token_sign_content("prod@dev", "dev", 60u * 86400u, 42, "prod",
-                                                   1712345678);
+    const std::string content =
+        token_sign_content("prod@dev", "dev", 60u * 86400u, 42, "prod", 1712345678);
     TempFile in(content);
     const auto cli = run("openssl dgst -sha256 -hmac abcdEFGH1234 -binary < " + in.path +
                          " | openssl base64 -A");

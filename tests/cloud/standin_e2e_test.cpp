@@ -36,7 +36,9 @@ const char* const kRegistry = R"({
   "token_key": "TokenServerKey-xyz"
 })";
 
-std::uint64_t now_unix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+std::uint64_t now_unix() {
+    return static_cast<std::uint64_t>(std::time(nullptr));
+}
 
 template <class T>
 T ok(const SignResult<T>& r) {
@@ -81,19 +83,20 @@ int connect_with(Standin& s, const MqttCredentials& c) {
 }
 
 // A client that must be accepted (messages are exchanged with it).
-std::unique_ptr<MqttClient> accepted(Standin& s, const std::string& client_id, const std::string& user,
-                                     const std::string& pass) {
+std::unique_ptr<MqttClient> accepted(Standin& s, const std::string& client_id,
+                                     const std::string& user, const std::string& pass) {
     auto c = s.client(client_id, user, pass, 10s);
     EXPECT_EQ(c->connack_rc(), kAccepted) << client_id << "\n" << s.broker_log();
     return c;
 }
 
 class CloudStandinE2E : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         try {
             Standin::Options opt;
-            opt.broker.extra_config.push_back("log_type all");  // LogsNeverContainSecrets reads every level
+            opt.broker.extra_config.push_back(
+                "log_type all");  // LogsNeverContainSecrets reads every level
             standin_ = new Standin(kRegistry, opt);
         } catch (const std::exception& e) {
             start_error_ = e.what();
@@ -133,7 +136,8 @@ TEST_F(CloudStandinE2E, AliyunWithoutTimestampAndCustomClientIdConnects) {
 
 TEST_F(CloudStandinE2E, AliyunUpperCaseHexPasswordAccepted) {
     auto c = ok(sign_aliyun(aliyun_device()));
-    for (auto& ch : c.password) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    for (auto& ch : c.password)
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     EXPECT_EQ(connect_with(*standin_, c), kAccepted);
 }
 
@@ -202,7 +206,8 @@ TEST_F(CloudStandinE2E, TokenFetchedThenConnects) {
     ASSERT_TRUE(out.token);
     EXPECT_EQ(out.token->expire_s, 86400u);
     EXPECT_EQ(out.token->username.rfind("iot-suite01@dev-suite;", 0), 0u);
-    EXPECT_EQ(connect_as(*standin_, r.client_id, out.token->username, out.token->password), kAccepted);
+    EXPECT_EQ(connect_as(*standin_, r.client_id, out.token->username, out.token->password),
+              kAccepted);
 }
 
 TEST_F(CloudStandinE2E, TokenWrongSecretIsHttpPacketError) {
@@ -242,12 +247,14 @@ TEST_F(CloudStandinE2E, ForgedTokenRefusedByBroker) {
     // Extended expiry, original password: the HMAC no longer matches.
     auto u = out.token->username;
     u.replace(u.find(';') + 1, 1, "9");
-    EXPECT_EQ(connect_as(*standin_, "iot-suite01@dev-suite", u, out.token->password), kNotAuthorized);
+    EXPECT_EQ(connect_as(*standin_, "iot-suite01@dev-suite", u, out.token->password),
+              kNotAuthorized);
 }
 
 TEST_F(CloudStandinE2E, ExpiredTokenRefused) {
     // A token whose expiry is in the past, minted with the right key (as if issued long ago).
-    const std::string user = "iot-suite01@dev-suite;" + std::to_string(now_unix() - 1) + ";AAAAAAAA";
+    const std::string user =
+        "iot-suite01@dev-suite;" + std::to_string(now_unix() - 1) + ";AAAAAAAA";
     EXPECT_EQ(connect_as(*standin_, "iot-suite01@dev-suite", user,
                          hmac_hex(SignMethod::hmacsha256, "TokenServerKey-xyz", user)),
               kNotAuthorized);
@@ -257,12 +264,14 @@ TEST_F(CloudStandinE2E, ExpiredTokenRefused) {
 // ------------------------------------------------------------------- plain and others
 
 TEST_F(CloudStandinE2E, PlainObserverAndAnonymous) {
-    EXPECT_EQ(connect_as(*standin_, "observer-1", std::string("observer"), std::string("observer-pass")),
-              kAccepted);
+    EXPECT_EQ(
+        connect_as(*standin_, "observer-1", std::string("observer"), std::string("observer-pass")),
+        kAccepted);
     EXPECT_EQ(connect_as(*standin_, "observer-2", std::string("observer"), std::string("nope")),
               kNotAuthorized);
     EXPECT_EQ(connect_as(*standin_, "anonymous-1", std::nullopt, std::nullopt), kNotAuthorized);
-    EXPECT_EQ(connect_as(*standin_, "stranger", std::string("someone"), std::string("pw")), kNotAuthorized);
+    EXPECT_EQ(connect_as(*standin_, "stranger", std::string("someone"), std::string("pw")),
+              kNotAuthorized);
 }
 
 TEST_F(CloudStandinE2E, MessagesPassBetweenSignedDevicesAndObserver) {

@@ -16,16 +16,18 @@ using namespace qmtkit::cloud;
 namespace {
 
 class FakeTokenServer {
-public:
+  public:
     FakeTokenServer() {
         svr_.Post("/ok", [](const httplib::Request& req, httplib::Response& res) {
             // Echo that the body is the documented form, then answer as IoT Suite does.
-            const bool form = req.body.rfind("clientId=p%40d&deviceName=d&expire=172800&", 0) == 0 &&
-                              req.get_header_value("Content-Type") ==
-                                  "application/x-www-form-urlencoded";
-            res.set_content(form ? R"({"returnCode":0,"returnMessage":"ok","data":{"id":"user-1","secret":"pw-1","expire":172800}})"
-                                 : R"({"returnCode":9,"returnMessage":"bad form"})",
-                            "application/json");
+            const bool form =
+                req.body.rfind("clientId=p%40d&deviceName=d&expire=172800&", 0) == 0 &&
+                req.get_header_value("Content-Type") == "application/x-www-form-urlencoded";
+            res.set_content(
+                form
+                    ? R"({"returnCode":0,"returnMessage":"ok","data":{"id":"user-1","secret":"pw-1","expire":172800}})"
+                    : R"({"returnCode":9,"returnMessage":"bad form"})",
+                "application/json");
         });
         svr_.Post("/500", [](const httplib::Request&, httplib::Response& res) {
             res.status = 500;
@@ -65,7 +67,7 @@ public:
         return "http://127.0.0.1:" + std::to_string(port_) + path;
     }
 
-private:
+  private:
     httplib::Server svr_;
     int port_ = 0;
     std::thread thread_;
@@ -101,6 +103,6 @@ TEST(CloudTokenClient, ResultCodeMapping) {
     EXPECT_EQ(fetch_token(s.url("/junk"), req(), 5000).result_code, 5);     // not JSON
     EXPECT_EQ(fetch_token(s.url("/nodata"), req(), 5000).result_code, 5);   // no data.id/secret
     auto slow = fetch_token(s.url("/hang"), req(), 300);
-    EXPECT_EQ(slow.result_code, 6) << slow.message;                          // timeout
+    EXPECT_EQ(slow.result_code, 6) << slow.message;  // timeout
     s.release();
 }

@@ -17,17 +17,22 @@ namespace {
 std::string printable(const std::string& s) {
     std::string out;
     for (const char c : s) {
-        if (c == '\r') out += "\\r";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\r')
+            out += "\\r";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
 
-std::string q(const std::string& s) { return "\"" + s + "\""; }
+std::string q(const std::string& s) {
+    return "\"" + s + "\"";
+}
 
 class CloudAtE2E : public StackTest {
-protected:
+  protected:
     void SetUp() override {
         StackTest::SetUp();
         if (HasFatalFailure()) return;
@@ -43,7 +48,8 @@ protected:
     // A command that must answer OK; returns everything received up to it.
     std::string at(const std::string& line) {
         const std::string r = sim_->command(line);
-        EXPECT_NE(r.find("\r\nOK\r\n"), std::string::npos) << line << " answered \"" << printable(r) << "\"";
+        EXPECT_NE(r.find("\r\nOK\r\n"), std::string::npos)
+            << line << " answered \"" << printable(r) << "\"";
         return r;
     }
 
@@ -60,7 +66,8 @@ protected:
 
     // QMT publish, QoS 1, variable length ended by Ctrl+Z; expects +QMTPUB: 0,<id>,0.
     void publish(int msg_id, const std::string& topic, const std::string& payload) {
-        const std::string r = sim_->command("AT+QMTPUB=0," + std::to_string(msg_id) + ",1,0," + q(topic));
+        const std::string r =
+            sim_->command("AT+QMTPUB=0," + std::to_string(msg_id) + ",1,0," + q(topic));
         ASSERT_NE(r.find("\r\n>"), std::string::npos) << "no prompt: \"" << printable(r) << "\"";
         sim_->send(payload + "\x1A");
         sim_->expect("\r\nOK\r\n");
@@ -68,12 +75,14 @@ protected:
     }
 
     // A subscription on the module, then a message from the observer arrives as +QMTRECV.
-    void receive_from(test::MqttClient& observer, const std::string& topic, const std::string& payload) {
+    void receive_from(test::MqttClient& observer, const std::string& topic,
+                      const std::string& payload) {
         at("AT+QMTSUB=0,1," + q(topic) + ",1");
         EXPECT_EQ(sim_->wait_line("+QMTSUB:", 10s), "+QMTSUB: 0,1,0,1");
         ASSERT_TRUE(observer.publish(topic, payload, 1));
         const std::string line = sim_->wait_line("+QMTRECV:", 10s);
-        EXPECT_EQ(line.substr(line.find(',', line.find(',') + 1)), "," + q(topic) + "," + payload) << line;
+        EXPECT_EQ(line.substr(line.find(',', line.find(',') + 1)), "," + q(topic) + "," + payload)
+            << line;
     }
 
     // The module must not log a secret (docs/emulator.md: "it is never logged").
@@ -81,7 +90,8 @@ protected:
         const std::string log = sim_->log();
         auto secrets = device_secrets();
         secrets.insert(secrets.end(), extra.begin(), extra.end());
-        for (const auto& s : secrets) EXPECT_EQ(log.find(s), std::string::npos) << "bc28-sim's log holds a secret";
+        for (const auto& s : secrets)
+            EXPECT_EQ(log.find(s), std::string::npos) << "bc28-sim's log holds a secret";
     }
 
     std::unique_ptr<test::SimProcess> sim_;
@@ -107,7 +117,8 @@ TEST_F(CloudAtE2E, AliyunRightSecretConnectsAndMessagesPass) {
     const std::string log = cloud().broker_log();
     const auto mqtt_id = find_group(log, "accepted aliyun client '(" + client_id + "\\|[^']*)'");
     ASSERT_TRUE(mqtt_id);
-    const auto ts = find_group(*mqtt_id, "^" + client_id + "\\|securemode=3,signmethod=hmacsha256,timestamp=([0-9]+)\\|$");
+    const auto ts = find_group(
+        *mqtt_id, "^" + client_id + "\\|securemode=3,signmethod=hmacsha256,timestamp=([0-9]+)\\|$");
     ASSERT_TRUE(ts) << "MQTT clientId on the wire: " << *mqtt_id;
     const auto ts_ms = std::strtoull(ts->c_str(), nullptr, 10);
     EXPECT_NEAR(static_cast<double>(ts_ms) / 1000.0, static_cast<double>(now_unix()), 120.0)
@@ -128,10 +139,12 @@ TEST_F(CloudAtE2E, AliyunWrongSecretIsConnack5ThenStat4) {
     open_broker();
     EXPECT_EQ(connect("sim-at-ali-2"), "+QMTCONN: 0,0,5");  // the stand-in's refusal: CONNACK 5
     EXPECT_EQ(sim_->wait_line("+QMTSTAT:", 10s), "+QMTSTAT: 0,4");
-    EXPECT_TRUE(cloud().wait_broker_log("refused client 'sim-at-ali-2|securemode=3,signmethod=hmacsha256,timestamp="))
+    EXPECT_TRUE(cloud().wait_broker_log(
+        "refused client 'sim-at-ali-2|securemode=3,signmethod=hmacsha256,timestamp="))
         << cloud().broker_log();
-    EXPECT_TRUE(cloud().wait_broker_log("username '" + kAliDn + "&" + kAliPk + "': aliyun: signature mismatch for " +
-                                        kAliPk + "/" + kAliDn))
+    EXPECT_TRUE(cloud().wait_broker_log("username '" + kAliDn + "&" + kAliPk +
+                                        "': aliyun: signature mismatch for " + kAliPk + "/" +
+                                        kAliDn))
         << cloud().broker_log();
     // The link is closed: a new CONNECT needs a new AT+QMTOPEN.
     EXPECT_EQ(sim_->command("AT+QMTCONN=0,\"sim-at-ali-2\"").find("+CME ERROR: 3"), 2u);
@@ -141,8 +154,8 @@ TEST_F(CloudAtE2E, AliyunWrongSecretIsConnack5ThenStat4) {
 // ------------------------------------------------------------------------ Tencent token flow
 
 std::string tenauth_cmd(const std::string& secret, const std::string& url = "") {
-    std::string c = "AT+QMTTENAUTH=" + q(kSuitePid) + "," + q(kSuiteDn) + "," + q(kSuitePid + "@" + kSuiteDn) + "," +
-                    q(secret) + ",1";
+    std::string c = "AT+QMTTENAUTH=" + q(kSuitePid) + "," + q(kSuiteDn) + "," +
+                    q(kSuitePid + "@" + kSuiteDn) + "," + q(secret) + ",1";
     if (!url.empty()) c += "," + q(url);
     return c;
 }
@@ -155,23 +168,27 @@ TEST_F(CloudAtE2E, TencentTokenRightSecretConnectsAndMessagesPass) {
     at(tenauth_cmd(kSuiteSecret));
     const std::string result = sim_->wait_line("+QMTTENAUTH:", 10s);
     const auto password = find_group(result, "^\\+QMTTENAUTH: 0,\"([0-9a-f]{64})\"$");
-    ASSERT_TRUE(password) << "token result: " << result << "\ntoken server: " << cloud().token_log();
+    ASSERT_TRUE(password) << "token result: " << result
+                          << "\ntoken server: " << cloud().token_log();
     EXPECT_TRUE(cloud().wait_token_log("POST /token " + kSuitePid + "/" + kSuiteDn + " -> 0"));
     // The query form gives the password unquoted (as the note).
-    EXPECT_NE(at("AT+QMTTENAUTH?").find("\r\n+QMTTENAUTH: " + *password + "\r\n"), std::string::npos);
+    EXPECT_NE(at("AT+QMTTENAUTH?").find("\r\n+QMTTENAUTH: " + *password + "\r\n"),
+              std::string::npos);
 
     open_broker();
     const std::string client_id = kSuitePid + kSuiteDn;
     EXPECT_EQ(connect(client_id), "+QMTCONN: 0,0,0");
-    ASSERT_TRUE(cloud().wait_broker_log("accepted token client '" + client_id + "'")) << cloud().broker_log();
+    ASSERT_TRUE(cloud().wait_broker_log("accepted token client '" + client_id + "'"))
+        << cloud().broker_log();
     // CONNECT carried the token: username = data.id (<pid>@<dn>;<expiry>;<salt>), password =
     // data.secret = HMAC-SHA256(token_key, username), the one +QMTTENAUTH reported.
     const auto user = logged_username(cloud().broker_log(), client_id);
     ASSERT_TRUE(user) << cloud().broker_log();
-    const auto expiry = find_group(*user, "^" + kSuitePid + "@" + kSuiteDn + ";([0-9]+);[0-9A-Za-z]{8}$");
+    const auto expiry =
+        find_group(*user, "^" + kSuitePid + "@" + kSuiteDn + ";([0-9]+);[0-9A-Za-z]{8}$");
     ASSERT_TRUE(expiry) << "token username on the wire: " << *user;
-    EXPECT_NEAR(static_cast<double>(std::strtoull(expiry->c_str(), nullptr, 10)), static_cast<double>(now_unix() + 86400),
-                120.0)
+    EXPECT_NEAR(static_cast<double>(std::strtoull(expiry->c_str(), nullptr, 10)),
+                static_cast<double>(now_unix() + 86400), 120.0)
         << "1 day on the AT line is 86400 s";
     EXPECT_EQ(cloud::hmac_hex(cloud::SignMethod::hmacsha256, kTokenKey, *user), *password);
 
@@ -198,20 +215,23 @@ TEST_F(CloudAtE2E, TencentTokenWrongSecretIsResult3AndConnectWithoutTokenIsRefus
     const std::string client_id = kSuitePid + kSuiteDn;
     EXPECT_EQ(connect(client_id), "+QMTCONN: 0,0,5");
     EXPECT_EQ(sim_->wait_line("+QMTSTAT:", 10s), "+QMTSTAT: 0,4");
-    EXPECT_TRUE(cloud().wait_broker_log("refused client '" + client_id + "' username '(none)'")) << cloud().broker_log();
+    EXPECT_TRUE(cloud().wait_broker_log("refused client '" + client_id + "' username '(none)'"))
+        << cloud().broker_log();
     expect_no_secret_in_sim_log();
 }
 
 TEST_F(CloudAtE2E, TencentTokenDefaultExpireIsSixtyDaysAndAccepted) {
     // <expire> left out: the module's default, 60 days = 5184000 s on the wire, the longest the
     // stand-in issues (token_max_expire_s).
-    at("AT+QMTTENAUTH=" + q(kSuitePid) + "," + q(kSuiteDn) + "," + q(kSuitePid + "@" + kSuiteDn) + "," + q(kSuiteSecret));
+    at("AT+QMTTENAUTH=" + q(kSuitePid) + "," + q(kSuiteDn) + "," + q(kSuitePid + "@" + kSuiteDn) +
+       "," + q(kSuiteSecret));
     const std::string result = sim_->wait_line("+QMTTENAUTH:", 10s);
     ASSERT_EQ(result.rfind("+QMTTENAUTH: 0,\"", 0), 0u) << result << "\n" << cloud().token_log();
     open_broker();
     const std::string client_id = "sim-at-ten-60d";
     EXPECT_EQ(connect(client_id), "+QMTCONN: 0,0,0");
-    ASSERT_TRUE(cloud().wait_broker_log("accepted token client '" + client_id + "'")) << cloud().broker_log();
+    ASSERT_TRUE(cloud().wait_broker_log("accepted token client '" + client_id + "'"))
+        << cloud().broker_log();
     const auto user = logged_username(cloud().broker_log(), client_id);
     ASSERT_TRUE(user);
     const auto expiry = find_group(*user, ";([0-9]+);");

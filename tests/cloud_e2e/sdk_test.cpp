@@ -18,24 +18,35 @@ using host::BlockingClient;
 
 const char* kind_name(at::TraceKind k) {
     switch (k) {
-        case at::TraceKind::tx: return "tx";
-        case at::TraceKind::rx: return "rx";
-        case at::TraceKind::echo: return "echo";
-        case at::TraceKind::prompt: return "prompt";
-        case at::TraceKind::payload: return "payload";
-        case at::TraceKind::urc: return "urc";
-        case at::TraceKind::claimed: return "claimed";
-        case at::TraceKind::unclaimed: return "unclaimed";
-        case at::TraceKind::timeout: return "timeout";
-        case at::TraceKind::overflow: return "overflow";
+        case at::TraceKind::tx:
+            return "tx";
+        case at::TraceKind::rx:
+            return "rx";
+        case at::TraceKind::echo:
+            return "echo";
+        case at::TraceKind::prompt:
+            return "prompt";
+        case at::TraceKind::payload:
+            return "payload";
+        case at::TraceKind::urc:
+            return "urc";
+        case at::TraceKind::claimed:
+            return "claimed";
+        case at::TraceKind::unclaimed:
+            return "unclaimed";
+        case at::TraceKind::timeout:
+            return "timeout";
+        case at::TraceKind::overflow:
+            return "overflow";
     }
     return "?";
 }
 
 // A BlockingClient on a fresh bc28-sim, with its trace and link states recorded.
 class Device {
-public:
-    explicit Device(std::unique_ptr<test::SimProcess> sim) : sim_(std::move(sim)), client_(sim_->pty_path()) {
+  public:
+    explicit Device(std::unique_ptr<test::SimProcess> sim)
+        : sim_(std::move(sim)), client_(sim_->pty_path()) {
         client_.set_trace([this](at::TraceKind k, std::string_view t) {
             trace_.push_back(std::string(kind_name(k)) + " " + std::string(t));
         });
@@ -69,14 +80,17 @@ public:
     }
 
     // Neither the trace, nor the last problem, nor `more` holds any of `secrets`.
-    void expect_no_secret(const std::vector<std::string>& secrets, const std::string& more = "") const {
+    void expect_no_secret(const std::vector<std::string>& secrets,
+                          const std::string& more = "") const {
         const std::string all = trace() + "\n" + client_.last_problem() + "\n" + more;
         for (const auto& s : secrets) {
-            EXPECT_EQ(all.find(s), std::string::npos) << "a secret leaked into the trace / messages:\n" << all;
+            EXPECT_EQ(all.find(s), std::string::npos)
+                << "a secret leaked into the trace / messages:\n"
+                << all;
         }
     }
 
-private:
+  private:
     std::unique_ptr<test::SimProcess> sim_;
     BlockingClient client_;
     std::vector<std::string> trace_;
@@ -84,7 +98,7 @@ private:
 };
 
 class CloudSdkE2E : public StackTest {
-protected:
+  protected:
     // The profiles' string_views point into these.
     std::string host_ = "127.0.0.1";
     std::string pk_ = kAliPk, dn_ = kAliDn, pid_ = kSuitePid, sdn_ = kSuiteDn;
@@ -144,7 +158,8 @@ protected:
 // The engine masks secret AT arguments as "***"; no 64-hex token password may be traced either.
 void expect_no_token_password(const Device& dev) {
     static const std::regex hex64("[0-9a-f]{64}");
-    EXPECT_FALSE(std::regex_search(dev.trace(), hex64)) << "a token password reached the trace:\n" << dev.trace();
+    EXPECT_FALSE(std::regex_search(dev.trace(), hex64)) << "a token password reached the trace:\n"
+                                                        << dev.trace();
 }
 
 // ------------------------------------------------------------------------------ Aliyun
@@ -154,15 +169,18 @@ TEST_F(CloudSdkE2E, AliyunProfileRightSecretOnlineAndMessagesPass) {
     auto store = aliyun_profile(kAliSecret);
     ASSERT_TRUE(dev.client().start(store.session).has_value());
     auto online = dev.client().wait_online(15s);
-    ASSERT_TRUE(online.has_value()) << host::describe(online.error()) << "\n" << dev.trace() << dev.sim().log();
+    ASSERT_TRUE(online.has_value()) << host::describe(online.error()) << "\n"
+                                    << dev.trace() << dev.sim().log();
 
     // The module signed CONNECT for "<pk>.<dn>" and the stand-in accepted it.
     EXPECT_TRUE(cloud().wait_broker_log("accepted aliyun client '" + kAliPk + "." + kAliDn +
                                         "|securemode=3,signmethod=hmacsha256,timestamp="))
         << cloud().broker_log();
-    EXPECT_EQ(dev.count("tx AT+QMTCFG=\"aliauth\",0,\"" + kAliPk + "\",\"" + kAliDn + "\",\"***\""), 1u)
+    EXPECT_EQ(dev.count("tx AT+QMTCFG=\"aliauth\",0,\"" + kAliPk + "\",\"" + kAliDn + "\",\"***\""),
+              1u)
         << dev.trace();
-    exchange(dev, "/" + kAliPk + "/" + kAliDn + "/user/update", "/" + kAliPk + "/" + kAliDn + "/user/get");
+    exchange(dev, "/" + kAliPk + "/" + kAliDn + "/user/update",
+             "/" + kAliPk + "/" + kAliDn + "/user/get");
     dev.expect_no_secret(device_secrets());
 }
 
@@ -172,16 +190,19 @@ TEST_F(CloudSdkE2E, AliyunProfileWrongSecretNeverOnlineConnack5) {
     ASSERT_TRUE(dev.client().start(store.session).has_value());
     // Two refused attempts (the supervisor backs off and tries again), none of them online.
     ASSERT_TRUE(dev.run_until_rx("+QMTCONN: 0,0,5", 2, 15s))
-        << "no second refused CONNECT; last problem: " << dev.client().last_problem() << "\n" << dev.trace();
+        << "no second refused CONNECT; last problem: " << dev.client().last_problem() << "\n"
+        << dev.trace();
     EXPECT_FALSE(dev.ever_online());
     EXPECT_NE(dev.client().state(), qmt::LinkState::online);
-    EXPECT_NE(dev.client().last_problem().find("refused the connection (CONNACK return code 5)"), std::string::npos)
+    EXPECT_NE(dev.client().last_problem().find("refused the connection (CONNACK return code 5)"),
+              std::string::npos)
         << dev.client().last_problem();
     const auto r = dev.client().wait_online(1ms);
     ASSERT_FALSE(r.has_value());
     const std::string why = host::describe(r.error());
     EXPECT_NE(why.find("CONNACK return code 5"), std::string::npos) << why;
-    EXPECT_TRUE(cloud().wait_broker_log("username '" + kAliDn + "&" + kAliPk + "': aliyun: signature mismatch"))
+    EXPECT_TRUE(cloud().wait_broker_log("username '" + kAliDn + "&" + kAliPk +
+                                        "': aliyun: signature mismatch"))
         << cloud().broker_log();
     dev.expect_no_secret(device_secrets(), why);
 }
@@ -193,11 +214,14 @@ TEST_F(CloudSdkE2E, TencentTokenProfileRightSecretOnlineAndMessagesPass) {
     auto store = tencent_profile(kSuiteSecret);
     ASSERT_TRUE(dev.client().start(store.session).has_value());
     auto online = dev.client().wait_online(15s);
-    ASSERT_TRUE(online.has_value()) << host::describe(online.error()) << "\n" << dev.trace() << dev.sim().log();
+    ASSERT_TRUE(online.has_value()) << host::describe(online.error()) << "\n"
+                                    << dev.trace() << dev.sim().log();
 
     const std::string client_id = kSuitePid + kSuiteDn;  // ${productId}${deviceName}
-    EXPECT_TRUE(cloud().wait_token_log("POST /token " + kSuitePid + "/" + kSuiteDn + " -> 0")) << cloud().token_log();
-    EXPECT_TRUE(cloud().wait_broker_log("accepted token client '" + client_id + "'")) << cloud().broker_log();
+    EXPECT_TRUE(cloud().wait_token_log("POST /token " + kSuitePid + "/" + kSuiteDn + " -> 0"))
+        << cloud().token_log();
+    EXPECT_TRUE(cloud().wait_broker_log("accepted token client '" + client_id + "'"))
+        << cloud().broker_log();
     // CONNECT named the client only; the module added the token.
     EXPECT_EQ(dev.count("tx AT+QMTCONN=0,\"" + client_id + "\""), 1u) << dev.trace();
     exchange(dev, kSuitePid + "/" + kSuiteDn + "/event", kSuitePid + "/" + kSuiteDn + "/control");
@@ -210,12 +234,14 @@ TEST_F(CloudSdkE2E, TencentTokenProfileWrongSecretNeverOnlineTenauthResult3) {
     auto store = tencent_profile(kWrongSecret);
     ASSERT_TRUE(dev.client().start(store.session).has_value());
     ASSERT_TRUE(dev.run_until_rx("+QMTTENAUTH: 3", 2, 15s))
-        << "no second refused token; last problem: " << dev.client().last_problem() << "\n" << dev.trace();
+        << "no second refused token; last problem: " << dev.client().last_problem() << "\n"
+        << dev.trace();
     EXPECT_FALSE(dev.ever_online());
     // Without a token the supervisor never opens a connection.
     EXPECT_EQ(dev.count("tx AT+QMTOPEN="), 0u) << dev.trace();
     EXPECT_EQ(dev.count("tx AT+QMTCONN="), 0u) << dev.trace();
-    EXPECT_NE(dev.client().last_problem().find("Tencent token failed (+QMTTENAUTH result 3)"), std::string::npos)
+    EXPECT_NE(dev.client().last_problem().find("Tencent token failed (+QMTTENAUTH result 3)"),
+              std::string::npos)
         << dev.client().last_problem();
     const auto r = dev.client().wait_online(1ms);
     ASSERT_FALSE(r.has_value());
@@ -243,13 +269,15 @@ TEST_F(CloudSdkE2E, TencentTokenTheBrokerRejectsIsConnack5) {
     auto store = tencent_profile(kSuiteSecret);
     ASSERT_TRUE(dev.client().start(store.session).has_value());
     ASSERT_TRUE(dev.run_until_rx("+QMTCONN: 0,0,5", 2, 15s))
-        << "no second refused CONNECT; last problem: " << dev.client().last_problem() << "\n" << dev.trace();
+        << "no second refused CONNECT; last problem: " << dev.client().last_problem() << "\n"
+        << dev.trace();
     EXPECT_FALSE(dev.ever_online());
     EXPECT_GE(dev.count("rx +QMTTENAUTH: 0,"), 1u) << dev.trace();
-    EXPECT_NE(dev.client().last_problem().find("refused the connection (CONNACK return code 5)"), std::string::npos)
+    EXPECT_NE(dev.client().last_problem().find("refused the connection (CONNACK return code 5)"),
+              std::string::npos)
         << dev.client().last_problem();
-    EXPECT_TRUE(cloud().wait_broker_log("refused client '" + kSuitePid + kSuiteDn + "' username '" + kSuitePid + "@" +
-                                        kSuiteDn + ";"))
+    EXPECT_TRUE(cloud().wait_broker_log("refused client '" + kSuitePid + kSuiteDn + "' username '" +
+                                        kSuitePid + "@" + kSuiteDn + ";"))
         << cloud().broker_log();
     auto secrets = device_secrets();
     secrets.push_back(foreign_key);

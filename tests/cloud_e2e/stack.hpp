@@ -42,7 +42,9 @@ inline test::StandinRegistry registry(const std::string& token_key = kTokenKey) 
     return r;
 }
 
-inline std::uint64_t now_unix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+inline std::uint64_t now_unix() {
+    return static_cast<std::uint64_t>(std::time(nullptr));
+}
 
 // Every secret of this stack, for "never appears in ..." checks.
 inline std::vector<std::string> device_secrets() {
@@ -58,12 +60,14 @@ inline std::optional<std::string> find_group(const std::string& text, const std:
 
 // mosquitto logs "New client connected from <addr> as <client id> (p2, c1, k120, u'<username>')."
 // for an accepted CONNECT: the username the broker received from that client id.
-inline std::optional<std::string> logged_username(const std::string& broker_log, const std::string& client_id) {
+inline std::optional<std::string> logged_username(const std::string& broker_log,
+                                                  const std::string& client_id) {
     const std::string key = " as " + client_id + " (";
     const auto at = broker_log.find(key);
     if (at == std::string::npos) return std::nullopt;
     const auto eol = broker_log.find('\n', at);
-    const std::string line = broker_log.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+    const std::string line =
+        broker_log.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
     const auto u = line.find("u'");
     if (u == std::string::npos) return std::nullopt;
     const auto end = line.rfind("')");
@@ -73,7 +77,7 @@ inline std::optional<std::string> logged_username(const std::string& broker_log,
 
 // A suite sharing one stand-in (mosquitto + plugin + token server).
 class StackTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         try {
             cloud_ = new test::CloudStandin(registry());
@@ -89,7 +93,8 @@ protected:
     void SetUp() override { ASSERT_NE(cloud_, nullptr) << start_error_; }
 
     // bc28-sim with its default token URL at the stand-in's token server (or `token_url`).
-    static std::unique_ptr<test::SimProcess> start_sim(bool open_pty, const std::string& token_url = "") {
+    static std::unique_ptr<test::SimProcess> start_sim(bool open_pty,
+                                                       const std::string& token_url = "") {
         test::SimProcess::Options o;
         o.exe = BC28SIM_EXE;
         o.args = {"--token-url", token_url.empty() ? cloud_->token_url() : token_url};

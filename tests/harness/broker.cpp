@@ -48,7 +48,8 @@ Broker::~Broker() {
     remove_tree(dir_);
 }
 
-Broker& Broker::add_plugin(const std::string& so_path, const std::map<std::string, std::string>& options) {
+Broker& Broker::add_plugin(const std::string& so_path,
+                           const std::map<std::string, std::string>& options) {
     plugin_lines_.push_back("plugin " + so_path);
     for (const auto& [k, v] : options) plugin_lines_.push_back("plugin_opt_" + k + " " + v);
     return *this;
@@ -68,7 +69,8 @@ void Broker::write_config() const {
     f << "log_dest file " << log_path() << "\n";
     f << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n";
     f << "connection_messages true\n";
-    if (::geteuid() == 0) f << "user root\n";  // else mosquitto drops to a user that cannot write here
+    if (::geteuid() == 0)
+        f << "user root\n";  // else mosquitto drops to a user that cannot write here
     for (const auto& l : plugin_lines_) f << l << "\n";
     for (const auto& l : extra_) f << l << "\n";
 }
@@ -82,7 +84,8 @@ void Broker::start(milliseconds timeout) {
         Process::Options po;
         po.stdout_path = dir_ + "/mosquitto.stdout";
         po.stderr_path = dir_ + "/mosquitto.stderr";
-        proc_ = std::make_unique<Process>(std::vector<std::string>{opt_.mosquitto, "-c", config_path()}, po);
+        proc_ = std::make_unique<Process>(
+            std::vector<std::string>{opt_.mosquitto, "-c", config_path()}, po);
         const auto deadline = steady_clock::now() + timeout;
         while (steady_clock::now() < deadline && proc_->running()) {
             if (wait_for_port(host(), port_, milliseconds(50))) return;
@@ -93,8 +96,8 @@ void Broker::start(milliseconds timeout) {
     std::ifstream err(dir_ + "/mosquitto.stderr");
     std::stringstream ss;
     ss << err.rdbuf();
-    throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " + ss.str() +
-                             log());
+    throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " +
+                             ss.str() + log());
 }
 
 void Broker::stop() {
@@ -110,7 +113,9 @@ void Broker::kill() {
     proc_.reset();
 }
 
-bool Broker::running() { return proc_ && proc_->running(); }
+bool Broker::running() {
+    return proc_ && proc_->running();
+}
 
 std::string Broker::log() const {
     std::ifstream f(log_path());

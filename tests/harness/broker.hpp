@@ -19,11 +19,11 @@
 namespace qmtkit::test {
 
 class Broker {
-public:
+  public:
     struct Options {
-        std::string mosquitto;          // "" = $MOSQUITTO or /usr/sbin/mosquitto
+        std::string mosquitto;  // "" = $MOSQUITTO or /usr/sbin/mosquitto
         bool allow_anonymous = true;
-        std::uint16_t port = 0;         // 0 = pick a free loopback port
+        std::uint16_t port = 0;                 // 0 = pick a free loopback port
         std::vector<std::string> extra_config;  // more lines for mosquitto.conf
     };
 
@@ -34,14 +34,15 @@ public:
     Broker& operator=(const Broker&) = delete;
 
     // Loads a mosquitto 2.0 plugin with `plugin_opt_<key> <value>` lines. Call before start().
-    Broker& add_plugin(const std::string& so_path, const std::map<std::string, std::string>& options = {});
+    Broker& add_plugin(const std::string& so_path,
+                       const std::map<std::string, std::string>& options = {});
     Broker& add_config(const std::string& line);
 
     // Writes the config, starts mosquitto and waits until it accepts TCP connections. Throws
     // (with the broker's log) if it does not come up within `timeout`.
     void start(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
-    void stop();   // SIGTERM (then SIGKILL); the port is kept for a later start()
-    void kill();   // SIGKILL: the broker vanishes without closing anything gracefully
+    void stop();  // SIGTERM (then SIGKILL); the port is kept for a later start()
+    void kill();  // SIGKILL: the broker vanishes without closing anything gracefully
     bool running();
 
     std::string host() const { return "127.0.0.1"; }
@@ -51,7 +52,7 @@ public:
     std::string log_path() const { return dir_ + "/mosquitto.log"; }
     std::string log() const;
 
-private:
+  private:
     void write_config() const;
 
     Options opt_;

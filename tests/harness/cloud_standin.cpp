@@ -22,11 +22,21 @@ std::string json_quote(const std::string& s) {
     for (const char c : s) {
         const auto u = static_cast<unsigned char>(c);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (u < 0x20) {
                     char b[8];
@@ -43,7 +53,8 @@ std::string json_quote(const std::string& s) {
 namespace {
 
 template <class T, class F>
-void json_array(std::ostringstream& o, const char* name, const std::vector<T>& v, F&& fields, bool& first) {
+void json_array(std::ostringstream& o, const char* name, const std::vector<T>& v, F&& fields,
+                bool& first) {
     if (v.empty()) return;
     o << (first ? "" : ",\n") << "  " << json_quote(name) << ": [";
     first = false;
@@ -53,7 +64,9 @@ void json_array(std::ostringstream& o, const char* name, const std::vector<T>& v
     o << "\n  ]";
 }
 
-std::string kv(const char* k, const std::string& v) { return json_quote(k) + ": " + json_quote(v); }
+std::string kv(const char* k, const std::string& v) {
+    return json_quote(k) + ": " + json_quote(v);
+}
 
 }  // namespace
 
@@ -61,28 +74,42 @@ std::string StandinRegistry::to_json() const {
     std::ostringstream o;
     bool first = true;
     o << "{\n";
-    json_array(o, "aliyun", aliyun, [](const Aliyun& d) {
-        return kv("product_key", d.product_key) + ", " + kv("device_name", d.device_name) + ", " +
-               kv("device_secret", d.device_secret);
-    }, first);
-    json_array(o, "tencent", tencent, [](const Tencent& d) {
-        return kv("product_id", d.product_id) + ", " + kv("device_name", d.device_name) + ", " +
-               kv("device_psk", d.device_psk);
-    }, first);
-    json_array(o, "tencent_suite", tencent_suite, [](const Suite& d) {
-        return kv("product_id", d.product_id) + ", " + kv("device_name", d.device_name) + ", " +
-               kv("device_secret", d.device_secret);
-    }, first);
-    json_array(o, "plain", plain, [](const Plain& p) {
-        return kv("username", p.username) + ", " + kv("password", p.password);
-    }, first);
+    json_array(
+        o, "aliyun", aliyun,
+        [](const Aliyun& d) {
+            return kv("product_key", d.product_key) + ", " + kv("device_name", d.device_name) +
+                   ", " + kv("device_secret", d.device_secret);
+        },
+        first);
+    json_array(
+        o, "tencent", tencent,
+        [](const Tencent& d) {
+            return kv("product_id", d.product_id) + ", " + kv("device_name", d.device_name) + ", " +
+                   kv("device_psk", d.device_psk);
+        },
+        first);
+    json_array(
+        o, "tencent_suite", tencent_suite,
+        [](const Suite& d) {
+            return kv("product_id", d.product_id) + ", " + kv("device_name", d.device_name) + ", " +
+                   kv("device_secret", d.device_secret);
+        },
+        first);
+    json_array(
+        o, "plain", plain,
+        [](const Plain& p) {
+            return kv("username", p.username) + ", " + kv("password", p.password);
+        },
+        first);
     auto scalar = [&](const std::string& text) {
         o << (first ? "" : ",\n") << "  " << text;
         first = false;
     };
     if (!token_key.empty()) scalar(kv("token_key", token_key));
-    if (token_max_skew_s) scalar(json_quote("token_max_skew_s") + ": " + std::to_string(*token_max_skew_s));
-    if (token_max_expire_s) scalar(json_quote("token_max_expire_s") + ": " + std::to_string(*token_max_expire_s));
+    if (token_max_skew_s)
+        scalar(json_quote("token_max_skew_s") + ": " + std::to_string(*token_max_skew_s));
+    if (token_max_expire_s)
+        scalar(json_quote("token_max_expire_s") + ": " + std::to_string(*token_max_expire_s));
     o << "\n}\n";
     return o.str();
 }
@@ -98,11 +125,13 @@ std::string read_file(const std::string& path) {
 
 bool wait_file_contains(const std::string& path, const std::string& needle, milliseconds timeout) {
     const auto slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
     // Watch first, then read: a write between the two is seen either by the read or as an event.
     const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (fd < 0) throw std::runtime_error(std::string("inotify_init1: ") + std::strerror(errno));
-    if (::inotify_add_watch(fd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+    if (::inotify_add_watch(fd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) <
+        0) {
         const int e = errno;
         ::close(fd);
         throw std::runtime_error("inotify_add_watch " + dir + ": " + std::strerror(e));
@@ -140,9 +169,11 @@ std::string from_env_or(const char* var, const char* built) {
 // ------------------------------------------------------------------------------ token server
 
 TokenServer::TokenServer(Options opt, Ms timeout) {
-    if (opt.registry_path.empty()) throw std::invalid_argument("TokenServer: registry_path is required");
+    if (opt.registry_path.empty())
+        throw std::invalid_argument("TokenServer: registry_path is required");
     if (opt.exe.empty()) opt.exe = CloudStandin::default_token_server();
-    if (opt.exe.empty()) throw std::runtime_error("TokenServer: no qmtkit-token-server (set $QMTKIT_TOKEN_SERVER)");
+    if (opt.exe.empty())
+        throw std::runtime_error("TokenServer: no qmtkit-token-server (set $QMTKIT_TOKEN_SERVER)");
     own_dir_ = opt.dir.empty();
     dir_ = own_dir_ ? make_temp_dir("qmtkit-token-") : opt.dir;
     std::vector<std::string> argv{opt.exe, "--registry", opt.registry_path, "--port", "0"};
@@ -203,13 +234,17 @@ CloudStandin::CloudStandin(const StandinRegistry& registry, Options opt) {
     start(registry.to_json(), std::move(opt));
 }
 
-CloudStandin::CloudStandin(const std::string& registry_json) : CloudStandin(registry_json, Options{}) {}
+CloudStandin::CloudStandin(const std::string& registry_json)
+    : CloudStandin(registry_json, Options{}) {}
 
-CloudStandin::CloudStandin(const std::string& registry_json, Options opt) { start(registry_json, std::move(opt)); }
+CloudStandin::CloudStandin(const std::string& registry_json, Options opt) {
+    start(registry_json, std::move(opt));
+}
 
 void CloudStandin::start(const std::string& registry_json, Options opt) {
     if (opt.plugin.empty()) opt.plugin = default_plugin();
-    if (opt.plugin.empty()) throw std::runtime_error("CloudStandin: no plugin (set $QMTKIT_CLOUD_AUTH_PLUGIN)");
+    if (opt.plugin.empty())
+        throw std::runtime_error("CloudStandin: no plugin (set $QMTKIT_CLOUD_AUTH_PLUGIN)");
     dir_ = make_temp_dir("qmtkit-standin-");
     try {
         registry_path_ = dir_ + "/registry.json";
@@ -255,7 +290,8 @@ TokenServer& CloudStandin::token_server() {
 
 std::unique_ptr<MqttClient> CloudStandin::client(const std::string& client_id,
                                                  const std::optional<std::string>& username,
-                                                 const std::optional<std::string>& password, Ms timeout) const {
+                                                 const std::optional<std::string>& password,
+                                                 Ms timeout) const {
     MqttClient::Options o;
     o.client_id = client_id;
     o.username = username;
@@ -264,11 +300,13 @@ std::unique_ptr<MqttClient> CloudStandin::client(const std::string& client_id,
 }
 
 std::unique_ptr<MqttClient> CloudStandin::observer(const std::string& client_id) const {
-    if (!observer_) throw std::logic_error("CloudStandin: the registry has no \"plain\" user to observe with");
+    if (!observer_)
+        throw std::logic_error("CloudStandin: the registry has no \"plain\" user to observe with");
     auto c = client(client_id, observer_->username, observer_->password);
     if (!c->connected()) {
-        throw std::runtime_error("the stand-in refused the observer (CONNACK " + std::to_string(c->connack_rc()) +
-                                 "); broker log:\n" + broker_log());
+        throw std::runtime_error("the stand-in refused the observer (CONNACK " +
+                                 std::to_string(c->connack_rc()) + "); broker log:\n" +
+                                 broker_log());
     }
     return c;
 }

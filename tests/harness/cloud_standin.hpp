@@ -46,8 +46,8 @@ struct StandinRegistry {
     std::vector<Tencent> tencent;
     std::vector<Suite> tencent_suite;
     std::vector<Plain> plain;
-    std::string token_key;                       // "" = left out
-    std::optional<long> token_max_skew_s;        // nullopt = the stand-in's default
+    std::string token_key;                 // "" = left out
+    std::optional<long> token_max_skew_s;  // nullopt = the stand-in's default
     std::optional<long> token_max_expire_s;
 
     std::string to_json() const;
@@ -58,12 +58,13 @@ std::string json_quote(const std::string& s);
 
 // Waits until the file at `path` contains `needle` (inotify on its directory; the file may not
 // exist yet). True when found, false after `timeout`.
-bool wait_file_contains(const std::string& path, const std::string& needle, std::chrono::milliseconds timeout);
+bool wait_file_contains(const std::string& path, const std::string& needle,
+                        std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 
 // qmtkit-token-server on a free loopback port.
 class TokenServer {
-public:
+  public:
     struct Options {
         std::string exe;                // "" = $QMTKIT_TOKEN_SERVER, else this build's
         std::string registry_path;      // required
@@ -86,7 +87,7 @@ public:
     }
     Process& process() { return *proc_; }
 
-private:
+  private:
     std::string dir_;
     bool own_dir_ = false;
     std::uint16_t port_ = 0;
@@ -95,12 +96,12 @@ private:
 
 // mosquitto + plugin + registry, and (optionally) the token server on the same registry.
 class CloudStandin {
-public:
+  public:
     struct Options {
-        std::string plugin;              // "" = $QMTKIT_CLOUD_AUTH_PLUGIN, else this build's
-        std::string token_server;        // "" = $QMTKIT_TOKEN_SERVER, else this build's
+        std::string plugin;        // "" = $QMTKIT_CLOUD_AUTH_PLUGIN, else this build's
+        std::string token_server;  // "" = $QMTKIT_TOKEN_SERVER, else this build's
         bool start_token_server = true;
-        Broker::Options broker;          // allow_anonymous is forced off: the plugin decides
+        Broker::Options broker;  // allow_anonymous is forced off: the plugin decides
     };
     using Ms = std::chrono::milliseconds;
 
@@ -133,15 +134,17 @@ public:
 
     // A libmosquitto client logged in with username / password (nullopt: none sent); its
     // connack_rc() tells how the stand-in answered.
-    std::unique_ptr<MqttClient> client(const std::string& client_id, const std::optional<std::string>& username,
-                                       const std::optional<std::string>& password, Ms timeout = Ms(5000)) const;
+    std::unique_ptr<MqttClient> client(const std::string& client_id,
+                                       const std::optional<std::string>& username,
+                                       const std::optional<std::string>& password,
+                                       Ms timeout = Ms(5000)) const;
     // A client logged in as the registry's first "plain" user; throws if refused.
     std::unique_ptr<MqttClient> observer(const std::string& client_id = "") const;
 
     static std::string default_plugin();
     static std::string default_token_server();
 
-private:
+  private:
     void start(const std::string& registry_json, Options opt);
 
     std::string dir_;

@@ -23,9 +23,11 @@ MqttClient::MqttClient(const std::string& host, std::uint16_t port, Options opt,
     if (opt.client_id.empty()) opt.client_id = "qmtkit-test-" + std::to_string(++g_counter);
     m_ = mosquitto_new(opt.client_id.c_str(), opt.clean_session, this);
     if (!m_) throw std::runtime_error("mosquitto_new failed");
-    mosquitto_int_option(m_, MOSQ_OPT_PROTOCOL_VERSION, opt.version == 3 ? MQTT_PROTOCOL_V31 : MQTT_PROTOCOL_V311);
+    mosquitto_int_option(m_, MOSQ_OPT_PROTOCOL_VERSION,
+                         opt.version == 3 ? MQTT_PROTOCOL_V31 : MQTT_PROTOCOL_V311);
     if (opt.username) {
-        mosquitto_username_pw_set(m_, opt.username->c_str(), opt.password ? opt.password->c_str() : nullptr);
+        mosquitto_username_pw_set(m_, opt.username->c_str(),
+                                  opt.password ? opt.password->c_str() : nullptr);
     }
     mosquitto_connect_callback_set(m_, &MqttClient::on_connect);
     mosquitto_publish_callback_set(m_, &MqttClient::on_publish);
@@ -55,18 +57,19 @@ bool MqttClient::subscribe(const std::string& topic, int qos, Ms timeout) {
     return cv_.wait_for(lk, timeout, [&] { return acked_.count(mid) > 0; });
 }
 
-bool MqttClient::publish(const std::string& topic, const std::string& payload, int qos, bool retain, Ms timeout) {
+bool MqttClient::publish(const std::string& topic, const std::string& payload, int qos, bool retain,
+                         Ms timeout) {
     int mid = 0;
-    if (mosquitto_publish(m_, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos,
-                          retain) != MOSQ_ERR_SUCCESS) {
+    if (mosquitto_publish(m_, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(),
+                          qos, retain) != MOSQ_ERR_SUCCESS) {
         return false;
     }
     std::unique_lock<std::mutex> lk(mu_);
     return cv_.wait_for(lk, timeout, [&] { return acked_.count(mid) > 0; });
 }
 
-std::optional<MqttClient::Message> MqttClient::wait_message(const std::function<bool(const Message&)>& pred,
-                                                            Ms timeout) {
+std::optional<MqttClient::Message> MqttClient::wait_message(
+    const std::function<bool(const Message&)>& pred, Ms timeout) {
     std::unique_lock<std::mutex> lk(mu_);
     std::optional<Message> found;
     cv_.wait_for(lk, timeout, [&] {
@@ -112,7 +115,8 @@ void MqttClient::on_message(mosquitto*, void* obj, const mosquitto_message* msg)
     Message m;
     m.topic = msg->topic ? msg->topic : "";
     if (msg->payload && msg->payloadlen > 0) {
-        m.payload.assign(static_cast<const char*>(msg->payload), static_cast<std::size_t>(msg->payloadlen));
+        m.payload.assign(static_cast<const char*>(msg->payload),
+                         static_cast<std::size_t>(msg->payloadlen));
     }
     m.qos = msg->qos;
     m.retain = msg->retain;

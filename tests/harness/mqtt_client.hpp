@@ -17,7 +17,7 @@ struct mosquitto_message;
 namespace qmtkit::test {
 
 class MqttClient {
-public:
+  public:
     struct Message {
         std::string topic;
         std::string payload;
@@ -44,13 +44,15 @@ public:
     bool connected() const { return connack_rc_ == 0; }
 
     bool subscribe(const std::string& topic, int qos, Ms timeout = Ms(5000));  // waits for SUBACK
-    bool publish(const std::string& topic, const std::string& payload, int qos = 0, bool retain = false,
+    bool publish(const std::string& topic, const std::string& payload, int qos = 0,
+                 bool retain = false,
                  Ms timeout = Ms(5000));  // waits until the QoS flow completes
     // The next message matching `pred` (others stay queued); nullopt on timeout.
-    std::optional<Message> wait_message(const std::function<bool(const Message&)>& pred, Ms timeout);
+    std::optional<Message> wait_message(const std::function<bool(const Message&)>& pred,
+                                        Ms timeout);
     std::optional<Message> wait_message(const std::string& topic, Ms timeout = Ms(5000));
 
-private:
+  private:
     static void on_connect(mosquitto*, void*, int);
     static void on_publish(mosquitto*, void*, int);
     static void on_subscribe(mosquitto*, void*, int, int, const int*);

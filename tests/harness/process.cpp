@@ -33,10 +33,12 @@ Process::Process(const std::vector<std::string>& argv, const Options& opt) {
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
     } else {
         const std::string out = opt.stdout_path.empty() ? "/dev/null" : opt.stdout_path;
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
     }
     const std::string err = opt.stderr_path.empty() ? "/dev/null" : opt.stderr_path;
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 
     std::vector<char*> args;

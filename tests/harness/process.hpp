@@ -11,7 +11,7 @@
 namespace qmtkit::test {
 
 class Process {
-public:
+  public:
     struct Options {
         bool capture_stdout = false;  // read it with read_stdout_line()
         std::string stdout_path;      // else: stdout to this file ("" = /dev/null)
@@ -33,7 +33,7 @@ public:
     // One line of the child's stdout (without '\n'); nullopt on timeout or EOF.
     std::optional<std::string> read_stdout_line(std::chrono::milliseconds timeout);
 
-private:
+  private:
     pid_t pid_ = -1;
     bool reaped_ = false;
     int status_ = 0;

@@ -24,13 +24,16 @@ std::string printable(std::string_view s) {
     std::string out;
     for (const char c : s) {
         const auto u = static_cast<unsigned char>(c);
-        if (c == '\r') out += "\\r";
-        else if (c == '\n') out += "\\n";
+        if (c == '\r')
+            out += "\\r";
+        else if (c == '\n')
+            out += "\\n";
         else if (u < 0x20 || u == 0x7F) {
             char b[8];
             std::snprintf(b, sizeof b, "\\x%02X", u);
             out += b;
-        } else out += c;
+        } else
+            out += c;
     }
     return out;
 }
@@ -63,7 +66,8 @@ SimProcess::SimProcess(Options opt) : opt_(std::move(opt)), dir_(make_temp_dir("
     pty_path_ = *first;
     if (opt_.tcp) {
         auto second = proc_->read_stdout_line(Ms(5000));
-        if (!second || second->rfind("tcp ", 0) != 0) throw std::runtime_error("bc28-sim printed no tcp port");
+        if (!second || second->rfind("tcp ", 0) != 0)
+            throw std::runtime_error("bc28-sim printed no tcp port");
         tcp_port_ = static_cast<std::uint16_t>(std::stoi(second->substr(4)));
     }
     if (!opt_.open_pty) return;

@@ -22,15 +22,15 @@
 namespace qmtkit::test {
 
 class SimProcess {
-public:
+  public:
     struct Options {
-        std::string exe;                 // "" = $BC28SIM_EXE or "bc28-sim" on PATH
-        std::vector<std::string> args;   // extra command-line options
-        bool control = true;             // --control <tmpdir>/control.sock
-        bool tcp = false;                // --tcp 0
-        bool verbose = true;             // -v, into <tmpdir>/bc28-sim.log
-        bool open_pty = true;            // false: leave the pty to the code under test (send /
-                                         // read then throw; control() still works)
+        std::string exe;                // "" = $BC28SIM_EXE or "bc28-sim" on PATH
+        std::vector<std::string> args;  // extra command-line options
+        bool control = true;            // --control <tmpdir>/control.sock
+        bool tcp = false;               // --tcp 0
+        bool verbose = true;            // -v, into <tmpdir>/bc28-sim.log
+        bool open_pty = true;           // false: leave the pty to the code under test (send /
+                                        // read then throw; control() still works)
     };
     using Ms = std::chrono::milliseconds;
 
@@ -69,7 +69,7 @@ public:
     // One control-channel command; returns its reply line ("OK ..." / "ERR ...").
     std::string control(const std::string& cmd, Ms timeout = Ms(5000));
 
-private:
+  private:
     bool fill(Ms timeout);  // read what is there, waiting up to timeout; false on timeout
 
     Options opt_;

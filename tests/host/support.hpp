@@ -7,8 +7,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <asio.hpp>
 #include <gtest/gtest.h>
+#include <asio.hpp>
 
 #include <chrono>
 #include <stdexcept>
@@ -21,7 +21,8 @@ namespace qmtkit::host::test {
 
 // Runs `io` until `done()` or `timeout`; returns done().
 template <class Pred>
-bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+bool run_until(asio::io_context& io, Pred done,
+               std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!done()) {
         if (std::chrono::steady_clock::now() >= deadline) return done();
@@ -37,12 +38,13 @@ bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds timeou
 // The module's side of a pty: reads what the host writes (asynchronously, into `received`) and
 // writes raw answers.
 class PtyModule {
-public:
+  public:
     explicit PtyModule(asio::io_context& io) : master_(io) {
         int m = -1;
         int s = -1;
         char name[256] = {};
-        if (::openpty(&m, &s, name, nullptr, nullptr) != 0) throw std::runtime_error("openpty failed");
+        if (::openpty(&m, &s, name, nullptr, nullptr) != 0)
+            throw std::runtime_error("openpty failed");
         // Raw master side, so nothing is translated on the way to the slave.
         termios t{};
         if (::tcgetattr(s, &t) == 0) {
@@ -62,13 +64,11 @@ public:
 
     const std::string& slave_path() const { return slave_path_; }
 
-    void write(const std::string& bytes) {
-        asio::write(master_, asio::buffer(bytes));
-    }
+    void write(const std::string& bytes) { asio::write(master_, asio::buffer(bytes)); }
     // Everything the host wrote so far.
     std::string received;
 
-private:
+  private:
     void read_next() {
         master_.async_read_some(asio::buffer(buf_), [this](std::error_code ec, std::size_t n) {
             if (ec == asio::error::operation_aborted) return;  // closed: `this` may be gone

@@ -2,8 +2,8 @@
 // runners on one io_context. A bare at::EngineCore is driven (the client's runner path is the
 // same code with ClientCore's feed/poll/next_deadline).
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "qmtkit/at/commands.hpp"
@@ -35,7 +35,8 @@ TEST(Runner, CommandAndAnswerOverPty) {
     asio::io_context io;
     Port p(io);
     std::vector<std::string> trace;
-    p.runner.set_trace([&](at::TraceKind k, std::string_view t) { trace.push_back(format_trace(k, t)); });
+    p.runner.set_trace(
+        [&](at::TraceKind k, std::string_view t) { trace.push_back(format_trace(k, t)); });
     p.runner.start();
     EXPECT_FALSE(p.runner.timer_armed());  // nothing to wait for
 
@@ -58,15 +59,17 @@ TEST(Runner, UnansweredCommandTimesOutThroughTheTimer) {
     Port p(io);
     p.runner.start();
     const Instant t0 = Runner::now();
-    ASSERT_TRUE(p.runner.apply([&] { return p.engine.submit(at::cmd::at, &p.rec, 1); }).has_value());
+    ASSERT_TRUE(
+        p.runner.apply([&] { return p.engine.submit(at::cmd::at, &p.rec, 1); }).has_value());
     const Instant armed = p.runner.armed_deadline();
     EXPECT_GE(armed, t0 + at::cmd::kQuick);
     EXPECT_LE(armed, Runner::now() + at::cmd::kQuick + 50);
 
-    ASSERT_TRUE(run_until(io, [&] { return !p.rec.events.empty(); }, 3s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return !p.rec.events.empty(); }, 3s));
     const Instant t1 = Runner::now();
     EXPECT_EQ(p.rec.events, std::vector<std::string>{"final:1:timeout"});
-    EXPECT_GE(t1, t0 + at::cmd::kQuick);  // not early
+    EXPECT_GE(t1, t0 + at::cmd::kQuick);         // not early
     EXPECT_LT(t1, t0 + at::cmd::kQuick + 1000);  // and not much later
     // The timeout came from the one timer waking once, not from polling in a loop.
     EXPECT_EQ(p.runner.timer_wakeups(), 1u);
@@ -80,9 +83,11 @@ TEST(Runner, ReArmsAfterEveryFeedAndSubmit) {
     Port p(io);
     p.runner.start();
     // Two commands queued: the second's deadline starts only when the first is answered.
-    ASSERT_TRUE(p.runner.apply([&] { return p.engine.submit(at::cmd::at, &p.rec, 1); }).has_value());
+    ASSERT_TRUE(
+        p.runner.apply([&] { return p.engine.submit(at::cmd::at, &p.rec, 1); }).has_value());
     const Instant first = p.runner.armed_deadline();
-    ASSERT_TRUE(p.runner.apply([&] { return p.engine.submit(at::cmd::echo_off, &p.rec, 2); }).has_value());
+    ASSERT_TRUE(
+        p.runner.apply([&] { return p.engine.submit(at::cmd::echo_off, &p.rec, 2); }).has_value());
     EXPECT_EQ(p.runner.armed_deadline(), first);  // still the running command's deadline
     ASSERT_TRUE(run_until(io, [&] { return p.module.received == "AT\r"; }));
     p.module.write("\r\nOK\r\n");
@@ -102,7 +107,12 @@ TEST(Runner, PartialWritesResumeWhenTheTxBufferDrains) {
     p.transport->set_tx_capacity(8);  // far smaller than the command
     p.runner.start();
     const std::string host(90, 'h');
-    ASSERT_TRUE(p.runner.apply([&] { return p.engine.submit(at::cmd::open, &p.rec, 3, 0, std::string_view(host), 1883); }).has_value());
+    ASSERT_TRUE(p.runner
+                    .apply([&] {
+                        return p.engine.submit(at::cmd::open, &p.rec, 3, 0, std::string_view(host),
+                                               1883);
+                    })
+                    .has_value());
     const std::string expect = "AT+QMTOPEN=0,\"" + host + "\",1883\r";
     ASSERT_TRUE(run_until(io, [&] { return p.module.received.size() >= expect.size(); }));
     EXPECT_EQ(p.module.received, expect);
@@ -111,8 +121,10 @@ TEST(Runner, PartialWritesResumeWhenTheTxBufferDrains) {
 
 TEST(Runner, TransportFailureStopsTheRunnerAndIsReported) {
     asio::io_context io;
-    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    auto transport = open_transport(io, "tcp://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()));
+    asio::ip::tcp::acceptor acceptor(
+        io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    auto transport =
+        open_transport(io, "tcp://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()));
     asio::ip::tcp::socket peer(io);
     acceptor.accept(peer);
     at::Engine<> engine(*transport);
@@ -136,7 +148,11 @@ TEST(Runner, SeveralRunnersShareOneIoContext) {
     for (auto& p : ports) p->runner.start();
     for (int i = 0; i < kPorts; ++i) {
         auto& p = *ports[static_cast<std::size_t>(i)];
-        ASSERT_TRUE(p.runner.apply([&] { return p.engine.submit(at::cmd::at, &p.rec, static_cast<std::uint32_t>(i)); })
+        ASSERT_TRUE(p.runner
+                        .apply([&] {
+                            return p.engine.submit(at::cmd::at, &p.rec,
+                                                   static_cast<std::uint32_t>(i));
+                        })
                         .has_value());
     }
     ASSERT_TRUE(run_until(io, [&] {
@@ -149,12 +165,15 @@ TEST(Runner, SeveralRunnersShareOneIoContext) {
     for (int i = kPorts - 1; i >= 0; --i) {
         if (i != 1) ports[static_cast<std::size_t>(i)]->module.write("\r\nOK\r\n");
     }
-    ASSERT_TRUE(run_until(io, [&] {
-        for (auto& p : ports) {
-            if (p->rec.events.empty()) return false;
-        }
-        return true;
-    }, 3s));
+    ASSERT_TRUE(run_until(
+        io,
+        [&] {
+            for (auto& p : ports) {
+                if (p->rec.events.empty()) return false;
+            }
+            return true;
+        },
+        3s));
     for (int i = 0; i < kPorts; ++i) {
         auto& p = *ports[static_cast<std::size_t>(i)];
         const std::string want = "final:" + std::to_string(i) + (i == 1 ? ":timeout" : ":ok");
@@ -167,7 +186,8 @@ TEST(Runner, PostFromAnotherThreadRunsOnTheIoContext) {
     asio::io_context io;
     Port p(io);
     p.runner.start();
-    std::thread other([&] { p.runner.post([&] { (void)p.engine.submit(at::cmd::at, &p.rec, 9); }); });
+    std::thread other(
+        [&] { p.runner.post([&] { (void)p.engine.submit(at::cmd::at, &p.rec, 9); }); });
     other.join();
     ASSERT_TRUE(run_until(io, [&] { return p.module.received == "AT\r"; }));
     EXPECT_TRUE(p.runner.timer_armed());
@@ -180,9 +200,10 @@ TEST(Runner, DestroyedRunnerLeavesNoLiveHandlers) {
     asio::io_context io;
     auto p = std::make_unique<Port>(io);
     p->runner.start();
-    ASSERT_TRUE(p->runner.apply([&] { return p->engine.submit(at::cmd::at, &p->rec, 1); }).has_value());
-    p.reset();   // timer and transport handlers are pending
-    io.poll();   // they complete as aborted without touching the destroyed runner
+    ASSERT_TRUE(
+        p->runner.apply([&] { return p->engine.submit(at::cmd::at, &p->rec, 1); }).has_value());
+    p.reset();  // timer and transport handlers are pending
+    io.poll();  // they complete as aborted without touching the destroyed runner
     SUCCEED();
 }
 

@@ -19,7 +19,9 @@ TEST(SerialTransport, WritesAndReceivesOverPty) {
     PtyModule module(io);
     auto port = open_transport(io, module.slave_path(), SerialOptions{115200, FlowControl::none});
     std::string rx;
-    port->start([&](const std::uint8_t* d, std::size_t n) { rx.append(reinterpret_cast<const char*>(d), n); });
+    port->start([&](const std::uint8_t* d, std::size_t n) {
+        rx.append(reinterpret_cast<const char*>(d), n);
+    });
 
     EXPECT_EQ(write_text(*port, "AT+QMTOPEN=0,\"127.0.0.1\",1883\r"), 30u);
     ASSERT_TRUE(run_until(io, [&] { return module.received.size() >= 30; }));
@@ -40,7 +42,8 @@ TEST(SerialTransport, WritesAndReceivesOverPty) {
 TEST(SerialTransport, HardwareFlowControlOptionIsAccepted) {
     asio::io_context io;
     PtyModule module(io);
-    auto port = SerialTransport::open(io, module.slave_path(), SerialOptions{9600, FlowControl::hardware});
+    auto port =
+        SerialTransport::open(io, module.slave_path(), SerialOptions{9600, FlowControl::hardware});
     asio::serial_port_base::flow_control fc;
     port->port().get_option(fc);
     EXPECT_EQ(fc.value(), asio::serial_port_base::flow_control::hardware);
@@ -87,7 +90,8 @@ TEST(SerialTransport, CloseStopsHandlers) {
     PtyModule module(io);
     auto port = open_transport(io, module.slave_path());
     int calls = 0;
-    port->start([&](const std::uint8_t*, std::size_t) { ++calls; }, [&](std::error_code) { ++calls; });
+    port->start([&](const std::uint8_t*, std::size_t) { ++calls; },
+                [&](std::error_code) { ++calls; });
     port->close();
     EXPECT_FALSE(port->is_open());
     EXPECT_EQ(write_text(*port, "AT\r"), 0u);
@@ -119,7 +123,8 @@ TEST(TcpSpec, Parses) {
 
 struct TcpPair {
     asio::io_context& io;
-    asio::ip::tcp::acceptor acceptor{io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+    asio::ip::tcp::acceptor acceptor{
+        io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
     asio::ip::tcp::socket peer{io};
     std::shared_ptr<Transport> transport;
 
@@ -134,7 +139,9 @@ TEST(TcpTransport, WritesAndReceivesOverLoopback) {
     asio::io_context io;
     TcpPair pair(io);
     std::string rx;
-    pair.transport->start([&](const std::uint8_t* d, std::size_t n) { rx.append(reinterpret_cast<const char*>(d), n); });
+    pair.transport->start([&](const std::uint8_t* d, std::size_t n) {
+        rx.append(reinterpret_cast<const char*>(d), n);
+    });
     EXPECT_EQ(pair.transport->byte_time_us(), 0u);
     EXPECT_EQ(pair.transport->description().rfind("tcp://127.0.0.1:", 0), 0u);
 
@@ -167,7 +174,10 @@ TEST(TcpTransport, PeerCloseReportsErrorOnce) {
     int errors = 0;
     std::error_code last;
     pair.transport->start([](const std::uint8_t*, std::size_t) {},
-                          [&](std::error_code ec) { ++errors; last = ec; });
+                          [&](std::error_code ec) {
+                              ++errors;
+                              last = ec;
+                          });
     pair.peer.close();
     ASSERT_TRUE(run_until(io, [&] { return errors > 0; }));
     EXPECT_EQ(errors, 1);
@@ -179,7 +189,8 @@ TEST(TcpTransport, RefusedConnectionThrows) {
     asio::io_context io;
     std::uint16_t port = 0;
     {
-        asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        asio::ip::tcp::acceptor a(io,
+                                  asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
         port = a.local_endpoint().port();
     }  // closed: nothing listens there now
     EXPECT_THROW(open_transport(io, "tcp://127.0.0.1:" + std::to_string(port)), TransportError);

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <mutex>
 #include <chrono>
+#include <mutex>
 #include <regex>
 #include <thread>
 
@@ -27,7 +27,9 @@ using qmtkit::test::SimProcess;
 namespace {
 
 const std::string kOk = "\r\nOK\r\n";
-std::string line(const std::string& s) { return "\r\n" + s + "\r\n"; }
+std::string line(const std::string& s) {
+    return "\r\n" + s + "\r\n";
+}
 
 SimProcess::Options sim_opts(std::vector<std::string> args = {}) {
     SimProcess::Options o;
@@ -37,7 +39,7 @@ SimProcess::Options sim_opts(std::vector<std::string> args = {}) {
 }
 
 class E2E : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { broker.start(); }
 
     // ATE0, CMEE=1, open and connect to the test broker.
@@ -86,15 +88,16 @@ TEST_F(E2E, EveryQmtCommandAndForm) {
     const std::string port = std::to_string(broker.port());
     struct Step {
         std::string cmd;
-        std::string reply;       // through the final result
-        std::string result = {}; // a later result line, if any
+        std::string reply;        // through the final result
+        std::string result = {};  // a later result line, if any
     };
     const std::vector<Step> steps = {
         {"AT+QMTCFG=?",
          "\r\n+QMTCFG: \"version\",(0),(3,4)\r\n+QMTCFG: \"keepalive\",(0),(0-3600)\r\n"
          "+QMTCFG: \"session\",(0),(0,1)\r\n+QMTCFG: \"timeout\",(0),(1-60),(0-10),(0,1)\r\n"
          "+QMTCFG: \"will\",(0),(0,1),(0-2),(0,1),<will_topic>,<will_msg>\r\n"
-         "+QMTCFG: \"aliauth\",(0),<productkey>,<devicename>,<devicesecret>\r\n" + kOk},
+         "+QMTCFG: \"aliauth\",(0),<productkey>,<devicename>,<devicesecret>\r\n" +
+             kOk},
         {"AT+QMTCFG=\"version\",0", line("+QMTCFG: \"version\",4") + kOk},
         {"AT+QMTCFG=\"version\",0,4", kOk},
         {"AT+QMTCFG=\"version\",0,5", line("+CME ERROR: 50")},
@@ -113,9 +116,13 @@ TEST_F(E2E, EveryQmtCommandAndForm) {
         {"AT+QMTCFG=\"will\",0,0", kOk},
         {"AT+QMTCFG=\"aliauth\",0", kOk},
         {"AT+QMTTENAUTH=?",
-         line("+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>") + kOk},
+         line(
+             "+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>") +
+             kOk},
         {"AT+QMTENAUTH=?",
-         line("+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>") + kOk},
+         line(
+             "+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>") +
+             kOk},
         {"AT+QMTTENAUTH?", kOk},
         {"AT+QMTENAUTH?", kOk},
         {"AT+QMTTENAUTH=\"P\",\"d\",\"P@x\",\"s\"", line("+CME ERROR: 50")},
@@ -163,9 +170,12 @@ TEST_F(E2E, Chapter6TranscriptReplays) {
     const std::string host = "127.0.0.1", port = std::to_string(broker.port());
     std::string got;
     auto cmd = [&](const std::string& l) { got += sim.command(l); };
-    auto result = [&](const std::string& prefix) { got += "\r\n" + sim.wait_line(prefix) + "\r\n"; };
+    auto result = [&](const std::string& prefix) {
+        got += "\r\n" + sim.wait_line(prefix) + "\r\n";
+    };
 
-    cmd("AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\",\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"");
+    cmd("AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\","
+        "\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"");
     cmd("AT+QMTOPEN=?");
     cmd("AT+QMTOPEN=0,\"" + host + "\"," + port);
     result("+QMTOPEN:");
@@ -192,11 +202,16 @@ TEST_F(E2E, Chapter6TranscriptReplays) {
     result("+QMTDISC:");
 
     const std::string expected =
-        "AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\",\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"\r"
+        "AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\","
+        "\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"\r"
         "\r\nOK\r\n"
         "AT+QMTOPEN=?\r\r\n+QMTOPEN: (0),<host_name>,<port>\r\n\r\nOK\r\n"
-        "AT+QMTOPEN=0,\"" + host + "\"," + port + "\r\r\nOK\r\n\r\n+QMTOPEN: 0,0\r\n"
-        "AT+QMTOPEN?\r\r\n+QMTOPEN: 0,\"" + host + "\"," + port + "\r\n\r\nOK\r\n"
+        "AT+QMTOPEN=0,\"" +
+        host + "\"," + port +
+        "\r\r\nOK\r\n\r\n+QMTOPEN: 0,0\r\n"
+        "AT+QMTOPEN?\r\r\n+QMTOPEN: 0,\"" +
+        host + "\"," + port +
+        "\r\n\r\nOK\r\n"
         "AT+QMTCONN=?\r\r\n+QMTCONN: (0),<clientID>,<username>,<password>\r\n\r\nOK\r\n"
         "AT+QMTCONN=0,\"clientExample\"\r\r\nOK\r\n\r\n+QMTCONN: 0,0,0\r\n"
         "AT+QMTSUB=?\r\r\n+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]\r\n\r\nOK\r\n"
@@ -212,7 +227,9 @@ TEST_F(E2E, Chapter6TranscriptReplays) {
     EXPECT_EQ(got, expected);
     // The module signed CONNECT with aliauth: the broker saw the Aliyun client id and username.
     const std::string log = broker.log();
-    EXPECT_NE(log.find("clientExample|securemode=3,signmethod=hmacsha256,timestamp="), std::string::npos) << log;
+    EXPECT_NE(log.find("clientExample|securemode=3,signmethod=hmacsha256,timestamp="),
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find("u'MQTT_TEST&oyjtmPl5a5j'"), std::string::npos) << log;
     // ... and the device secret never reached the emulator's log.
     EXPECT_EQ(sim.log().find("wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ"), std::string::npos);
@@ -237,7 +254,9 @@ TEST_F(E2E, Qos2FlowBothWays) {
 
     ASSERT_TRUE(watcher.publish("e2e/down", "to the module", 2));
     const std::string recv = sim.wait_line("+QMTRECV:");
-    EXPECT_TRUE(std::regex_match(recv, std::regex(R"(\+QMTRECV: 0,[1-9][0-9]*,"e2e/down",to the module)"))) << recv;
+    EXPECT_TRUE(
+        std::regex_match(recv, std::regex(R"(\+QMTRECV: 0,[1-9][0-9]*,"e2e/down",to the module)")))
+        << recv;
 }
 
 TEST_F(E2E, RetainedMessageReachesLaterSubscriber) {
@@ -306,7 +325,8 @@ TEST_F(E2E, SixthPublishInFlightAnswersCme159) {
     bring_up(sim);
     ASSERT_EQ(sim.control("stall-acks on"), "OK");  // the broker's acks never reach the module
     for (int i = 1; i <= 5; ++i) {
-        ASSERT_EQ(sim.command("AT+QMTPUB=0," + std::to_string(i) + ",1,0,\"e2e/win\""), "\r\n>") << i;
+        ASSERT_EQ(sim.command("AT+QMTPUB=0," + std::to_string(i) + ",1,0,\"e2e/win\""), "\r\n>")
+            << i;
         sim.send("m\x1A");
         ASSERT_EQ(sim.expect(kOk), kOk);
     }
@@ -334,8 +354,13 @@ TEST_F(E2E, FixedLengthPublishCarriesCtrlZAndEsc) {
     bring_up(sim);
     MqttClient watcher(broker.host(), broker.port());
     ASSERT_TRUE(watcher.subscribe("e2e/bin", 1));
-    const std::string payload("a\x1A" "b\x1B" "c\0d\r\n", 9);
-    ASSERT_EQ(sim.command("AT+QMTPUB=0,11,1,0,\"e2e/bin\"," + std::to_string(payload.size())), "\r\n>");
+    const std::string payload(
+        "a\x1A"
+        "b\x1B"
+        "c\0d\r\n",
+        9);
+    ASSERT_EQ(sim.command("AT+QMTPUB=0,11,1,0,\"e2e/bin\"," + std::to_string(payload.size())),
+              "\r\n>");
     sim.send(payload);
     EXPECT_EQ(sim.expect(kOk), kOk);
     EXPECT_EQ(sim.wait_line("+QMTPUB:"), "+QMTPUB: 0,11,0");
@@ -428,8 +453,8 @@ TEST_F(E2E, FaultsFromCommandLineAndControl) {
               "\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n");
     EXPECT_EQ(sim.command("AT+QMTCFG=\"keepalive\",0"),
               "AT+QMTCFG=\"keepalive\",0\r" + line("+QMTCFG: \"keepalive\",120") + kOk);
-    EXPECT_EQ(sim.command("AT+NRB"), "AT+NRB\r" + line("REBOOTING") + line("REBOOT_CAUSE_APPLICATION_AT") +
-                                         "Neul\r\nOK\r\n");
+    EXPECT_EQ(sim.command("AT+NRB"), "AT+NRB\r" + line("REBOOTING") +
+                                         line("REBOOT_CAUSE_APPLICATION_AT") + "Neul\r\nOK\r\n");
 }
 
 TEST_F(E2E, PingTimeoutFault) {
@@ -472,7 +497,8 @@ TEST_F(E2E, TcpTerminalServer) {
     ASSERT_EQ(::write(fd, "AT+CGSN=1\r", 10), 10);
     std::string got;
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (got.find("\r\nOK\r\n") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    while (got.find("\r\nOK\r\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, 100) == 1) {
             char b[256];
@@ -488,7 +514,7 @@ TEST_F(E2E, TcpTerminalServer) {
 // A one-shot HTTP server standing in for the IoT Suite token endpoint.
 namespace {
 class OneShotHttp {
-public:
+  public:
     explicit OneShotHttp(std::string response) : response_(std::move(response)) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
@@ -512,7 +538,7 @@ public:
         return request_;
     }
 
-private:
+  private:
     void serve() {
         const int c = ::accept(fd_, nullptr, nullptr);
         if (c < 0) return;
@@ -535,8 +561,9 @@ private:
             std::lock_guard<std::mutex> lk(mu_);
             request_ = req;
         }
-        const std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-                                std::to_string(response_.size()) + "\r\nConnection: close\r\n\r\n" + response_;
+        const std::string out =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+            std::to_string(response_.size()) + "\r\nConnection: close\r\n\r\n" + response_;
         (void)!::write(c, out.data(), out.size());
         ::close(c);
     }
@@ -550,10 +577,13 @@ private:
 }  // namespace
 
 TEST_F(E2E, TenauthFetchesTokenOverHttp) {
-    OneShotHttp http(R"({"returnCode":0,"data":{"id":"tok-user","secret":"tok-pass","expire":86400}})");
-    SimProcess sim(sim_opts({"--token-url", "http://127.0.0.1:" + std::to_string(http.port()) + "/token"}));
+    OneShotHttp http(
+        R"({"returnCode":0,"data":{"id":"tok-user","secret":"tok-pass","expire":86400}})");
+    SimProcess sim(
+        sim_opts({"--token-url", "http://127.0.0.1:" + std::to_string(http.port()) + "/token"}));
     sim.command("ATE0");
-    ASSERT_EQ(sim.command("AT+QMTTENAUTH=\"PROD1\",\"dev1\",\"PROD1@dev1\",\"ZGV2aWNlc2VjcmV0\",1"), kOk);
+    ASSERT_EQ(sim.command("AT+QMTTENAUTH=\"PROD1\",\"dev1\",\"PROD1@dev1\",\"ZGV2aWNlc2VjcmV0\",1"),
+              kOk);
     EXPECT_EQ(sim.wait_line("+QMTTENAUTH:", 10s), "+QMTTENAUTH: 0,\"tok-pass\"");
     EXPECT_EQ(sim.command("AT+QMTENAUTH?"), line("+QMTTENAUTH: tok-pass") + kOk);
     const std::string req = http.request();
@@ -580,7 +610,8 @@ TEST_F(E2E, TenauthFailureMapsToResultCode) {
     ASSERT_EQ(sim.command("AT+QMTTENAUTH=\"P\",\"d\",\"P@d\",\"c2VjcmV0\",60,\"http://127.0.0.1:" +
                           std::to_string(closed) + "/token\""),
               kOk);
-    // Connection refused is a socket initialisation failure (cloud/host's mapping, docs/emulator.md).
+    // Connection refused is a socket initialisation failure (cloud/host's mapping,
+    // docs/emulator.md).
     EXPECT_EQ(sim.wait_line("+QMTTENAUTH:", 10s), "+QMTTENAUTH: 2");
 }
 

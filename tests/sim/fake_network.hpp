@@ -12,7 +12,7 @@
 namespace bc28sim::test {
 
 class FakeNetwork final : public Network {
-public:
+  public:
     struct Published {
         OpId op;
         int qos;

@@ -13,8 +13,12 @@ using bc28sim::test::FakeNetwork;
 
 namespace {
 
-std::string ok() { return "\r\nOK\r\n"; }
-std::string line(const std::string& s) { return "\r\n" + s + "\r\n"; }
+std::string ok() {
+    return "\r\nOK\r\n";
+}
+std::string line(const std::string& s) {
+    return "\r\n" + s + "\r\n";
+}
 
 struct Rig {
     FakeNetwork net;
@@ -24,7 +28,8 @@ struct Rig {
 
     explicit Rig(Options o = {}) {
         if (!o.unix_ms) o.unix_ms = [] { return std::uint64_t{1700000000123}; };
-        m = std::make_unique<Module>(net, [this](std::string_view b) { out.append(b); }, std::move(o));
+        m = std::make_unique<Module>(
+            net, [this](std::string_view b) { out.append(b); }, std::move(o));
     }
     // Sends "<line>\r" and returns everything the module wrote up to now.
     std::string cmd(const std::string& l) {
@@ -54,7 +59,9 @@ struct Rig {
     }
 };
 
-std::string cme(int n) { return line("+CME ERROR: " + std::to_string(n)); }
+std::string cme(int n) {
+    return line("+CME ERROR: " + std::to_string(n));
+}
 
 }  // namespace
 
@@ -101,7 +108,8 @@ TEST(Model, EchoOnByDefaultThenOff) {
     EXPECT_EQ(r.cmd("AT"), ok());
     EXPECT_EQ(r.cmd("ATE1"), ok());
     EXPECT_EQ(r.cmd("AT"), "AT\r" + ok());
-    EXPECT_EQ(r.raw("AT\r\n"), "AT\r" + ok() + "\n");  // the LF is echoed as it arrives, then ignored
+    EXPECT_EQ(r.raw("AT\r\n"),
+              "AT\r" + ok() + "\n");  // the LF is echoed as it arrives, then ignored
 }
 
 TEST(Model, CmeeSwitchesErrorForm) {
@@ -206,7 +214,8 @@ TEST(Model, QmtcfgSetAndQuery) {
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"timeout\",0"), line("+QMTCFG: \"timeout\",60,10,1") + ok());
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"aliauth\",0"), ok());
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"aliauth\",0,\"pk\",\"dn\",\"ds\""), ok());
-    EXPECT_EQ(r.cmd("AT+QMTCFG=\"aliauth\",0"), line("+QMTCFG: \"aliauth\",\"pk\",\"dn\",\"ds\"") + ok());
+    EXPECT_EQ(r.cmd("AT+QMTCFG=\"aliauth\",0"),
+              line("+QMTCFG: \"aliauth\",\"pk\",\"dn\",\"ds\"") + ok());
 }
 
 TEST(Model, QmtcfgValidation) {
@@ -214,15 +223,24 @@ TEST(Model, QmtcfgValidation) {
     r.cmd("ATE0");
     r.cmd("AT+CMEE=1");
     const char* bad[] = {
-        "AT+QMTCFG=\"version\",1",         "AT+QMTCFG=\"version\",0,5",
-        "AT+QMTCFG=\"version\",0,2",       "AT+QMTCFG=\"version\",0,\"4\"",
-        "AT+QMTCFG=\"keepalive\",0,3601",  "AT+QMTCFG=\"keepalive\",0,-1",
-        "AT+QMTCFG=\"session\",0,2",       "AT+QMTCFG=\"timeout\",0,0",
-        "AT+QMTCFG=\"timeout\",0,61",      "AT+QMTCFG=\"timeout\",0,10,11",
-        "AT+QMTCFG=\"timeout\",0,10,3,2",  "AT+QMTCFG=\"timeout\",0,10,3,0,1",
-        "AT+QMTCFG=\"nosuch\",0",          "AT+QMTCFG=version,0",
-        "AT+QMTCFG=\"aliauth\",0,\"pk\",\"dn\"", "AT+QMTCFG=\"aliauth\",0,\"pk\",\"dn\",\"\"",
-        "AT+QMTCFG?",                      "AT+QMTCFG",
+        "AT+QMTCFG=\"version\",1",
+        "AT+QMTCFG=\"version\",0,5",
+        "AT+QMTCFG=\"version\",0,2",
+        "AT+QMTCFG=\"version\",0,\"4\"",
+        "AT+QMTCFG=\"keepalive\",0,3601",
+        "AT+QMTCFG=\"keepalive\",0,-1",
+        "AT+QMTCFG=\"session\",0,2",
+        "AT+QMTCFG=\"timeout\",0,0",
+        "AT+QMTCFG=\"timeout\",0,61",
+        "AT+QMTCFG=\"timeout\",0,10,11",
+        "AT+QMTCFG=\"timeout\",0,10,3,2",
+        "AT+QMTCFG=\"timeout\",0,10,3,0,1",
+        "AT+QMTCFG=\"nosuch\",0",
+        "AT+QMTCFG=version,0",
+        "AT+QMTCFG=\"aliauth\",0,\"pk\",\"dn\"",
+        "AT+QMTCFG=\"aliauth\",0,\"pk\",\"dn\",\"\"",
+        "AT+QMTCFG?",
+        "AT+QMTCFG",
     };
     for (const char* b : bad) EXPECT_NE(r.cmd(b).find("+CME ERROR: "), std::string::npos) << b;
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"version\",0,5"), cme(50));
@@ -244,7 +262,8 @@ TEST(Model, WillIsAllOrNothing) {
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"will\",0,1,1,0,\"t\",\"" + m256 + "\""), cme(50));
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"will\",0,1,1,0,\"" + t255 + "\",\"" + m255 + "\""), ok());
     EXPECT_EQ(r.cmd("AT+QMTCFG=\"will\",0,1,2,1,\"dev/will\",\"\""), ok());
-    EXPECT_EQ(r.cmd("AT+QMTCFG=\"will\",0"), line("+QMTCFG: \"will\",1,2,1,\"dev/will\",\"\"") + ok());
+    EXPECT_EQ(r.cmd("AT+QMTCFG=\"will\",0"),
+              line("+QMTCFG: \"will\",1,2,1,\"dev/will\",\"\"") + ok());
     r.connected();
     ASSERT_EQ(r.net.connects.size(), 1u);
     EXPECT_TRUE(r.net.connects[0].will.enabled);
@@ -385,7 +404,8 @@ TEST(Model, AliauthSignsConnect) {
     EXPECT_EQ(seen.device_secret, "secret1");
     EXPECT_EQ(seen.timestamp_ms, 1700000000123u);
     ASSERT_EQ(r.net.connects.size(), 1u);
-    EXPECT_EQ(r.net.connects[0].client_id, "cid|securemode=3,signmethod=hmacsha256,timestamp=1700000000123|");
+    EXPECT_EQ(r.net.connects[0].client_id,
+              "cid|securemode=3,signmethod=hmacsha256,timestamp=1700000000123|");
     EXPECT_EQ(r.net.connects[0].username, std::optional<std::string>("dn1&pk1"));
     EXPECT_EQ(r.net.connects[0].password, std::optional<std::string>("hexsig"));
 }
@@ -395,7 +415,8 @@ TEST(Model, AliauthSignsConnect) {
 TEST(Model, SubscribeAndUnsubscribe) {
     Rig r;
     r.connected();
-    EXPECT_EQ(r.cmd("AT+QMTSUB=?"), line("+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]") + ok());
+    EXPECT_EQ(r.cmd("AT+QMTSUB=?"),
+              line("+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]") + ok());
     EXPECT_EQ(r.cmd("AT+QMTUNS=?"), line("+QMTUNS: (0),(1-65535),<topic>[,<topic>...]") + ok());
     EXPECT_EQ(r.cmd("AT+QMTSUB=0,1,\"a\",1"), ok() + line("+QMTSUB: 0,1,0,1"));
     EXPECT_EQ(r.cmd("AT+QMTSUB=0,65535,\"a\",0,\"b\",2"), ok() + line("+QMTSUB: 0,65535,0,0,2"));
@@ -444,7 +465,8 @@ TEST(Model, SubscribeRetransmissionReports) {
     EXPECT_EQ(r.run(1000), line("+QMTSUB: 0,4,1,2"));
     EXPECT_EQ(r.run(1000), line("+QMTSUB: 0,4,2"));
     EXPECT_EQ(r.cmd("AT+QMTUNS=0,5,\"a\""), ok());
-    EXPECT_EQ(r.run(3000), line("+QMTUNS: 0,5,1") + line("+QMTUNS: 0,5,1") + line("+QMTUNS: 0,5,2"));
+    EXPECT_EQ(r.run(3000),
+              line("+QMTUNS: 0,5,1") + line("+QMTUNS: 0,5,1") + line("+QMTUNS: 0,5,2"));
 }
 
 // ---------------------------------------------------------------------------------- publish
@@ -452,7 +474,8 @@ TEST(Model, SubscribeRetransmissionReports) {
 TEST(Model, PublishVariableLengthCtrlZ) {
     Rig r;
     r.connected();
-    EXPECT_EQ(r.cmd("AT+QMTPUB=?"), line("+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)") + ok());
+    EXPECT_EQ(r.cmd("AT+QMTPUB=?"),
+              line("+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)") + ok());
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,0,0,0,\"t/a\""), "\r\n>");
     EXPECT_TRUE(r.m->in_data_mode());
     EXPECT_EQ(r.raw("hello, \"world\"\r\n"), "");  // echo is off
@@ -515,8 +538,8 @@ TEST(Model, PublishValidation) {
     r.cmd("AT+CMEE=1");
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,0,0,0,\"t\""), cme(3));
     r.connected();
-    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,0,0,\"t\""), cme(50));   // QoS 0 needs msgID 0
-    EXPECT_EQ(r.cmd("AT+QMTPUB=0,0,1,0,\"t\""), cme(50));   // QoS 1 cannot use 0
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,0,0,\"t\""), cme(50));  // QoS 0 needs msgID 0
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,0,1,0,\"t\""), cme(50));  // QoS 1 cannot use 0
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,65536,1,0,\"t\""), cme(50));
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,3,0,\"t\""), cme(50));
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,2,\"t\""), cme(50));
@@ -654,7 +677,9 @@ TEST(Model, TenauthBothSpellings) {
     Rig r(o);
     r.cmd("ATE0");
     r.cmd("AT+CMEE=1");
-    const std::string test = line("+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>") + ok();
+    const std::string test =
+        line("+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>") +
+        ok();
     EXPECT_EQ(r.cmd("AT+QMTTENAUTH=?"), test);
     EXPECT_EQ(r.cmd("AT+QMTENAUTH=?"), test);
     EXPECT_EQ(r.cmd("AT+QMTTENAUTH?"), ok());
@@ -722,7 +747,7 @@ TEST(Model, RttDelaysEveryExchange) {
 TEST(Model, UplinkKbpsPacesPublishes) {
     Rig r;
     r.connected();
-    r.m->set_uplink_kbps(8);  // one byte per millisecond
+    r.m->set_uplink_kbps(8);               // one byte per millisecond
     r.cmd("AT+QMTPUB=0,0,0,0,\"t\",995");  // 995 + topic + 4 header bytes = 1000
     EXPECT_EQ(r.raw(std::string(995, 'x')), ok());
     EXPECT_EQ(r.run(999), "");
@@ -743,7 +768,9 @@ TEST(Model, Chapter6TranscriptByteForByte) {
     Rig r(o);
     std::string got;
     auto send = [&](const std::string& l) { got += r.cmd(l); };
-    send("AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\",\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"");
+    send(
+        "AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\","
+        "\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"");
     send("AT+QMTOPEN=?");
     send("AT+QMTOPEN=0,\"iot-as-mqtt.cn-shanghai.aliyuncs.com\",1883");
     send("AT+QMTOPEN?");
@@ -763,7 +790,8 @@ TEST(Model, Chapter6TranscriptByteForByte) {
     send("AT+QMTDISC=0");
 
     const std::string expected =
-        "AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\",\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"\r"
+        "AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\","
+        "\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"\r"
         "\r\nOK\r\n"
         "AT+QMTOPEN=?\r"
         "\r\n+QMTOPEN: (0),<host_name>,<port>\r\n"

@@ -24,11 +24,11 @@ struct Published {
 };
 
 class FakeModule final : public at::Writer {
-public:
+  public:
     // Behaviour.
     std::size_t window = 5;
-    Millis answer_delay = 10;     // OK / ERROR after a command
-    Millis network_delay = 200;   // two-phase results
+    Millis answer_delay = 10;    // OK / ERROR after a command
+    Millis network_delay = 200;  // two-phase results
     int open_result = 0;
     int conn_ret = 0;
     bool attached = true;
@@ -95,12 +95,14 @@ public:
         return n;
     }
 
-private:
+  private:
     void cancel_results() {
         // Pending two-phase results die with the link.
         std::deque<std::pair<Instant, std::string>> keep;
         for (auto& o : out_) {
-            if (o.second.find("+QMTPUB:") == std::string::npos && o.second.find("+QMTSUB:") == std::string::npos) keep.push_back(o);
+            if (o.second.find("+QMTPUB:") == std::string::npos &&
+                o.second.find("+QMTSUB:") == std::string::npos)
+                keep.push_back(o);
         }
         out_.swap(keep);
         in_flight = 0;
@@ -133,8 +135,15 @@ private:
         std::string cur;
         bool q = false;
         for (char c : s) {
-            if (c == '"') { q = !q; continue; }
-            if (c == ',' && !q) { out.push_back(cur); cur.clear(); continue; }
+            if (c == '"') {
+                q = !q;
+                continue;
+            }
+            if (c == ',' && !q) {
+                out.push_back(cur);
+                cur.clear();
+                continue;
+            }
             cur += c;
         }
         out.push_back(cur);
@@ -154,11 +163,15 @@ private:
         }
         if (cmd == "AT+QMTTENAUTH=?") {
             if (!knows_tenauth_double_t) return line(answer_delay, "ERROR");
-            line(answer_delay, "+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>");
+            line(answer_delay,
+                 "+QMTTENAUTH: "
+                 "<product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>");
             return ok();
         }
         if (cmd == "AT+QMTENAUTH=?") {
-            line(answer_delay, "+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>");
+            line(answer_delay,
+                 "+QMTTENAUTH: "
+                 "<product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>");
             return ok();
         }
         if (starts("AT+QMTTENAUTH=") || starts("AT+QMTENAUTH=")) {
@@ -177,7 +190,8 @@ private:
         if (starts("AT+QMTDISC=") || starts("AT+QMTCLOSE=")) {
             ok();
             connected = false;
-            return line(network_delay / 4, (starts("AT+QMTDISC=") ? "+QMTDISC: 0,0" : "+QMTCLOSE: 0,0"));
+            return line(network_delay / 4,
+                        (starts("AT+QMTDISC=") ? "+QMTDISC: 0,0" : "+QMTCLOSE: 0,0"));
         }
         if (starts("AT+QMTSUB=")) {
             const auto a = split_args(cmd.substr(10));
@@ -196,7 +210,12 @@ private:
                 ++busy_answers;
                 return line(answer_delay, "+CME ERROR: 159");
             }
-            cur_ = Published{static_cast<std::uint16_t>(std::stoi(a[1])), std::stoi(a[2]), a[3] == "1", a[4], {}, a.size() > 5};
+            cur_ = Published{static_cast<std::uint16_t>(std::stoi(a[1])),
+                             std::stoi(a[2]),
+                             a[3] == "1",
+                             a[4],
+                             {},
+                             a.size() > 5};
             fixed_ = a.size() > 5;
             fixed_len_ = fixed_ ? static_cast<std::size_t>(std::stoi(a[5])) : 0;
             payload_.clear();
@@ -228,7 +247,7 @@ private:
         settle_at_.push_back(now_ + network_delay);
     }
 
-public:
+  public:
     // Moves acknowledged publishes (results delivered by `t`) into `published`.
     void settle(Instant t) {
         while (!settle_at_.empty() && settle_at_.front() <= t) {
@@ -248,7 +267,7 @@ public:
         }
     }
 
-private:
+  private:
     const Instant& now_;
     std::deque<std::pair<Instant, std::string>> out_;
     std::string line_;

@@ -30,7 +30,9 @@ struct Event {
     enum class Kind { info, final_ok, final_error, prompt, result, result_error } kind;
     std::uint32_t tag;
     std::string text;  // info/result line; error kind name; CME number for cme errors
-    bool operator==(const Event& o) const { return kind == o.kind && tag == o.tag && text == o.text; }
+    bool operator==(const Event& o) const {
+        return kind == o.kind && tag == o.tag && text == o.text;
+    }
 };
 
 inline std::string describe(const at::AtError& e) {
@@ -54,8 +56,10 @@ struct Recorder final : at::CommandHandler {
         return at::Payload{ByteView(payload), end};
     }
     void on_final(const at::CommandRef& r, const at::Outcome& o) override {
-        if (o) events.push_back({Event::Kind::final_ok, r.tag, {}});
-        else events.push_back({Event::Kind::final_error, r.tag, describe(o.error())});
+        if (o)
+            events.push_back({Event::Kind::final_ok, r.tag, {}});
+        else
+            events.push_back({Event::Kind::final_error, r.tag, describe(o.error())});
     }
     at::ResultVerdict on_result(const at::CommandRef& r, std::string_view line) override {
         events.push_back({Event::Kind::result, r.tag, std::string(line)});

@@ -61,7 +61,7 @@ struct Message {
 
 // Typed view of everything chapter 6 answers.
 struct Chapter6Handler final : CommandHandler {
-    std::vector<std::string> log;   // every callback, in order
+    std::vector<std::string> log;  // every callback, in order
     std::vector<std::string> parse_errors;
     std::string payload = kPayload;
 
@@ -78,9 +78,11 @@ struct Chapter6Handler final : CommandHandler {
     std::vector<std::uint32_t> ok_tags;
 
     void fail(std::uint32_t tag, std::string_view line, FieldError e) {
-        parse_errors.push_back(std::to_string(tag) + ": " + std::string(line) + " -> " + std::string(to_string(e)));
+        parse_errors.push_back(std::to_string(tag) + ": " + std::string(line) + " -> " +
+                               std::string(to_string(e)));
     }
-    std::vector<std::string> strings(std::uint32_t tag, std::string_view line, std::string_view prefix, int n) {
+    std::vector<std::string> strings(std::uint32_t tag, std::string_view line,
+                                     std::string_view prefix, int n) {
         FieldReader r(line);
         r.prefix(prefix);
         std::vector<std::string> out;
@@ -92,7 +94,8 @@ struct Chapter6Handler final : CommandHandler {
         if (!r.ok()) fail(tag, line, r.error());
         return out;
     }
-    std::vector<int> ints(std::uint32_t tag, std::string_view line, std::string_view prefix, int n) {
+    std::vector<int> ints(std::uint32_t tag, std::string_view line, std::string_view prefix,
+                          int n) {
         FieldReader r(line);
         r.prefix(prefix);
         std::vector<int> out;
@@ -108,9 +111,15 @@ struct Chapter6Handler final : CommandHandler {
     void on_info(const CommandRef& ref, std::string_view line) override {
         log.push_back("info " + std::to_string(ref.tag) + " " + std::string(line));
         switch (ref.tag) {
-            case kOpenTest: open_test = strings(ref.tag, line, "+QMTOPEN", 3); break;
-            case kConnTest: conn_test = strings(ref.tag, line, "+QMTCONN", 4); break;
-            case kSubTest: sub_test = strings(ref.tag, line, "+QMTSUB", 3); break;
+            case kOpenTest:
+                open_test = strings(ref.tag, line, "+QMTOPEN", 3);
+                break;
+            case kConnTest:
+                conn_test = strings(ref.tag, line, "+QMTCONN", 4);
+                break;
+            case kSubTest:
+                sub_test = strings(ref.tag, line, "+QMTSUB", 3);
+                break;
             case kPubTest: {
                 FieldReader r(line);
                 std::string_view rest;
@@ -129,7 +138,8 @@ struct Chapter6Handler final : CommandHandler {
                 query_port = port;
                 break;
             }
-            default: fail(ref.tag, line, FieldError::wrong_prefix);
+            default:
+                fail(ref.tag, line, FieldError::wrong_prefix);
         }
     }
     Payload on_prompt(const CommandRef& ref) override {
@@ -137,13 +147,16 @@ struct Chapter6Handler final : CommandHandler {
         return Payload{ByteView(payload), Payload::End::ctrl_z};
     }
     void on_final(const CommandRef& ref, const Outcome& o) override {
-        log.push_back("final " + std::to_string(ref.tag) + " " + (o ? std::string("OK") : test::describe(o.error())));
+        log.push_back("final " + std::to_string(ref.tag) + " " +
+                      (o ? std::string("OK") : test::describe(o.error())));
         if (o) ok_tags.push_back(ref.tag);
     }
     ResultVerdict on_result(const CommandRef& ref, std::string_view line) override {
         log.push_back("result " + std::to_string(ref.tag) + " " + std::string(line));
         switch (ref.tag) {
-            case kOpen: open_result = ints(ref.tag, line, "+QMTOPEN", 2).at(1); break;
+            case kOpen:
+                open_result = ints(ref.tag, line, "+QMTOPEN", 2).at(1);
+                break;
             case kConn: {
                 const std::vector<int> v = ints(ref.tag, line, "+QMTCONN", 3);
                 conn_result = v[1];
@@ -151,11 +164,20 @@ struct Chapter6Handler final : CommandHandler {
                 break;
             }
             case kSub1:
-            case kSub2: sub_results.push_back(ints(ref.tag, line, "+QMTSUB", 4)); break;
-            case kUns: uns_result = ints(ref.tag, line, "+QMTUNS", 3); break;
-            case kPub: pub_result = ints(ref.tag, line, "+QMTPUB", 3); break;
-            case kDisc: disc_result = ints(ref.tag, line, "+QMTDISC", 2); break;
-            default: fail(ref.tag, line, FieldError::wrong_prefix);
+            case kSub2:
+                sub_results.push_back(ints(ref.tag, line, "+QMTSUB", 4));
+                break;
+            case kUns:
+                uns_result = ints(ref.tag, line, "+QMTUNS", 3);
+                break;
+            case kPub:
+                pub_result = ints(ref.tag, line, "+QMTPUB", 3);
+                break;
+            case kDisc:
+                disc_result = ints(ref.tag, line, "+QMTDISC", 2);
+                break;
+            default:
+                fail(ref.tag, line, FieldError::wrong_prefix);
         }
         return ResultVerdict::done;
     }
@@ -170,7 +192,7 @@ struct Replay {
 };
 
 class Chapter6 : public ::testing::TestWithParam<Replay> {
-protected:
+  protected:
     test::CaptureWriter wire;
     Engine<> engine{wire};
     Chapter6Handler h;
@@ -193,7 +215,9 @@ protected:
         }
         return Claim::done(p.consumed);
     };
-    std::function<void(std::string_view)> stat_ = [this](std::string_view l) { stats.emplace_back(l); };
+    std::function<void(std::string_view)> stat_ = [this](std::string_view l) {
+        stats.emplace_back(l);
+    };
 
     void rx(std::string_view s) { engine.feed(s, now); }
     void advance(Millis ms) {
@@ -216,9 +240,12 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
     const bool echo_on = GetParam().echo;
 
     // //为阿里云配置阿里设备信息。
-    ASSERT_TRUE(engine.submit(cmd::cfg_aliauth, &h, kAliauth, 0, kProductKey, kDeviceName, kDeviceSecret));
-    exchange("AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\",\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"",
-             "\r\nOK\r\n");
+    ASSERT_TRUE(
+        engine.submit(cmd::cfg_aliauth, &h, kAliauth, 0, kProductKey, kDeviceName, kDeviceSecret));
+    exchange(
+        "AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\","
+        "\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"",
+        "\r\nOK\r\n");
 
     ASSERT_TRUE(engine.submit(cmd::open_test, &h, kOpenTest));
     exchange("AT+QMTOPEN=?", "\r\n+QMTOPEN: (0),<host_name>,<port>\r\n\r\nOK\r\n");
@@ -234,7 +261,8 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
     rx("\r\n+QMTOPEN: 0,0\r\n");  // 成功打开 MQTT 客户端网络。
     EXPECT_EQ(h.open_result, 0);
 
-    exchange("AT+QMTOPEN?", "\r\n+QMTOPEN: 0,\"iot-as-mgtt.cn-shanghai.aliyuncs.com\",1883\r\n\r\nOK\r\n");
+    exchange("AT+QMTOPEN?",
+             "\r\n+QMTOPEN: 0,\"iot-as-mgtt.cn-shanghai.aliyuncs.com\",1883\r\n\r\nOK\r\n");
 
     ASSERT_TRUE(engine.submit(cmd::conn_test, &h, kConnTest));
     exchange("AT+QMTCONN=?", "\r\n+QMTCONN: (0),<clientID>,<username>,<password>\r\n\r\nOK\r\n");
@@ -246,7 +274,8 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
     rx("\r\n+QMTCONN: 0,0,0\r\n");  // 已成功将客户端连接到 MQTT 服务器。
 
     ASSERT_TRUE(engine.submit(cmd::sub_test, &h, kSubTest));
-    exchange("AT+QMTSUB=?", "\r\n+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]\r\n\r\nOK\r\n");
+    exchange("AT+QMTSUB=?",
+             "\r\n+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]\r\n\r\nOK\r\n");
 
     ASSERT_TRUE(engine.submit(cmd::sub, &h, kSub1, 0, 1, "topic/example", 2));
     exchange("AT+QMTSUB=0,1,\"topic/example\",2", "\r\nOK\r\n");
@@ -272,7 +301,8 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
     rx("\r\n+QMTUNS: 0,2,0\r\n");
 
     ASSERT_TRUE(engine.submit(cmd::pub_test, &h, kPubTest));
-    exchange("AT+QMTPUB=?", "\r\n+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)\r\n\r\nOK\r\n");
+    exchange("AT+QMTPUB=?",
+             "\r\n+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)\r\n\r\nOK\r\n");
 
     // 发布消息。
     ASSERT_TRUE(engine.submit(cmd::pub, &h, kPub, 0, 0, 0, 0, "topic/pub"));
@@ -308,7 +338,8 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
     EXPECT_EQ(h.open_result, 0);
     EXPECT_EQ(h.query_host, "iot-as-mgtt.cn-shanghai.aliyuncs.com");  // sic: "mgtt" in the note
     EXPECT_EQ(h.query_port, 1883);
-    EXPECT_EQ(h.conn_test, (std::vector<std::string>{"(0)", "<clientID>", "<username>", "<password>"}));
+    EXPECT_EQ(h.conn_test,
+              (std::vector<std::string>{"(0)", "<clientID>", "<username>", "<password>"}));
     EXPECT_EQ(h.conn_result, 0);
     EXPECT_EQ(h.conn_ret, 0);
     EXPECT_EQ(h.sub_test, (std::vector<std::string>{"(0)", "(1-65535)", "<topic>"}));
@@ -317,8 +348,9 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
     EXPECT_EQ(h.pub_test_rest, "(0),(0-65535),(0-2),(0,1),<topic>,(1-1024)");
     EXPECT_EQ(h.pub_result, (std::vector<int>{0, 0, 0}));
     EXPECT_EQ(h.disc_result, (std::vector<int>{0, 0}));
-    EXPECT_EQ(h.ok_tags, (std::vector<std::uint32_t>{kAliauth, kOpenTest, kOpen, kOpenQuery, kConnTest, kConn,
-                                                     kSubTest, kSub1, kSub2, kUns, kPubTest, kPub, kDisc}));
+    EXPECT_EQ(h.ok_tags,
+              (std::vector<std::uint32_t>{kAliauth, kOpenTest, kOpen, kOpenQuery, kConnTest, kConn,
+                                          kSubTest, kSub1, kSub2, kUns, kPubTest, kPub, kDisc}));
     ASSERT_EQ(messages.size(), 2u);
     EXPECT_EQ(messages[0].msg_id, 0);
     EXPECT_EQ(messages[0].topic, "topic/example");
@@ -371,11 +403,12 @@ TEST_P(Chapter6, WholeExampleByteForByte) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Replays, Chapter6,
-                         ::testing::Values(Replay{false, "> "}, Replay{false, ">"}, Replay{true, ">"},
-                                           Replay{true, "> "}),
+                         ::testing::Values(Replay{false, "> "}, Replay{false, ">"},
+                                           Replay{true, ">"}, Replay{true, "> "}),
                          [](const ::testing::TestParamInfo<Replay>& i) {
                              return std::string(i.param.echo ? "EchoOn" : "EchoOff") +
-                                    (std::string_view(i.param.prompt) == "> " ? "PromptSpace" : "PromptBare");
+                                    (std::string_view(i.param.prompt) == "> " ? "PromptSpace"
+                                                                              : "PromptBare");
                          });
 
 // ---- the note's literal lines that the replay had to correct
@@ -430,7 +463,8 @@ TEST_F(Chapter6Literal, QuotedRecvWithSpacesAfterCommasThroughTheEngine) {
         const qmt::RecvParse p = qmt::parse_recv(b, phase);
         if (p.status == qmt::RecvParse::Status::need_more) return Claim::need_more();
         if (p.status == qmt::RecvParse::Status::complete) {
-            got.push_back({p.message.msg_id, std::string(p.message.topic), std::string(p.message.payload.as_text())});
+            got.push_back({p.message.msg_id, std::string(p.message.topic),
+                           std::string(p.message.payload.as_text())});
         }
         return Claim::done(p.consumed);
     };

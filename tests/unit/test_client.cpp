@@ -21,11 +21,15 @@ struct Events final : Listener {
     std::vector<Result<Reply>> replies;
     void on_link(LinkState s) override { states.push_back(s); }
     void on_stat(StatCode c) override { stats.push_back(c); }
-    void on_published(std::uint32_t t, const Result<PublishReport>& r) override { published.emplace(t, r); }
+    void on_published(std::uint32_t t, const Result<PublishReport>& r) override {
+        published.emplace(t, r);
+    }
     void on_message(const Message& m) override {
         messages.emplace_back(std::string(m.topic), std::string(m.payload.as_text()));
     }
-    void on_subscribed(std::uint32_t, const Result<SubscribeReport>& r) override { subscribed.push_back(r); }
+    void on_subscribed(std::uint32_t, const Result<SubscribeReport>& r) override {
+        subscribed.push_back(r);
+    }
     void on_reply(std::uint32_t, const Result<Reply>& r) override { replies.push_back(r); }
 };
 
@@ -62,7 +66,9 @@ TEST_F(ClientTest, BringUpSendsTheNotesSequence) {
     s.settings.timeout_notice = true;
     bring_up(s);
     const std::vector<std::string> expected = {
-        "AT", "ATE0", "AT+CMEE=1",
+        "AT",
+        "ATE0",
+        "AT+CMEE=1",
         "AT+QMTCFG=\"version\",0,4",
         "AT+QMTCFG=\"keepalive\",0,60",
         "AT+QMTCFG=\"session\",0,1",
@@ -96,7 +102,9 @@ TEST_F(ClientTest, WindowStaysFullButNeverExceedsFive) {
     EXPECT_EQ(module.busy_answers, 0);
     EXPECT_EQ(client.stats().max_in_flight, 5u);
     ASSERT_EQ(module.published.size(), 40u);
-    for (int i = 0; i < 40; ++i) EXPECT_EQ(module.published[static_cast<std::size_t>(i)].payload, "msg " + std::to_string(i));
+    for (int i = 0; i < 40; ++i)
+        EXPECT_EQ(module.published[static_cast<std::size_t>(i)].payload,
+                  "msg " + std::to_string(i));
     std::set<std::uint16_t> ids;
     for (auto& [t, r] : ev.published) {
         ASSERT_TRUE(r) << to_string(r.error().code);
@@ -108,7 +116,8 @@ TEST_F(ClientTest, WindowStaysFullButNeverExceedsFive) {
 TEST_F(ClientTest, Cme159IsBackPressureNotFailure) {
     bring_up();
     module.window = 2;  // a module busier than the note promises
-    for (int i = 0; i < 6; ++i) ASSERT_TRUE(client.publish("t", ByteView(std::string_view("p")), {1}));
+    for (int i = 0; i < 6; ++i)
+        ASSERT_TRUE(client.publish("t", ByteView(std::string_view("p")), {1}));
     ASSERT_TRUE(run([&] { return ev.published.size() == 6; }));
     EXPECT_GT(module.busy_answers, 0);
     EXPECT_GT(client.stats().backpressure, 0u);
@@ -130,7 +139,8 @@ TEST_F(ClientTest, LinkDropResendsUnacknowledgedQos1InOrder) {
     ASSERT_EQ(ev.stats.size(), 1u);
     EXPECT_EQ(ev.stats[0], StatCode::closed_by_peer);
     ASSERT_EQ(module.published.size(), 5u);
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(module.published[static_cast<std::size_t>(i)].payload, "m" + std::to_string(i));
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(module.published[static_cast<std::size_t>(i)].payload, "m" + std::to_string(i));
     EXPECT_EQ(client.stats().resent, 5u);
     EXPECT_EQ(client.stats().sessions, 2u);
     EXPECT_EQ(module.count("AT+QMTOPEN="), 2);
@@ -277,7 +287,9 @@ TEST_F(ClientTest, TokenWithoutUsernameLetsTheModuleSignConnect) {
     s.use_tenauth = true;
     s.tenauth = TenAuth{"pid1", "dev1", "devsecret", 60, "http://127.0.0.1:8080/token"};
     bring_up(s);
-    EXPECT_EQ(module.count("AT+QMTTENAUTH=\"pid1\",\"dev1\",\"pid1@dev1\",\"devsecret\",60,\"http://127.0.0.1:8080/token\""), 1);
+    EXPECT_EQ(module.count("AT+QMTTENAUTH=\"pid1\",\"dev1\",\"pid1@dev1\",\"devsecret\",60,\"http:/"
+                           "/127.0.0.1:8080/token\""),
+              1);
     EXPECT_EQ(module.count("AT+QMTCONN=0,\"dev-1\""), 1);
     EXPECT_EQ(module.commands.back(), "AT+QMTCONN=0,\"dev-1\"");
 }
@@ -294,7 +306,9 @@ TEST_F(ClientTest, LostAnswerIsProbedAndThePublishSentAgain) {
         }
         return false;
     };
-    auto bare_ats = [&] { return std::count(module.commands.begin(), module.commands.end(), "AT"); };
+    auto bare_ats = [&] {
+        return std::count(module.commands.begin(), module.commands.end(), "AT");
+    };
     const auto ats = bare_ats();
     ASSERT_TRUE(client.publish("t", ByteView(std::string_view("again")), {1}));
     ASSERT_TRUE(run([&] { return ev.published.size() == 1; }));
@@ -310,7 +324,9 @@ TEST_F(ClientTest, SilentModuleIsDetectedAndTheOutboxSurvives) {
     bool dead = true;
     module.intercept = [&](const std::string&) { return dead; };  // answers nothing at all
     ASSERT_TRUE(client.publish("t", ByteView(std::string_view("kept")), {1}));
-    ASSERT_TRUE(run([&] { return client.state() == LinkState::backing_off || client.state() == LinkState::syncing; }));
+    ASSERT_TRUE(run([&] {
+        return client.state() == LinkState::backing_off || client.state() == LinkState::syncing;
+    }));
     EXPECT_FALSE(client.online());
     dead = false;  // the module comes back
     ASSERT_TRUE(run([&] { return ev.published.size() == 1; }, 120000));

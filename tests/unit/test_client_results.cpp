@@ -22,10 +22,18 @@ struct Recorder final : Listener {
         replies.push_back(r);
         texts.emplace_back(r ? std::string(r->text) : std::string());
     }
-    void on_subscribed(std::uint32_t, const Result<SubscribeReport>& r) override { subscribed.push_back(r); }
-    void on_unsubscribed(std::uint32_t, const Result<void>& r) override { unsubscribed.push_back(r); }
-    void on_published(std::uint32_t, const Result<PublishReport>& r) override { published.push_back(r); }
-    void on_bringup_error(LinkState s, const ClientError& e) override { setbacks.emplace_back(s, e.code); }
+    void on_subscribed(std::uint32_t, const Result<SubscribeReport>& r) override {
+        subscribed.push_back(r);
+    }
+    void on_unsubscribed(std::uint32_t, const Result<void>& r) override {
+        unsubscribed.push_back(r);
+    }
+    void on_published(std::uint32_t, const Result<PublishReport>& r) override {
+        published.push_back(r);
+    }
+    void on_bringup_error(LinkState s, const ClientError& e) override {
+        setbacks.emplace_back(s, e.code);
+    }
     void on_stat(StatCode c) override { stats.push_back(c); }
 };
 
@@ -44,7 +52,9 @@ struct Results : ::testing::Test {
         };
     }
     template <class Done>
-    bool run(Done done, Millis budget = 120000) { return test::run_until(client, module, now, now + budget, done); }
+    bool run(Done done, Millis budget = 120000) {
+        return test::run_until(client, module, now, now + budget, done);
+    }
     void online() {
         Session s;
         s.host = "h";
@@ -116,8 +126,10 @@ TEST_F(Results, SubscribeGrantedRefusedAndFailed) {
             module.line(50, "+QMTSUB: 0," + id + ",1,1");  // a retransmission report first
             module.line(100, "+QMTSUB: 0," + id + ",0,1");
         }
-        if (cmd.find("\"refused\"") != std::string::npos) module.line(100, "+QMTSUB: 0," + id + ",0,128");
-        if (cmd.find("\"failed\"") != std::string::npos) module.line(100, "+QMTSUB: 0," + id + ",2");
+        if (cmd.find("\"refused\"") != std::string::npos)
+            module.line(100, "+QMTSUB: 0," + id + ",0,128");
+        if (cmd.find("\"failed\"") != std::string::npos)
+            module.line(100, "+QMTSUB: 0," + id + ",2");
         return true;
     };
     ASSERT_TRUE(client.subscribe("granted", 2));
@@ -229,17 +241,19 @@ TEST_P(StatCodes, EachCodeIsTypedAndRecoveredAsTheNoteSays) {
     EXPECT_NE(to_string(rec.stats[0]), "reserved");
 }
 
-INSTANTIATE_TEST_SUITE_P(Note, StatCodes,
-                         ::testing::Values(StatCase{1, StatAction::reopen, false},
-                                           StatCase{2, StatAction::reactivate_pdp_and_reopen, true},
-                                           StatCase{3, StatAction::check_credentials_and_reconnect, false},
-                                           StatCase{4, StatAction::check_credentials_and_reconnect, false},
-                                           StatCase{6, StatAction::check_data_and_reopen, false},
-                                           StatCase{7, StatAction::wait_for_link, true}));
+INSTANTIATE_TEST_SUITE_P(
+    Note, StatCodes,
+    ::testing::Values(StatCase{1, StatAction::reopen, false},
+                      StatCase{2, StatAction::reactivate_pdp_and_reopen, true},
+                      StatCase{3, StatAction::check_credentials_and_reconnect, false},
+                      StatCase{4, StatAction::check_credentials_and_reconnect, false},
+                      StatCase{6, StatAction::check_data_and_reopen, false},
+                      StatCase{7, StatAction::wait_for_link, true}));
 
 TEST_F(Results, TenAuthCodesAreTyped) {
     for (int code = 0; code <= 6; ++code) {
-        answer("AT+QMTTENAUTH=", code == 0 ? "+QMTTENAUTH: 0,\"pw-xyz\"" : "+QMTTENAUTH: " + std::to_string(code));
+        answer("AT+QMTTENAUTH=",
+               code == 0 ? "+QMTTENAUTH: 0,\"pw-xyz\"" : "+QMTTENAUTH: " + std::to_string(code));
         const std::size_t before = rec.replies.size();
         ASSERT_TRUE(client.tenauth({"p", "d", "s", 30, {}}));
         ASSERT_TRUE(run([&] { return rec.replies.size() == before + 1; }));
@@ -257,11 +271,16 @@ TEST_F(Results, TenAuthCodesAreTyped) {
 
 TEST_F(Results, QueriesAndTestFormsReturnTheirLine) {
     module.intercept = [this](const std::string& cmd) {
-        if (cmd == "AT+QMTOPEN?") module.line(10, "+QMTOPEN: 0,\"iot-as-mqtt.cn-shanghai.aliyuncs.com\",1883");
-        else if (cmd == "AT+QMTCONN?") module.line(10, "+QMTCONN: 0,3");
-        else if (cmd == "AT+QMTCFG=\"keepalive\",0") module.line(10, "+QMTCFG: \"keepalive\",120");
-        else if (cmd == "AT+QMTPUB=?") module.line(10, "+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)");
-        else return false;
+        if (cmd == "AT+QMTOPEN?")
+            module.line(10, "+QMTOPEN: 0,\"iot-as-mqtt.cn-shanghai.aliyuncs.com\",1883");
+        else if (cmd == "AT+QMTCONN?")
+            module.line(10, "+QMTCONN: 0,3");
+        else if (cmd == "AT+QMTCFG=\"keepalive\",0")
+            module.line(10, "+QMTCFG: \"keepalive\",120");
+        else if (cmd == "AT+QMTPUB=?")
+            module.line(10, "+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)");
+        else
+            return false;
         module.line(20, "OK");
         return true;
     };

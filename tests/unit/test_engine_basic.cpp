@@ -147,7 +147,8 @@ TEST_F(EngineTest, TraceMasksSecrets) {
     EXPECT_EQ(all.find("S3CRET"), std::string::npos) << all;
     EXPECT_EQ(all.find("P4SSWORD"), std::string::npos) << all;
     EXPECT_EQ(all.find("T0KEN"), std::string::npos) << all;
-    EXPECT_NE(all.find("AT+QMTCFG=\"aliauth\",0,\"pk1\",\"dn1\",\"***\""), std::string::npos) << all;
+    EXPECT_NE(all.find("AT+QMTCFG=\"aliauth\",0,\"pk1\",\"dn1\",\"***\""), std::string::npos)
+        << all;
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,7 +51,8 @@ struct LogHandler final : CommandHandler {
         return Payload{ByteView(it->second.bytes), it->second.end};
     }
     void on_final(const CommandRef& r, const Outcome& o) override {
-        log->push_back("final " + std::to_string(r.tag) + " " + (o ? std::string("OK") : test::describe(o.error())));
+        log->push_back("final " + std::to_string(r.tag) + " " +
+                       (o ? std::string("OK") : test::describe(o.error())));
     }
     ResultVerdict on_result(const CommandRef& r, std::string_view line) override {
         log->push_back("result " + std::to_string(r.tag) + " " + std::string(line));
@@ -89,7 +90,8 @@ struct Script {
                          [&spec, tag, args...](EngineCore& e, CommandHandler* h) {
                              return static_cast<bool>(e.submit(spec, h, tag, args...));
                          },
-                         {}, 0});
+                         {},
+                         0});
         return *this;
     }
     Script& rx(std::string bytes) {
@@ -113,8 +115,9 @@ struct Script {
 
 std::string counters_text(const Counters& c) {
     return "commands=" + std::to_string(c.commands) + " timeouts=" + std::to_string(c.timeouts) +
-           " result_timeouts=" + std::to_string(c.result_timeouts) + " overflows=" + std::to_string(c.overflows) +
-           " resyncs=" + std::to_string(c.resyncs) + " unclaimed=" + std::to_string(c.unclaimed) +
+           " result_timeouts=" + std::to_string(c.result_timeouts) +
+           " overflows=" + std::to_string(c.overflows) + " resyncs=" + std::to_string(c.resyncs) +
+           " unclaimed=" + std::to_string(c.unclaimed) +
            " stray=" + std::to_string(c.stray_finals) + " urcs=" + std::to_string(c.urcs) +
            " claims=" + std::to_string(c.claims);
 }
@@ -174,8 +177,9 @@ RunResult run(const Script& script, const Chunker& chunker, std::size_t budget =
         const qmt::RecvParse p = qmt::parse_recv(b, phase, script.quoting);
         if (p.status == qmt::RecvParse::Status::need_more) return Claim::need_more();
         if (p.status == qmt::RecvParse::Status::complete) {
-            res.log.push_back("recv " + std::to_string(p.message.msg_id) + " " + std::string(p.message.topic) +
-                              " [" + std::string(p.message.payload.as_text()) + "]");
+            res.log.push_back("recv " + std::to_string(p.message.msg_id) + " " +
+                              std::string(p.message.topic) + " [" +
+                              std::string(p.message.payload.as_text()) + "]");
         } else {
             res.log.push_back("recv malformed " + std::to_string(p.consumed));
         }
@@ -215,34 +219,56 @@ RunResult run(const Script& script, const Chunker& chunker, std::size_t budget =
 
 // ------------------------------------------------------------------------ the transcripts
 
-std::string framed(std::string_view line) { return "\r\n" + std::string(line) + "\r\n"; }
-std::string ok() { return framed("OK"); }
+std::string framed(std::string_view line) {
+    return "\r\n" + std::string(line) + "\r\n";
+}
+std::string ok() {
+    return framed("OK");
+}
 
 // Chapter 6, with the corrections documented in test_chapter6.cpp.
 Script chapter6(bool echo_on) {
-    auto e = [echo_on](std::string_view line) { return echo_on ? std::string(line) + "\r" : std::string(); };
+    auto e = [echo_on](std::string_view line) {
+        return echo_on ? std::string(line) + "\r" : std::string();
+    };
     const std::string payload = "这是测试数据, hello MQTT.";
     Script s;
     s.payload(12, payload);
     s.cmd(cmd::cfg_aliauth, 1, 0, "oyjtmPl5a5j", "MQTT_TEST", "wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ")
-        .rx(e("AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\",\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"") + ok());
-    s.cmd(cmd::open_test, 2).rx(e("AT+QMTOPEN=?") + framed("+QMTOPEN: (0),<host_name>,<port>") + ok());
+        .rx(e("AT+QMTCFG=\"aliauth\",0,\"oyjtmPl5a5j\",\"MQTT_TEST\","
+              "\"wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ\"") +
+            ok());
+    s.cmd(cmd::open_test, 2)
+        .rx(e("AT+QMTOPEN=?") + framed("+QMTOPEN: (0),<host_name>,<port>") + ok());
     s.cmd(cmd::open, 3, 0, "iot-as-mqtt.cn-shanghai.aliyuncs.com", 1883)
         .rx(e("AT+QMTOPEN=0,\"iot-as-mqtt.cn-shanghai.aliyuncs.com\",1883") + ok())
         .cmd(cmd::open_query, 4)
         .advance(1500)
         .rx(framed("+QMTOPEN: 0,0"))
-        .rx(e("AT+QMTOPEN?") + framed("+QMTOPEN: 0,\"iot-as-mgtt.cn-shanghai.aliyuncs.com\",1883") + ok());
-    s.cmd(cmd::conn_test, 5).rx(e("AT+QMTCONN=?") + framed("+QMTCONN: (0),<clientID>,<username>,<password>") + ok());
-    s.cmd(cmd::conn, 6, 0, "MQTT_TEST").rx(e("AT+QMTCONN=0,\"MQTT_TEST\"") + ok()).advance(800).rx(framed("+QMTCONN: 0,0,0"));
+        .rx(e("AT+QMTOPEN?") + framed("+QMTOPEN: 0,\"iot-as-mgtt.cn-shanghai.aliyuncs.com\",1883") +
+            ok());
+    s.cmd(cmd::conn_test, 5)
+        .rx(e("AT+QMTCONN=?") + framed("+QMTCONN: (0),<clientID>,<username>,<password>") + ok());
+    s.cmd(cmd::conn, 6, 0, "MQTT_TEST")
+        .rx(e("AT+QMTCONN=0,\"MQTT_TEST\"") + ok())
+        .advance(800)
+        .rx(framed("+QMTCONN: 0,0,0"));
     s.cmd(cmd::sub_test, 7)
-        .rx(e("AT+QMTSUB=?") + framed("+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]") + ok());
-    s.cmd(cmd::sub, 8, 0, 1, "topic/example", 2).rx(e("AT+QMTSUB=0,1,\"topic/example\",2") + ok()).rx(framed("+QMTSUB: 0,1,0,2"));
-    s.cmd(cmd::sub, 9, 0, 1, "topic/pub", 0).rx(e("AT+QMTSUB=0,1,\"topic/pub\",0") + ok()).rx(framed("+QMTSUB: 0,1,0,0"));
+        .rx(e("AT+QMTSUB=?") + framed("+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]") +
+            ok());
+    s.cmd(cmd::sub, 8, 0, 1, "topic/example", 2)
+        .rx(e("AT+QMTSUB=0,1,\"topic/example\",2") + ok())
+        .rx(framed("+QMTSUB: 0,1,0,2"));
+    s.cmd(cmd::sub, 9, 0, 1, "topic/pub", 0)
+        .rx(e("AT+QMTSUB=0,1,\"topic/pub\",0") + ok())
+        .rx(framed("+QMTSUB: 0,1,0,0"));
     s.rx(framed("+QMTRECV: 0,0,\"topic/example\",\"This is the payload related to topic\""));
-    s.cmd(cmd::uns, 10, 0, 2, "topic/example").rx(e("AT+QMTUNS=0,2,\"topic/example\"") + ok()).rx(framed("+QMTUNS: 0,2,0"));
+    s.cmd(cmd::uns, 10, 0, 2, "topic/example")
+        .rx(e("AT+QMTUNS=0,2,\"topic/example\"") + ok())
+        .rx(framed("+QMTUNS: 0,2,0"));
     s.cmd(cmd::pub_test, 11)
-        .rx(e("AT+QMTPUB=?") + framed("+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)") + ok());
+        .rx(e("AT+QMTPUB=?") + framed("+QMTPUB: (0),(0-65535),(0-2),(0,1),<topic>,(1-1024)") +
+            ok());
     s.cmd(cmd::pub, 12, 0, 0, 0, 0, "topic/pub")
         .rx(e("AT+QMTPUB=0,0,0,0,\"topic/pub\"") + "\r\n>" + (echo_on ? payload : std::string()))
         .rx(ok())
@@ -254,11 +280,13 @@ Script chapter6(bool echo_on) {
 
 Script info_lines() {
     Script s;
-    s.cmd(cmd::identify, 1).rx(framed("Quectel") + framed("BC28") + framed("Revision:BC28JBR01A09") + ok());
+    s.cmd(cmd::identify, 1)
+        .rx(framed("Quectel") + framed("BC28") + framed("Revision:BC28JBR01A09") + ok());
     s.cmd(cmd::attach_query, 2).rx(framed("+CGATT:1") + ok());
     s.cmd(cmd::imsi, 3).rx(framed("460001234567890") + ok());
     s.cmd(cmd::open_query, 4).rx(framed("+QMTOPEN: 0,\"broker.example\",1883") + ok());
-    s.cmd(cmd::signal_query, 5).rx("\r\n+CSQ:22,99\r\n\r\n\r\nOK\r\n\n\r");  // blank lines, stray CR/LF
+    s.cmd(cmd::signal_query, 5)
+        .rx("\r\n+CSQ:22,99\r\n\r\n\r\nOK\r\n\n\r");  // blank lines, stray CR/LF
     return s;
 }
 
@@ -275,13 +303,21 @@ Script cme_errors() {
 }
 
 Script prompts() {
-    std::string bin = "a\x1A" "b\x1B" "c,\"d\"\r\n";
+    std::string bin =
+        "a\x1A"
+        "b\x1B"
+        "c,\"d\"\r\n";
     bin.push_back('\0');
     Script s;
-    s.payload(1, "spaced").payload(2, "bare").payload(3, bin, Payload::End::fixed).payload(4, "never", Payload::End::cancel);
+    s.payload(1, "spaced")
+        .payload(2, "bare")
+        .payload(3, bin, Payload::End::fixed)
+        .payload(4, "never", Payload::End::cancel);
     s.cmd(cmd::pub, 1, 0, 1, 1, 0, "t/a").rx("\r\n> ").rx(ok() + framed("+QMTPUB: 0,1,0"));
     s.cmd(cmd::pub, 2, 0, 2, 1, 0, "t/b").rx("\r\n>").rx(ok() + framed("+QMTPUB: 0,2,0"));
-    s.cmd(cmd::pub, 3, 0, 3, 1, 0, "t/c", static_cast<int>(bin.size())).rx("\r\n> ").rx(ok() + framed("+QMTPUB: 0,3,0"));
+    s.cmd(cmd::pub, 3, 0, 3, 1, 0, "t/c", static_cast<int>(bin.size()))
+        .rx("\r\n> ")
+        .rx(ok() + framed("+QMTPUB: 0,3,0"));
     s.cmd(cmd::pub, 4, 0, 0, 0, 0, "t/d").rx("\r\n> ").rx(framed("ERROR"));
     // Echo on: the module repeats the fixed payload, 0x1A and 0x1B included.
     s.payload(5, bin, Payload::End::fixed);
@@ -296,7 +332,8 @@ Script claimed_recv(qmt::PayloadQuoting q) {
     s.quoting = q;
     s.rx(framed("+QMTRECV: 0,1,\"t/q\",\"quoted, with \"\"commas\"\" and quotes\""));
     s.cmd(cmd::attach_query, 1).rx(framed("+CGATT:1"));
-    s.rx(framed("+QMTRECV: 0,2,\"t/b\",bare, \"quotes\", 中文 UTF-8\r\nand a second line\r\nand a third"));
+    s.rx(framed(
+        "+QMTRECV: 0,2,\"t/b\",bare, \"quotes\", 中文 UTF-8\r\nand a second line\r\nand a third"));
     s.rx(ok());
     s.rx(framed("+QMTRECV: 0,65535,\"t/e\",\"\""));
     s.rx(framed("+QMTSTAT: 0,1"));
@@ -337,42 +374,84 @@ std::vector<Named> transcripts() {
 TEST(EngineProperties, TranscriptsHaveTheExpectedShape) {
     // The baselines are themselves checked, so "equal to the baseline" means something.
     const RunResult c6 = run(chapter6(true), whole());
-    EXPECT_EQ(c6.counters, "commands=13 timeouts=0 result_timeouts=0 overflows=0 resyncs=0 unclaimed=0 stray=0 "
-                           "urcs=2 claims=2");
-    EXPECT_NE(std::find(c6.log.begin(), c6.log.end(), "recv 0 topic/pub [这是测试数据, hello MQTT.]"), c6.log.end());
-    EXPECT_NE(std::find(c6.log.begin(), c6.log.end(), "tx 这是测试数据, hello MQTT.\x1A"), c6.log.end());
+    EXPECT_EQ(c6.counters,
+              "commands=13 timeouts=0 result_timeouts=0 overflows=0 resyncs=0 unclaimed=0 stray=0 "
+              "urcs=2 claims=2");
+    EXPECT_NE(
+        std::find(c6.log.begin(), c6.log.end(), "recv 0 topic/pub [这是测试数据, hello MQTT.]"),
+        c6.log.end());
+    EXPECT_NE(std::find(c6.log.begin(), c6.log.end(), "tx 这是测试数据, hello MQTT.\x1A"),
+              c6.log.end());
 
     const RunResult info = run(info_lines(), whole());
-    const std::vector<std::string> info_expected = {
-        "tx ATI\r", "info 1 Quectel", "info 1 BC28", "info 1 Revision:BC28JBR01A09", "final 1 OK",
-        "tx AT+CGATT?\r", "info 2 +CGATT:1", "final 2 OK", "tx AT+CIMI\r", "info 3 460001234567890", "final 3 OK",
-        "tx AT+QMTOPEN?\r", "info 4 +QMTOPEN: 0,\"broker.example\",1883", "final 4 OK", "tx AT+CSQ\r",
-        "info 5 +CSQ:22,99", "final 5 OK"};
+    const std::vector<std::string> info_expected = {"tx ATI\r",
+                                                    "info 1 Quectel",
+                                                    "info 1 BC28",
+                                                    "info 1 Revision:BC28JBR01A09",
+                                                    "final 1 OK",
+                                                    "tx AT+CGATT?\r",
+                                                    "info 2 +CGATT:1",
+                                                    "final 2 OK",
+                                                    "tx AT+CIMI\r",
+                                                    "info 3 460001234567890",
+                                                    "final 3 OK",
+                                                    "tx AT+QMTOPEN?\r",
+                                                    "info 4 +QMTOPEN: 0,\"broker.example\",1883",
+                                                    "final 4 OK",
+                                                    "tx AT+CSQ\r",
+                                                    "info 5 +CSQ:22,99",
+                                                    "final 5 OK"};
     EXPECT_EQ(info.log, info_expected);
 
     const RunResult cme = run(cme_errors(), whole());
-    const std::vector<std::string> cme_finals = {"final 1 +CME ERROR:159", "final 2 +CME ERROR:50", "final 3 ERROR",
-                                                 "final 4 +CME ERROR:3",   "final 5 +CME ERROR:999",
-                                                 "final 6 +CME ERROR:65534", "final 7 OK"};
+    const std::vector<std::string> cme_finals = {"final 1 +CME ERROR:159",
+                                                 "final 2 +CME ERROR:50",
+                                                 "final 3 ERROR",
+                                                 "final 4 +CME ERROR:3",
+                                                 "final 5 +CME ERROR:999",
+                                                 "final 6 +CME ERROR:65534",
+                                                 "final 7 OK"};
     std::vector<std::string> finals;
     for (const std::string& l : cme.log) {
         if (l.rfind("final", 0) == 0) finals.push_back(l);
     }
     EXPECT_EQ(finals, cme_finals);
 
-    std::string bin = "a\x1A" "b\x1B" "c,\"d\"\r\n";
+    std::string bin =
+        "a\x1A"
+        "b\x1B"
+        "c,\"d\"\r\n";
     bin.push_back('\0');
     const RunResult pr = run(prompts(), whole());
     const std::vector<std::string> pr_expected = {
-        "tx AT+QMTPUB=0,1,1,0,\"t/a\"\r", "prompt 1", "tx spaced\x1A", "final 1 OK", "result 1 +QMTPUB: 0,1,0",
-        "tx AT+QMTPUB=0,2,1,0,\"t/b\"\r", "prompt 2", "tx bare\x1A", "final 2 OK", "result 2 +QMTPUB: 0,2,0",
-        "tx AT+QMTPUB=0,3,1,0,\"t/c\"," + std::to_string(bin.size()) + "\r", "prompt 3", "tx " + bin, "final 3 OK",
-        "result 3 +QMTPUB: 0,3,0", "tx AT+QMTPUB=0,0,0,0,\"t/d\"\r", "prompt 4", "tx \x1B", "final 4 ERROR",
-        "tx AT+QMTPUB=0,5,1,0,\"t/e\"," + std::to_string(bin.size()) + "\r", "prompt 5", "tx " + bin, "final 5 OK",
+        "tx AT+QMTPUB=0,1,1,0,\"t/a\"\r",
+        "prompt 1",
+        "tx spaced\x1A",
+        "final 1 OK",
+        "result 1 +QMTPUB: 0,1,0",
+        "tx AT+QMTPUB=0,2,1,0,\"t/b\"\r",
+        "prompt 2",
+        "tx bare\x1A",
+        "final 2 OK",
+        "result 2 +QMTPUB: 0,2,0",
+        "tx AT+QMTPUB=0,3,1,0,\"t/c\"," + std::to_string(bin.size()) + "\r",
+        "prompt 3",
+        "tx " + bin,
+        "final 3 OK",
+        "result 3 +QMTPUB: 0,3,0",
+        "tx AT+QMTPUB=0,0,0,0,\"t/d\"\r",
+        "prompt 4",
+        "tx \x1B",
+        "final 4 ERROR",
+        "tx AT+QMTPUB=0,5,1,0,\"t/e\"," + std::to_string(bin.size()) + "\r",
+        "prompt 5",
+        "tx " + bin,
+        "final 5 OK",
         "result 5 +QMTPUB: 0,5,0"};
     EXPECT_EQ(pr.log, pr_expected);
-    EXPECT_EQ(pr.counters, "commands=5 timeouts=0 result_timeouts=0 overflows=0 resyncs=0 unclaimed=0 stray=0 "
-                           "urcs=0 claims=0");
+    EXPECT_EQ(pr.counters,
+              "commands=5 timeouts=0 result_timeouts=0 overflows=0 resyncs=0 unclaimed=0 stray=0 "
+              "urcs=0 claims=0");
 
     for (auto q : {qmt::PayloadQuoting::detect, qmt::PayloadQuoting::bare}) {
         const RunResult cr = run(claimed_recv(q), whole());
@@ -396,9 +475,10 @@ TEST(EngineProperties, TranscriptsHaveTheExpectedShape) {
     for (const std::string& l : tp.log) {
         if (l.rfind("result", 0) == 0) results.push_back(l);
     }
-    EXPECT_EQ(results, (std::vector<std::string>{"result 3 +QMTPUB: 0,3,0", "result 1 +QMTPUB: 0,1,0",
-                                                 "result 5 +QMTPUB: 0,5,0", "result 2 +QMTPUB: 0,2,0",
-                                                 "result 4 +QMTPUB: 0,4,0"}));
+    EXPECT_EQ(results,
+              (std::vector<std::string>{"result 3 +QMTPUB: 0,3,0", "result 1 +QMTPUB: 0,1,0",
+                                        "result 5 +QMTPUB: 0,5,0", "result 2 +QMTPUB: 0,2,0",
+                                        "result 4 +QMTPUB: 0,4,0"}));
 }
 
 TEST(EngineProperties, EverySplitPointGivesTheSameRun) {
@@ -483,24 +563,40 @@ struct Answer {
 };
 
 std::vector<Answer> answers() {
-    const SubmitFn open_query = [](EngineCore& e, CommandHandler* h) { return static_cast<bool>(e.submit(cmd::open_query, h, 1)); };
-    const SubmitFn ati = [](EngineCore& e, CommandHandler* h) { return static_cast<bool>(e.submit(cmd::identify, h, 1)); };
+    const SubmitFn open_query = [](EngineCore& e, CommandHandler* h) {
+        return static_cast<bool>(e.submit(cmd::open_query, h, 1));
+    };
+    const SubmitFn ati = [](EngineCore& e, CommandHandler* h) {
+        return static_cast<bool>(e.submit(cmd::identify, h, 1));
+    };
     const SubmitFn sub = [](EngineCore& e, CommandHandler* h) {
         return static_cast<bool>(e.submit(cmd::sub, h, 1, 0, 7, "t/s", 1));
     };
     const SubmitFn pub = [](EngineCore& e, CommandHandler* h) {
         return static_cast<bool>(e.submit(cmd::pub, h, 1, 0, 9, 1, 0, "t/p"));
     };
-    const SubmitFn cme = [](EngineCore& e, CommandHandler* h) { return static_cast<bool>(e.submit(cmd::conn, h, 1, 0, "c")); };
+    const SubmitFn cme = [](EngineCore& e, CommandHandler* h) {
+        return static_cast<bool>(e.submit(cmd::conn, h, 1, 0, "c"));
+    };
     return {
         {"query_echo_off", open_query, {framed("+QMTOPEN: 0,\"h\",1883"), ok()}, false},
-        {"query_echo_on", open_query, {"AT+QMTOPEN?\r", framed("+QMTOPEN: 0,\"h\",1883"), ok()}, true},
-        {"any_lines_echo_on", ati, {"ATI\r", framed("Quectel"), framed("BC28"), framed("Revision:X"), ok()}, true},
+        {"query_echo_on",
+         open_query,
+         {"AT+QMTOPEN?\r", framed("+QMTOPEN: 0,\"h\",1883"), ok()},
+         true},
+        {"any_lines_echo_on",
+         ati,
+         {"ATI\r", framed("Quectel"), framed("BC28"), framed("Revision:X"), ok()},
+         true},
         {"two_phase_echo_off", sub, {ok(), framed("+QMTSUB: 0,7,0,1")}, false},
-        {"two_phase_echo_on", sub, {"AT+QMTSUB=0,7,\"t/s\",1\r", ok(), framed("+QMTSUB: 0,7,0,1")}, true},
+        {"two_phase_echo_on",
+         sub,
+         {"AT+QMTSUB=0,7,\"t/s\",1\r", ok(), framed("+QMTSUB: 0,7,0,1")},
+         true},
         {"publish_echo_on",
          pub,
-         {"AT+QMTPUB=0,9,1,0,\"t/p\"\r", "\r\n>hi, you", ok(), framed("+QMTPUB: 0,9,1,1"), framed("+QMTPUB: 0,9,0")},
+         {"AT+QMTPUB=0,9,1,0,\"t/p\"\r", "\r\n>hi, you", ok(), framed("+QMTPUB: 0,9,1,1"),
+          framed("+QMTPUB: 0,9,0")},
          true},
         {"cme_echo_on", cme, {"AT+QMTCONN=0,\"c\"\r", framed("+CME ERROR: 50")}, true},
     };
@@ -516,7 +612,8 @@ struct Urc {
 std::vector<Urc> urcs() {
     return {
         {"stat", framed("+QMTSTAT: 0,1"), "urc +QMTSTAT: 0,1", false},
-        {"recv_quoted", framed("+QMTRECV: 0,4,\"t/u\",\"a,\"\"b\"\"\""), "recv 4 t/u [a,\"\"b\"\"]", false},
+        {"recv_quoted", framed("+QMTRECV: 0,4,\"t/u\",\"a,\"\"b\"\"\""), "recv 4 t/u [a,\"\"b\"\"]",
+         false},
         {"recv_bare_multiline", framed("+QMTRECV: 0,5,\"t/u\",one, \"two\"\r\nthree\r\n四"),
          "recv 5 t/u [one, \"two\"\r\nthree\r\n四]", true},
     };
@@ -546,11 +643,15 @@ TEST(EngineProperties, UrcsInterleavedAtEveryLineBoundary) {
                     std::vector<std::string> rest;
                     int seen = 0;
                     for (const std::string& l : r.log) {
-                        if (l == u.logged) ++seen;
-                        else rest.push_back(l);
+                        if (l == u.logged)
+                            ++seen;
+                        else
+                            rest.push_back(l);
                     }
-                    EXPECT_EQ(seen, 1) << a.name << " + " << u.name << " at boundary " << at << "\n" << r;
-                    EXPECT_EQ(rest, expected.log) << a.name << " + " << u.name << " at boundary " << at;
+                    EXPECT_EQ(seen, 1) << a.name << " + " << u.name << " at boundary " << at << "\n"
+                                       << r;
+                    EXPECT_EQ(rest, expected.log)
+                        << a.name << " + " << u.name << " at boundary " << at;
                     EXPECT_NE(r.counters.find("unclaimed=0 "), std::string::npos) << r.counters;
                 }
             }
@@ -576,7 +677,8 @@ struct EngineCase : ::testing::Test {
     }
 };
 
-std::string garbage(std::mt19937& rng, std::size_t min_len, std::size_t max_len, bool line_ends = true) {
+std::string garbage(std::mt19937& rng, std::size_t min_len, std::size_t max_len,
+                    bool line_ends = true) {
     std::uniform_int_distribution<std::size_t> len(min_len, max_len);
     std::uniform_int_distribution<int> byte(0, 255);
     std::string g(len(rng), '\0');
@@ -723,9 +825,10 @@ TEST_F(EngineCase, PublishesInFlightGetTheirResultsOutOfOrder) {
     EXPECT_EQ(engine.awaiting_results(), 5u);
     log.clear();
     for (int id : {4, 2, 5, 1, 3}) rx(framed("+QMTPUB: 0," + std::to_string(id) + ",0"));
-    EXPECT_EQ(log, (std::vector<std::string>{"result 104 +QMTPUB: 0,4,0", "result 102 +QMTPUB: 0,2,0",
-                                             "result 105 +QMTPUB: 0,5,0", "result 101 +QMTPUB: 0,1,0",
-                                             "result 103 +QMTPUB: 0,3,0"}));
+    EXPECT_EQ(log,
+              (std::vector<std::string>{"result 104 +QMTPUB: 0,4,0", "result 102 +QMTPUB: 0,2,0",
+                                        "result 105 +QMTPUB: 0,5,0", "result 101 +QMTPUB: 0,1,0",
+                                        "result 103 +QMTPUB: 0,3,0"}));
     EXPECT_TRUE(engine.idle());
     // A msgID whose key is a prefix of another ("0,1" vs "0,10") is not confused.
     h.payloads[10] = PayloadSpec{"x", Payload::End::ctrl_z};
@@ -736,7 +839,8 @@ TEST_F(EngineCase, PublishesInFlightGetTheirResultsOutOfOrder) {
     rx("\r\n>\r\nOK\r\n");
     log.clear();
     rx(framed("+QMTPUB: 0,1,0") + framed("+QMTPUB: 0,10,0"));
-    EXPECT_EQ(log, (std::vector<std::string>{"result 1 +QMTPUB: 0,1,0", "result 10 +QMTPUB: 0,10,0"}));
+    EXPECT_EQ(log,
+              (std::vector<std::string>{"result 1 +QMTPUB: 0,1,0", "result 10 +QMTPUB: 0,10,0"}));
 }
 
 TEST_F(EngineCase, QosZeroPublishesGetTheirResultsInOrder) {
@@ -779,12 +883,14 @@ TEST_F(EngineCase, IntermediateVerdictKeepsWaitingAndRestartsTheDeadline) {
     engine.poll(now);
     EXPECT_EQ(engine.awaiting_results(), 0u);
     EXPECT_EQ(log, (std::vector<std::string>{"prompt 1", "final 1 OK", "result 1 +QMTPUB: 0,3,1,1",
-                                             "result 1 +QMTPUB: 0,3,1,2", "result_error 1 result timeout"}));
+                                             "result 1 +QMTPUB: 0,3,1,2",
+                                             "result_error 1 result timeout"}));
     EXPECT_EQ(engine.counters().result_timeouts, 1u);
 }
 
 TEST_F(EngineCase, ResultTimeoutUsesThePerRequestOverride) {
-    ASSERT_TRUE(engine.submit_with(cmd::conn, &rec, 1, Timeouts{0, 2500}, [](ArgWriter& w) { w.integer(0).quoted("c"); }));
+    ASSERT_TRUE(engine.submit_with(cmd::conn, &rec, 1, Timeouts{0, 2500},
+                                   [](ArgWriter& w) { w.integer(0).quoted("c"); }));
     rx(ok());
     EXPECT_EQ(engine.next_deadline(), now + 2500);
     now += 2500;
@@ -828,7 +934,8 @@ struct Resubmitter final : CommandHandler {
     std::vector<std::string> log;
     int resubmitted = 0;
     void on_final(const CommandRef& r, const Outcome& o) override {
-        log.push_back("final " + std::to_string(r.tag) + " " + (o ? std::string("OK") : test::describe(o.error())));
+        log.push_back("final " + std::to_string(r.tag) + " " +
+                      (o ? std::string("OK") : test::describe(o.error())));
         if (!o && o.error().kind == ErrorKind::aborted && r.tag < 100) {
             EXPECT_TRUE(engine->submit(cmd::at, this, 100 + r.tag));
             ++resubmitted;
@@ -851,7 +958,7 @@ TEST_F(EngineCase, AbortAllFailsEverythingOnceAndKeepsWhatTheCallbacksSubmit) {
     Resubmitter h;
     h.engine = &engine;
     ASSERT_TRUE(engine.submit(cmd::open, &h, 1, 0, "h", 1883));
-    rx(ok());                                           // tag 1 awaits its result
+    rx(ok());                                              // tag 1 awaits its result
     ASSERT_TRUE(engine.submit(cmd::conn, &h, 2, 0, "c"));  // running
     ASSERT_TRUE(engine.submit(cmd::at, &h, 3));            // queued
     ASSERT_TRUE(engine.submit(cmd::at, &h, 4));            // queued
@@ -859,8 +966,8 @@ TEST_F(EngineCase, AbortAllFailsEverythingOnceAndKeepsWhatTheCallbacksSubmit) {
     engine.abort_all();
     std::vector<std::string> sorted = h.log;
     std::sort(sorted.begin(), sorted.end());
-    EXPECT_EQ(sorted, (std::vector<std::string>{"final 1 OK", "final 2 aborted", "final 3 aborted", "final 4 aborted",
-                                                "result_error 1 aborted"}));
+    EXPECT_EQ(sorted, (std::vector<std::string>{"final 1 OK", "final 2 aborted", "final 3 aborted",
+                                                "final 4 aborted", "result_error 1 aborted"}));
     EXPECT_EQ(h.resubmitted, 4);
     EXPECT_EQ(engine.queued(), 4u);
     EXPECT_EQ(engine.awaiting_results(), 0u);
@@ -883,7 +990,8 @@ TEST_F(EngineCase, AbortAllFailsEverythingOnceAndKeepsWhatTheCallbacksSubmit) {
 }
 
 TEST_F(EngineCase, QueueFullIsRefused) {
-    for (std::uint32_t i = 0; i < EngineConfig::queue_depth; ++i) ASSERT_TRUE(engine.submit(cmd::at, &rec, i));
+    for (std::uint32_t i = 0; i < EngineConfig::queue_depth; ++i)
+        ASSERT_TRUE(engine.submit(cmd::at, &rec, i));
     auto r = engine.submit(cmd::at, &rec, 99);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::queue_full);
@@ -931,7 +1039,8 @@ TEST_F(EngineCase, NextDeadlineIsTheEarliestPendingWork) {
     // A bare claimed URC pending: claim_idle after the last byte.
     auto claim = [](ByteView b, ClaimPhase phase) {
         const qmt::RecvParse p = qmt::parse_recv(b, phase);
-        return p.status == qmt::RecvParse::Status::need_more ? Claim::need_more() : Claim::done(p.consumed);
+        return p.status == qmt::RecvParse::Status::need_more ? Claim::need_more()
+                                                             : Claim::done(p.consumed);
     };
     ASSERT_TRUE(engine.on_urc_claim(cmd::urc_recv, ClaimHandler::from(claim)));
     now += 5;
@@ -996,18 +1105,21 @@ TEST_P(Redaction, SecretsNeverReachTheTrace) {
     rx(framed("+QMTTENAUTH:\"QueriedPass8\"") + ok());
     EXPECT_TRUE(engine.idle());
     EXPECT_EQ(rec.events.size(), 11u);
-    for (const char* secret : {"AliSecret1", "ConnPass2", "TenSecret3", "FetchedPass4", "TenSecret5", "FetchedPass6",
-                               "QueriedPass7", "QueriedPass8"}) {
+    for (const char* secret : {"AliSecret1", "ConnPass2", "TenSecret3", "FetchedPass4",
+                               "TenSecret5", "FetchedPass6", "QueriedPass7", "QueriedPass8"}) {
         EXPECT_EQ(all.find(secret), std::string::npos) << secret << " in\n" << all;
     }
     // The rest is still traced: the trace is useful, not empty.
     EXPECT_NE(all.find("AT+QMTCONN=0,\"cid\",\"user\",\"***\""), std::string::npos) << all;
-    EXPECT_NE(all.find("AT+QMTTENAUTH=\"pid\",\"dev\",\"pid@dev\",\"***\",30"), std::string::npos) << all;
+    EXPECT_NE(all.find("AT+QMTTENAUTH=\"pid\",\"dev\",\"pid@dev\",\"***\",30"), std::string::npos)
+        << all;
     EXPECT_NE(all.find("+QMTTENAUTH: 0,"), std::string::npos) << all;
 }
 
 INSTANTIATE_TEST_SUITE_P(Echo, Redaction, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "EchoOn" : "EchoOff"; });
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return i.param ? "EchoOn" : "EchoOff";
+                         });
 
 struct RedactionLeaks : EngineCase {
     std::string all;

@@ -1,5 +1,6 @@
 // qmt::parse_recv on its own: the framing of +QMTRECV, driven the way the engine drives a claim
-// handler (line_end after each LF, next_byte for the byte after an LF, idle when the line is quiet).
+// handler (line_end after each LF, next_byte for the byte after an LF, idle when the line is
+// quiet).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -16,7 +17,7 @@ namespace {
 
 struct Outcome {
     Status status = Status::need_more;
-    std::size_t consumed = 0;      // bytes of the stream that belonged to the URC
+    std::size_t consumed = 0;  // bytes of the stream that belonged to the URC
     int msg_id = -1;
     std::string topic;
     std::string payload;
@@ -77,10 +78,12 @@ Outcome drive(std::string_view stream, PayloadQuoting q, bool idle_at_end = true
     return o;
 }
 
-constexpr PayloadQuoting kAllModes[] = {PayloadQuoting::detect, PayloadQuoting::quoted, PayloadQuoting::bare};
+constexpr PayloadQuoting kAllModes[] = {PayloadQuoting::detect, PayloadQuoting::quoted,
+                                        PayloadQuoting::bare};
 
 TEST(ParseRecv, QuotedPayloadEndsAtTheQuoteBeforeCrLfInQuotedAndDetectModes) {
-    const std::string urc = "+QMTRECV: 0,7,\"topic/example\",\"This is the payload related to topic\"\r\n";
+    const std::string urc =
+        "+QMTRECV: 0,7,\"topic/example\",\"This is the payload related to topic\"\r\n";
     for (PayloadQuoting q : {PayloadQuoting::detect, PayloadQuoting::quoted}) {
         const Outcome o = drive(urc + "\r\nOK\r\n", q);
         EXPECT_EQ(o.status, Status::complete);
@@ -154,14 +157,16 @@ TEST(ParseRecv, QuoteBeforeCrLfInsideAPayload) {
 
 std::string every_byte_payload(std::size_t n, std::uint8_t start) {
     std::string p;
-    for (std::size_t i = 0; i < n; ++i) p.push_back(static_cast<char>(static_cast<std::uint8_t>(start + i)));
+    for (std::size_t i = 0; i < n; ++i)
+        p.push_back(static_cast<char>(static_cast<std::uint8_t>(start + i)));
     return p;
 }
 
 TEST(ParseRecv, KiloBytePayloadOfEveryByteValue) {
     // 1024 bytes cycling through 0..255: holds NUL, 0x1A, 0x1B, ',' and '"', lone CR and LF, but
     // no CR LF followed by CR or LF (that would be the framing of the next response).
-    for (std::uint8_t start : {std::uint8_t{0}, std::uint8_t{100}, std::uint8_t{200}}) {  // never ends in CR/LF
+    for (std::uint8_t start :
+         {std::uint8_t{0}, std::uint8_t{100}, std::uint8_t{200}}) {  // never ends in CR/LF
         const std::string payload = every_byte_payload(1024, start);
         const std::string urc = "+QMTRECV: 0,65535,\"t/bin\"," + payload + "\r\n";
         for (PayloadQuoting q : {PayloadQuoting::bare, PayloadQuoting::detect}) {
@@ -180,7 +185,8 @@ TEST(ParseRecv, KiloBytePayloadOfEveryByteValue) {
 }
 
 TEST(ParseRecv, SpacesAfterTheColonAreOptional) {
-    for (const char* urc : {"+QMTRECV:0,1,\"t\",p\r\n", "+QMTRECV: 0,1,\"t\",p\r\n", "+QMTRECV:   0,1,\"t\",p\r\n"}) {
+    for (const char* urc :
+         {"+QMTRECV:0,1,\"t\",p\r\n", "+QMTRECV: 0,1,\"t\",p\r\n", "+QMTRECV:   0,1,\"t\",p\r\n"}) {
         const Outcome o = drive(std::string(urc) + "\r\n", PayloadQuoting::detect);
         EXPECT_EQ(o.status, Status::complete) << urc;
         EXPECT_EQ(o.payload, "p");
@@ -237,7 +243,8 @@ TEST(ParseRecv, EmptyPayloads) {
 
 TEST(ParseRecv, NoteLiteralQuotedRecvWithSpacesAfterCommas) {
     // Chapter 6 prints the first +QMTRECV with a space after each comma of the header.
-    const std::string urc = "+QMTRECV: 0,0, \"topic/example\", \"This is the payload related to topic\"\r\n";
+    const std::string urc =
+        "+QMTRECV: 0,0, \"topic/example\", \"This is the payload related to topic\"\r\n";
     const Outcome o = drive(urc + "\r\nOK\r\n", PayloadQuoting::detect);
     EXPECT_EQ(o.consumed, urc.size());
     EXPECT_EQ(o.topic, "topic/example");

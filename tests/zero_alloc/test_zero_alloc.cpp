@@ -1,7 +1,8 @@
-// Zero heap allocations over a long engine session, and over a long client session. Every global allocation function is replaced
-// by a counting one; the session (100 000 commands of every kind: plain, queries, CME errors,
-// publishes with prompts and payload echo, two-phase results, claimed +QMTRECV, URCs, garbage,
-// overlong lines, timeouts) runs with handlers that use no heap, and the count must not move.
+// Zero heap allocations over a long engine session, and over a long client session. Every global
+// allocation function is replaced by a counting one; the session (100 000 commands of every kind:
+// plain, queries, CME errors, publishes with prompts and payload echo, two-phase results, claimed
+// +QMTRECV, URCs, garbage, overlong lines, timeouts) runs with handlers that use no heap, and the
+// count must not move.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -26,7 +27,8 @@ void* counted(std::size_t size) {
 }
 void* counted_aligned(std::size_t size, std::align_val_t al) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
-    const std::size_t a = static_cast<std::size_t>(al) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(al);
+    const std::size_t a =
+        static_cast<std::size_t>(al) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(al);
     void* p = nullptr;
     if (posix_memalign(&p, a, size == 0 ? 1 : size) != 0) std::abort();
     return p;
@@ -34,26 +36,66 @@ void* counted_aligned(std::size_t size, std::align_val_t al) {
 }  // namespace
 
 // ---- the replaceable global allocation and deallocation functions, all of them
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned(n, a); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void* operator new(std::size_t n) {
+    return counted(n);
+}
+void* operator new[](std::size_t n) {
+    return counted(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    return counted(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return counted(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+    return counted_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+    return counted_aligned(n, a);
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_aligned(n, a);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
 
 using namespace qmtkit;
 using namespace qmtkit::at;
@@ -204,7 +246,8 @@ struct Session {
             }
             case 2: {  // QoS 1 publish with a prompt, a retransmission report and a result
                 static const char kPayload[] = "temperature=21.5, humidity=40%";
-                h.payload = ByteView(reinterpret_cast<const std::uint8_t*>(kPayload), sizeof(kPayload) - 1);
+                h.payload =
+                    ByteView(reinterpret_cast<const std::uint8_t*>(kPayload), sizeof(kPayload) - 1);
                 h.end = Payload::End::ctrl_z;
                 const std::uint32_t id = 1u + i % 65535u;
                 engine.submit(cmd::pub, &h, i, 0, id, 1, 0, "sensors/room1");
@@ -217,7 +260,11 @@ struct Session {
                 sent.add(kPayload).add("\x1A");
                 expect_written(sent.view());
                 Text answer;
-                answer.add("\r\nOK\r\n\r\n+QMTPUB: 0,").num(id).add(",1,1\r\n\r\n+QMTPUB: 0,").num(id).add(",0\r\n");
+                answer.add("\r\nOK\r\n\r\n+QMTPUB: 0,")
+                    .num(id)
+                    .add(",1,1\r\n\r\n+QMTPUB: 0,")
+                    .num(id)
+                    .add(",0\r\n");
                 rx(answer.view());
                 break;
             }
@@ -337,8 +384,8 @@ TEST(ZeroAlloc, LongSessionAllocatesNothing) {
     EXPECT_EQ(s.h.timeouts, per_kind);
     EXPECT_EQ(s.h.cme, per_kind);
     EXPECT_EQ(s.h.intermediates, per_kind);
-    EXPECT_EQ(s.h.results, 3u * per_kind);         // publish, subscribe, fixed publish
-    EXPECT_EQ(s.h.result_errors, per_kind);        // the disconnect results that never came
+    EXPECT_EQ(s.h.results, 3u * per_kind);   // publish, subscribe, fixed publish
+    EXPECT_EQ(s.h.result_errors, per_kind);  // the disconnect results that never came
     EXPECT_EQ(s.h.ok, 7u * per_kind);
     EXPECT_TRUE(s.engine.idle());
     const Counters& c = s.engine.counters();
@@ -368,7 +415,12 @@ struct NoHeapModule final : Writer {
     std::size_t fixed_left = 0;
     char out[16384];
     std::size_t out_len = 0;
-    struct Pending { char text[48]; std::size_t len; Instant due; bool pub; };
+    struct Pending {
+        char text[48];
+        std::size_t len;
+        Instant due;
+        bool pub;
+    };
     Pending pend[32];
     std::size_t npend = 0;
     std::size_t in_flight = 0;
@@ -423,12 +475,19 @@ struct NoHeapModule final : Writer {
         const std::size_t n = line_len;
         line_len = 0;
         if (starts(l, n, "AT+CGATT?")) return put("\r\n+CGATT:1\r\n\r\nOK\r\n");
-        if (starts(l, n, "AT+QMTOPEN=")) { put("\r\nOK\r\n"); return later("\r\n+QMTOPEN: 0,0\r\n", false); }
-        if (starts(l, n, "AT+QMTCONN=")) { put("\r\nOK\r\n"); return later("\r\n+QMTCONN: 0,0,0\r\n", false); }
+        if (starts(l, n, "AT+QMTOPEN=")) {
+            put("\r\nOK\r\n");
+            return later("\r\n+QMTOPEN: 0,0\r\n", false);
+        }
+        if (starts(l, n, "AT+QMTCONN=")) {
+            put("\r\nOK\r\n");
+            return later("\r\n+QMTCONN: 0,0,0\r\n", false);
+        }
         if (starts(l, n, "AT+QMTSUB=0,")) {
             put("\r\nOK\r\n");
             char t[48];
-            std::snprintf(t, sizeof(t), "\r\n+QMTSUB: 0,%ld,0,1\r\n", std::strtol(l + 12, nullptr, 10));
+            std::snprintf(t, sizeof(t), "\r\n+QMTSUB: 0,%ld,0,1\r\n",
+                          std::strtol(l + 12, nullptr, 10));
             return later(t, false);
         }
         if (starts(l, n, "AT+QMTPUB=0,")) {
@@ -436,8 +495,12 @@ struct NoHeapModule final : Writer {
             pub_id = static_cast<std::uint16_t>(std::strtol(l + 12, nullptr, 10));
             // Fixed length when the line ends with ",<len>" after the topic's closing quote.
             const char* q = static_cast<const char*>(std::memchr(l, '"', n));
-            const char* q2 = q ? static_cast<const char*>(std::memchr(q + 1, '"', n - static_cast<std::size_t>(q + 1 - l))) : nullptr;
-            fixed_left = (q2 && q2 + 1 < l + n && q2[1] == ',') ? static_cast<std::size_t>(std::strtol(q2 + 2, nullptr, 10)) : 0;
+            const char* q2 = q ? static_cast<const char*>(std::memchr(
+                                     q + 1, '"', n - static_cast<std::size_t>(q + 1 - l)))
+                               : nullptr;
+            fixed_left = (q2 && q2 + 1 < l + n && q2[1] == ',')
+                             ? static_cast<std::size_t>(std::strtol(q2 + 2, nullptr, 10))
+                             : 0;
             payload = true;
             return put("\r\n> ");
         }
@@ -479,7 +542,9 @@ struct NoHeapModule final : Writer {
 
 struct ClientTally final : qmt::Listener {
     std::uint32_t ok = 0, failed = 0, messages = 0, sessions = 0;
-    void on_published(std::uint32_t, const qmt::Result<qmt::PublishReport>& r) override { r ? ++ok : ++failed; }
+    void on_published(std::uint32_t, const qmt::Result<qmt::PublishReport>& r) override {
+        r ? ++ok : ++failed;
+    }
     void on_link(qmt::LinkState s) override { sessions += s == qmt::LinkState::online ? 1u : 0u; }
     void on_message(const qmt::Message&) override { ++messages; }
 };

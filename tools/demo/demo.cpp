@@ -1,8 +1,8 @@
 // qmtkit-demo: the AT engine driving a scripted BC28 session (the note's chapter 6, then five
 // publishes kept in flight at once). The module is a script of answers with network delays,
 // run under virtual time; the trace shows the AT line as the engine sees it, secrets masked.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <string>
@@ -26,7 +26,7 @@ struct Step {
 };
 
 class ScriptedModule final : public at::Writer {
-public:
+  public:
     explicit ScriptedModule(std::vector<Step> steps) : steps_(std::move(steps)) {}
     std::size_t write(const std::uint8_t* d, std::size_t n) override {
         for (std::size_t i = 0; i < n; ++i) {
@@ -58,7 +58,7 @@ public:
     Instant next_due() const { return out_.empty() ? ~Instant{0} : out_.front().first; }
     void set_time(Instant t) { now_ = t; }
 
-private:
+  private:
     void line_done() {
         for (std::size_t i = 0; i < steps_.size(); ++i) {
             if (line_.rfind(steps_[i].when, 0) == 0) {
@@ -94,7 +94,7 @@ private:
 };
 
 class App final : public at::CommandHandler {
-public:
+  public:
     void on_info(const at::CommandRef&, std::string_view line) override {
         std::printf("            info   %.*s\n", static_cast<int>(line.size()), line.data());
     }
@@ -120,18 +120,24 @@ public:
     Instant now = 0;
     int pub_results = 0;
 
-private:
+  private:
     std::string payload_;
 };
 
 const char* kind_name(at::TraceKind k) {
     switch (k) {
-        case at::TraceKind::tx: return "-->";
-        case at::TraceKind::rx: return "<--";
-        case at::TraceKind::echo: return "echo";
-        case at::TraceKind::prompt: return "<-- >";
-        case at::TraceKind::payload: return "--> payload";
-        default: return "..";
+        case at::TraceKind::tx:
+            return "-->";
+        case at::TraceKind::rx:
+            return "<--";
+        case at::TraceKind::echo:
+            return "echo";
+        case at::TraceKind::prompt:
+            return "<-- >";
+        case at::TraceKind::payload:
+            return "--> payload";
+        default:
+            return "..";
     }
 }
 
@@ -140,16 +146,22 @@ void must(const R& r, const char* what);
 
 void App::next_after(std::uint32_t tag) {
     switch (tag) {
-        case 3: must(engine->submit(at::cmd::conn, this, 4, 0, "MQTT_TEST"), "conn"); break;
-        case 4: must(engine->submit(at::cmd::sub, this, 5, 0, 1, "topic/example", 2), "sub"); break;
+        case 3:
+            must(engine->submit(at::cmd::conn, this, 4, 0, "MQTT_TEST"), "conn");
+            break;
+        case 4:
+            must(engine->submit(at::cmd::sub, this, 5, 0, 1, "topic/example", 2), "sub");
+            break;
         case 5:
             for (int id = 1; id <= 5; ++id) {
-                must(engine->submit(at::cmd::pub, this, 10u + static_cast<unsigned>(id), 0, id, 1, 0,
-                                    "topic/pub"), "pub");
+                must(engine->submit(at::cmd::pub, this, 10u + static_cast<unsigned>(id), 0, id, 1,
+                                    0, "topic/pub"),
+                     "pub");
             }
             break;
         default:
-            if (tag > 10 && tag <= 15 && ++pub_results == 5) must(engine->submit(at::cmd::disc, this, 20, 0), "disc");
+            if (tag > 10 && tag <= 15 && ++pub_results == 5)
+                must(engine->submit(at::cmd::disc, this, 20, 0), "disc");
             break;
     }
 }
@@ -162,7 +174,8 @@ struct DemoConfig : at::EngineConfig {
 template <class R>
 void must(const R& r, const char* what) {
     if (!r) {
-        std::fprintf(stderr, "demo: %s refused: %s\n", what, std::string(at::to_string(r.error().kind)).c_str());
+        std::fprintf(stderr, "demo: %s refused: %s\n", what,
+                     std::string(at::to_string(r.error().kind)).c_str());
         std::exit(1);
     }
 }
@@ -176,11 +189,14 @@ int main() {
         {"AT+QMTOPEN=0", "\r\nOK\r\n", "\r\n+QMTOPEN: 0,0\r\n", 1500},
         {"AT+QMTCONN=0", "\r\nOK\r\n", "\r\n+QMTCONN: 0,0,0\r\n", 1800},
         {"AT+QMTSUB=0,1", "\r\nOK\r\n",
-         "\r\n+QMTSUB: 0,1,0,2\r\n\r\n+QMTRECV: 0,0,\"topic/example\",这是测试数据, hello MQTT.\r\n", 1600},
+         "\r\n+QMTSUB: 0,1,0,2\r\n\r\n+QMTRECV: 0,0,\"topic/example\",这是测试数据, hello "
+         "MQTT.\r\n",
+         1600},
     };
     for (int id = 1; id <= 5; ++id) {
         script.push_back({"AT+QMTPUB=0," + std::to_string(id) + ",1", ">",
-                          "\r\n+QMTPUB: 0," + std::to_string(id) + ",0\r\n", 2000u + 100u * static_cast<Millis>(id)});
+                          "\r\n+QMTPUB: 0," + std::to_string(id) + ",0\r\n",
+                          2000u + 100u * static_cast<Millis>(id)});
     }
     script.push_back({"AT+QMTDISC=0", "\r\nOK\r\n", "\r\n+QMTDISC: 0,0\r\n", 200});
     ScriptedModule module(script);
@@ -191,8 +207,8 @@ int main() {
     auto trace = [&](at::TraceKind k, std::string_view t) {
         if (k == at::TraceKind::tx || k == at::TraceKind::rx || k == at::TraceKind::prompt ||
             k == at::TraceKind::payload) {
-            std::printf("  %6llu ms  %-6s %.*s\n", static_cast<unsigned long long>(app.now), kind_name(k),
-                        static_cast<int>(t.size()), t.data());
+            std::printf("  %6llu ms  %-6s %.*s\n", static_cast<unsigned long long>(app.now),
+                        kind_name(k), static_cast<int>(t.size()), t.data());
         }
     };
     engine.set_trace(at::TraceHook::from(trace));
@@ -200,22 +216,25 @@ int main() {
         const qmt::RecvParse p = qmt::parse_recv(b, phase);
         if (p.status == qmt::RecvParse::Status::need_more) return at::Claim::need_more();
         if (p.status == qmt::RecvParse::Status::complete) {
-            std::printf("            message on \"%.*s\": %.*s\n", static_cast<int>(p.message.topic.size()),
-                        p.message.topic.data(), static_cast<int>(p.message.payload.size),
+            std::printf("            message on \"%.*s\": %.*s\n",
+                        static_cast<int>(p.message.topic.size()), p.message.topic.data(),
+                        static_cast<int>(p.message.payload.size),
                         reinterpret_cast<const char*>(p.message.payload.data));
         }
         return at::Claim::done(p.consumed);
     };
     engine.on_urc_claim(at::cmd::urc_recv, at::ClaimHandler::from(recv));
 
-    std::puts("qmtkit demo: the AT engine against a scripted BC28 (virtual time, secrets masked)\n");
+    std::puts(
+        "qmtkit demo: the AT engine against a scripted BC28 (virtual time, secrets masked)\n");
     engine.poll(0);
     // The note's chapter 6 credentials; the secret never reaches the trace.
     must(engine.submit(at::cmd::cfg_aliauth, &app, 1, 0, "oyjtmPl5a5j", "MQTT_TEST",
-                       "wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ"), "aliauth");
+                       "wN9Y6pZSIIy7Exa5qVzcmigEGO4kAazZ"),
+         "aliauth");
     must(engine.submit(at::cmd::open_test, &app, 2), "open test");
-    must(engine.submit(at::cmd::open, &app, 3, 0, "iot-as-mqtt.cn-shanghai.aliyuncs.com", 1883), "open");
-
+    must(engine.submit(at::cmd::open, &app, 3, 0, "iot-as-mqtt.cn-shanghai.aliyuncs.com", 1883),
+         "open");
 
     std::size_t most_awaited = 0;
     while (!engine.idle() || module.next_due() != ~Instant{0}) {
@@ -228,9 +247,14 @@ int main() {
         most_awaited = std::max(most_awaited, engine.awaiting_results());
     }
     const at::Counters& c = engine.counters();
-    std::printf("\n%u commands, %u URCs (%u claimed), %u timeouts, %u unclaimed lines; finished at %llu ms\n",
-                c.commands, c.urcs, c.claims, c.timeouts, c.unclaimed, static_cast<unsigned long long>(app.now));
-    std::printf("At most %zu results were awaited at once: the publishes overlapped instead of waiting\n"
-                "for each acknowledgement in turn.\n", most_awaited);
+    std::printf(
+        "\n%u commands, %u URCs (%u claimed), %u timeouts, %u unclaimed lines; finished at %llu "
+        "ms\n",
+        c.commands, c.urcs, c.claims, c.timeouts, c.unclaimed,
+        static_cast<unsigned long long>(app.now));
+    std::printf(
+        "At most %zu results were awaited at once: the publishes overlapped instead of waiting\n"
+        "for each acknowledgement in turn.\n",
+        most_awaited);
     return c.timeouts == 0 && c.unclaimed == 0 ? 0 : 1;
 }

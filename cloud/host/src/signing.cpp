@@ -20,9 +20,12 @@ namespace {
 
 const EVP_MD* md_of(SignMethod m) {
     switch (m) {
-    case SignMethod::hmacmd5: return EVP_md5();
-    case SignMethod::hmacsha1: return EVP_sha1();
-    case SignMethod::hmacsha256: return EVP_sha256();
+        case SignMethod::hmacmd5:
+            return EVP_md5();
+        case SignMethod::hmacsha1:
+            return EVP_sha1();
+        case SignMethod::hmacsha256:
+            return EVP_sha256();
     }
     return EVP_sha256();
 }
@@ -52,8 +55,7 @@ std::string to_hex(std::string_view bytes) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) ==
                       std::tolower(static_cast<unsigned char>(y));
            });
@@ -78,9 +80,12 @@ std::uint64_t now_unix() {
 
 std::string_view to_string(SignMethod m) {
     switch (m) {
-    case SignMethod::hmacmd5: return "hmacmd5";
-    case SignMethod::hmacsha1: return "hmacsha1";
-    case SignMethod::hmacsha256: return "hmacsha256";
+        case SignMethod::hmacmd5:
+            return "hmacmd5";
+        case SignMethod::hmacsha1:
+            return "hmacsha1";
+        case SignMethod::hmacsha256:
+            return "hmacsha256";
     }
     return "hmacsha256";
 }
@@ -220,8 +225,7 @@ SignResult<MqttCredentials> sign_aliyun(const AliyunParams& p) {
     if (p.secure_mode != 2 && p.secure_mode != 3)
         return SignError{"Aliyun: secure mode must be 2 (TLS) or 3 (TCP), got " +
                          std::to_string(p.secure_mode)};
-    const std::string id =
-        p.client_id.empty() ? p.product_key + "." + p.device_name : p.client_id;
+    const std::string id = p.client_id.empty() ? p.product_key + "." + p.device_name : p.client_id;
     if (id.find_first_of("|,") != std::string::npos)
         return SignError{"Aliyun: client id must not contain '|' or ','"};
     if (p.endpoint.empty() && p.region.empty())
@@ -299,8 +303,8 @@ SignResult<MqttCredentials> sign_tencent(const TencentParams& p) {
     c.client_id = p.product_id + p.device_name;
     const std::string conn = p.conn_id.empty() ? random_alnum(5) : p.conn_id;
     const std::uint64_t expiry = p.expiry_unix != 0 ? p.expiry_unix : now_unix() + 3600;
-    c.username = c.client_id + ";" + std::to_string(p.sdkappid) + ";" + conn + ";" +
-                 std::to_string(expiry);
+    c.username =
+        c.client_id + ";" + std::to_string(p.sdkappid) + ";" + conn + ";" + std::to_string(expiry);
     auto pw = tencent_password(p.device_psk_base64, c.username, p.method);
     if (!pw) return SignError{"Tencent: device PSK is not valid base64"};
     c.password = std::move(*pw);
@@ -346,16 +350,17 @@ std::string token_request_body(const TokenRequest& r) {
     while (nonce == 0) {
         unsigned char b[4];
         if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
-        nonce = (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 |
-                 std::uint32_t{b[2]} << 8 | b[3]) & 0x7fffffffu;
+        nonce = (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
+                 b[3]) &
+                0x7fffffffu;
     }
     const std::uint64_t ts = r.timestamp != 0 ? r.timestamp : now_unix();
     const std::uint64_t expire_s = std::uint64_t{r.expire_days} * 86400u;
     const std::string client_id =
         r.client_id.empty() ? r.product_id + "@" + r.device_name : r.client_id;
     const std::string sig = token_signature(
-        r.device_secret, token_sign_content(client_id, r.device_name, expire_s, nonce,
-                                            r.product_id, ts));
+        r.device_secret,
+        token_sign_content(client_id, r.device_name, expire_s, nonce, r.product_id, ts));
     std::string body;
     body.append("clientId=").append(url_encode(client_id));
     body.append("&deviceName=").append(url_encode(r.device_name));

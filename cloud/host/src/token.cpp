@@ -2,9 +2,10 @@
 //
 // Failure → +QMTTENAUTH result code (the note lists the codes but not their causes; this is
 // qmtkit's documented mapping, also in docs/cloud-standin.md):
-//   0 got password     HTTP 2xx, JSON body {"returnCode":0,"data":{"id":..,"secret":..,"expire":..}}
-//   1 DNS failure      CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_URL_MALFORMAT
-//   2 socket init      CURLE_COULDNT_CONNECT (refused / unreachable), CURLE_UNSUPPORTED_PROTOCOL,
+//   0 got password     HTTP 2xx, JSON body
+//   {"returnCode":0,"data":{"id":..,"secret":..,"expire":..}} 1 DNS failure
+//   CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_URL_MALFORMAT 2 socket init
+//   CURLE_COULDNT_CONNECT (refused / unreachable), CURLE_UNSUPPORTED_PROTOCOL,
 //                      CURLE_FAILED_INIT, CURLE_SSL_CONNECT_ERROR and other TLS set-up errors,
 //                      CURLE_OUT_OF_MEMORY
 //   3 HTTP packet      HTTP status not 2xx, returnCode != 0, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
@@ -33,21 +34,26 @@ std::size_t collect(char* data, std::size_t size, std::size_t nmemb, void* user)
 
 int code_for(CURLcode rc) {
     switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_URL_MALFORMAT: return 1;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_FAILED_INIT:
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE: return 2;
-    case CURLE_SEND_ERROR: return 4;
-    case CURLE_OPERATION_TIMEDOUT: return 6;
-    default: return 3;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_URL_MALFORMAT:
+            return 1;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_FAILED_INIT:
+        case CURLE_OUT_OF_MEMORY:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+            return 2;
+        case CURLE_SEND_ERROR:
+            return 4;
+        case CURLE_OPERATION_TIMEDOUT:
+            return 6;
+        default:
+            return 3;
     }
 }
 
@@ -63,8 +69,7 @@ TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long tim
         out.message = "expire must be 1..60 days, got " + std::to_string(r.expire_days);
         return out;
     }
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
-                                                             &curl_easy_cleanup);
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
     if (!curl) {
         out.result_code = 2;
         out.message = "curl_easy_init failed";
@@ -75,8 +80,7 @@ TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long tim
     char errbuf[CURL_ERROR_SIZE] = {0};
     curl_slist* headers =
         curl_slist_append(nullptr, "Content-Type: application/x-www-form-urlencoded");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hold(headers,
-                                                                     &curl_slist_free_all);
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hold(headers, &curl_slist_free_all);
     CURL* h = curl.get();
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_POST, 1L);

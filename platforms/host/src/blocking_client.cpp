@@ -35,16 +35,24 @@ std::string describe(const qmt::ClientError& e) {
 std::string describe(const Error& e) {
     std::string s;
     switch (e.kind) {
-        case FailureKind::client: s = describe(e.client); break;
-        case FailureKind::deadline: s = "timed out"; break;
-        case FailureKind::transport: s = "transport failed"; break;
+        case FailureKind::client:
+            s = describe(e.client);
+            break;
+        case FailureKind::deadline:
+            s = "timed out";
+            break;
+        case FailureKind::transport:
+            s = "transport failed";
+            break;
     }
     if (!e.detail.empty()) s += ": " + e.detail;
     return s;
 }
 
 namespace {
-Error client_error(const qmt::ClientError& ce) { return Error{FailureKind::client, ce, {}}; }
+Error client_error(const qmt::ClientError& ce) {
+    return Error{FailureKind::client, ce, {}};
+}
 }  // namespace
 
 BlockingClient::BlockingClient(const std::string& device, const SerialOptions& serial)
@@ -54,8 +62,9 @@ BlockingClient::BlockingClient(const std::string& device, const SerialOptions& s
       runner_(std::make_unique<Runner>(transport_, static_cast<qmt::ClientCore&>(*client_))) {
     runner_->set_error_handler([this](std::error_code ec) {
         transport_failed_ = true;
-        transport_error_ = transport_->description() + ": " +
-                           (ec == asio::error::eof ? std::string("closed by the other end") : ec.message());
+        transport_error_ =
+            transport_->description() + ": " +
+            (ec == asio::error::eof ? std::string("closed by the other end") : ec.message());
         last_problem_ = transport_error_;
     });
     runner_->set_trace([this](at::TraceKind k, std::string_view t) { on_trace(k, t); });
@@ -129,8 +138,9 @@ Result<qmt::PublishReport> BlockingClient::publish(std::string_view topic, ByteV
     }
     if (!ticket) return unexpected(ticket.error());
     const std::uint32_t t = ticket.value();
-    const bool done = run_until([&] { return published_.count(t) != 0; },
-                                std::chrono::duration_cast<Duration>(deadline - Runner::Clock::now()));
+    const bool done =
+        run_until([&] { return published_.count(t) != 0; },
+                  std::chrono::duration_cast<Duration>(deadline - Runner::Clock::now()));
     if (!done) {
         return unexpected(transport_failed_ ? transport_error()
                                             : deadline_error("waiting for the +QMTPUB result"));
@@ -156,7 +166,8 @@ std::optional<PublishDone> BlockingClient::next_published(Duration timeout) {
 Result<qmt::SubscribeReport> BlockingClient::subscribe(std::string_view filter, std::uint8_t qos,
                                                        Duration timeout) {
     if (transport_failed_) return unexpected(transport_error());
-    auto ticket = runner_->apply([&] { return client_->subscribe(filter, qos, qmt::MessageHandler{}); });
+    auto ticket =
+        runner_->apply([&] { return client_->subscribe(filter, qos, qmt::MessageHandler{}); });
     if (!ticket) return unexpected(client_error(ticket.error()));
     const std::uint32_t t = ticket.value();
     if (!run_until([&] { return subscribed_.count(t) != 0; }, timeout)) {
@@ -214,7 +225,8 @@ void BlockingClient::on_published(std::uint32_t ticket, const qmt::Result<qmt::P
     pub_order_.push_back(ticket);
 }
 
-void BlockingClient::on_subscribed(std::uint32_t ticket, const qmt::Result<qmt::SubscribeReport>& r) {
+void BlockingClient::on_subscribed(std::uint32_t ticket,
+                                   const qmt::Result<qmt::SubscribeReport>& r) {
     if (!r) last_problem_ = "subscribe: " + describe(r.error());
     subscribed_.insert_or_assign(ticket, r);
 }

@@ -11,7 +11,8 @@ constexpr Instant kFarFuture = 10ull * 365 * 24 * 3600 * 1000;
 
 Instant Runner::now() {
     return static_cast<Instant>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+            .count());
 }
 
 Runner::Runner(std::shared_ptr<Transport> transport, at::EngineCore& engine)
@@ -55,8 +56,10 @@ void Runner::stop() {
 
 void Runner::set_trace(TraceFn fn) {
     trace_ = std::move(fn);
-    if (trace_) engine_->set_trace(at::TraceHook::bind<&Runner::on_trace>(this));
-    else engine_->set_trace({});
+    if (trace_)
+        engine_->set_trace(at::TraceHook::bind<&Runner::on_trace>(this));
+    else
+        engine_->set_trace({});
 }
 
 void Runner::on_trace(at::TraceKind kind, std::string_view text) {
@@ -78,16 +81,20 @@ void Runner::on_transport_error(std::error_code ec) {
 void Runner::do_feed(const std::uint8_t* d, std::size_t n, Instant t) {
     ++feeds_;
     ++depth_;
-    if (client_ != nullptr) client_->feed(d, n, t);
-    else engine_->feed(d, n, t);
+    if (client_ != nullptr)
+        client_->feed(d, n, t);
+    else
+        engine_->feed(d, n, t);
     --depth_;
 }
 
 void Runner::do_poll(Instant t) {
     ++polls_;
     ++depth_;
-    if (client_ != nullptr) client_->poll(t);
-    else engine_->poll(t);
+    if (client_ != nullptr)
+        client_->poll(t);
+    else
+        engine_->poll(t);
     --depth_;
 }
 

@@ -92,7 +92,8 @@ void Transport::close() {
 
 // ---------------------------------------------------------------- serial
 
-SerialTransport::SerialTransport(asio::io_context& io, std::string device, const SerialOptions& opts)
+SerialTransport::SerialTransport(asio::io_context& io, std::string device,
+                                 const SerialOptions& opts)
     : Transport(io.get_executor()), port_(io), device_(std::move(device)), opts_(opts) {
     std::error_code ec;
     port_.open(device_, ec);
@@ -102,8 +103,8 @@ SerialTransport::SerialTransport(asio::io_context& io, std::string device, const
         if (ec) {
             std::error_code ignored;
             port_.close(ignored);
-            throw TransportError("cannot set " + std::string(what) + " on " + device_ + ": " +
-                                     ec.message(), ec);
+            throw TransportError(
+                "cannot set " + std::string(what) + " on " + device_ + ": " + ec.message(), ec);
         }
     };
     set(asio::serial_port_base::baud_rate(opts_.baud), "baud rate");
@@ -116,14 +117,17 @@ SerialTransport::SerialTransport(asio::io_context& io, std::string device, const
         "flow control");
 }
 
-std::shared_ptr<SerialTransport> SerialTransport::open(asio::io_context& io, const std::string& device,
+std::shared_ptr<SerialTransport> SerialTransport::open(asio::io_context& io,
+                                                       const std::string& device,
                                                        const SerialOptions& opts) {
     return std::make_shared<SerialTransport>(io, device, opts);
 }
 
 std::uint32_t SerialTransport::byte_time_us() const {
     // 10 bits a byte (start, 8 data, stop).
-    return opts_.baud == 0 ? 0 : static_cast<std::uint32_t>((10'000'000ull + opts_.baud - 1) / opts_.baud);
+    return opts_.baud == 0
+               ? 0
+               : static_cast<std::uint32_t>((10'000'000ull + opts_.baud - 1) / opts_.baud);
 }
 
 std::string SerialTransport::description() const {
@@ -173,7 +177,9 @@ std::shared_ptr<TcpTransport> TcpTransport::adopt(asio::ip::tcp::socket socket) 
     return std::make_shared<TcpTransport>(std::move(socket), name);
 }
 
-std::string TcpTransport::description() const { return name_; }
+std::string TcpTransport::description() const {
+    return name_;
+}
 
 void TcpTransport::do_read(asio::mutable_buffer buf, IoHandler h) {
     socket_.async_read_some(buf, std::move(h));
@@ -199,7 +205,8 @@ bool parse_tcp_spec(const std::string& spec, std::string& host, std::uint16_t& p
     std::string p;
     if (!rest.empty() && rest.front() == '[') {  // tcp://[::1]:5000
         const auto close = rest.find(']');
-        if (close == std::string::npos || close + 1 >= rest.size() || rest[close + 1] != ':') return false;
+        if (close == std::string::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+            return false;
         h = rest.substr(1, close - 1);
         p = rest.substr(close + 2);
     } else {
@@ -211,7 +218,8 @@ bool parse_tcp_spec(const std::string& spec, std::string& host, std::uint16_t& p
     if (h.empty() || p.empty()) return false;
     unsigned value = 0;
     const auto res = std::from_chars(p.data(), p.data() + p.size(), value);
-    if (res.ec != std::errc() || res.ptr != p.data() + p.size() || value == 0 || value > 65535) return false;
+    if (res.ec != std::errc() || res.ptr != p.data() + p.size() || value == 0 || value > 65535)
+        return false;
     host = h;
     port = static_cast<std::uint16_t>(value);
     return true;

@@ -11,7 +11,8 @@ struct Uart final : qmtkit::at::Writer {
     char sent[64] = {};
     std::size_t n = 0;
     std::size_t write(const std::uint8_t* d, std::size_t len) override {
-        for (std::size_t i = 0; i < len && n < sizeof(sent) - 1; ++i) sent[n++] = static_cast<char>(d[i]);
+        for (std::size_t i = 0; i < len && n < sizeof(sent) - 1; ++i)
+            sent[n++] = static_cast<char>(d[i]);
         return len;
     }
 };

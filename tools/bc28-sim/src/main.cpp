@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
 
     CLI::App app{
         "bc28-sim: emulates a Quectel BC28 / BC35-G NB-IoT module and its MQTT client (AT+QMT...)\n"
-        "on a pseudo-terminal. Prints the pty path as the first line of stdout (then \"tcp <port>\"\n"
+        "on a pseudo-terminal. Prints the pty path as the first line of stdout (then \"tcp "
+        "<port>\"\n"
         "when --tcp is given). The broker is whatever AT+QMTOPEN names, as on the real module.\n\n"
         "Link presets (--preset), rough NB-IoT figures (override with --rtt-ms / --uplink-kbps):\n"
         "  lan   RTT 0 ms, uplink unlimited (default)\n"
@@ -24,24 +25,31 @@ int main(int argc, char** argv) {
         "Control channel (--control PATH, one command a line, answers \"OK ...\" or \"ERR ...\"):\n"
         "  status | drop [stat] | ping-timeout | stat <n> | reboot [cause] | garbage [count] |\n"
         "  garbage-hex <hex> | split <ms> | delay <ms> | urc <line> | urc-in-reply <line> |\n"
-        "  refuse-open on|off | refuse-conn <rc>|off | stall-acks on|off | rtt <ms> | uplink <kbps> |\n"
+        "  refuse-open on|off | refuse-conn <rc>|off | stall-acks on|off | rtt <ms> | uplink "
+        "<kbps> |\n"
         "  csq <n>        (see docs/emulator.md)",
         "bc28-sim"};
     app.option_defaults()->always_capture_default();
 
     app.add_option("--link", cfg.link, "Create a symlink PATH to the pty device (removed on exit)");
-    app.add_option("--tcp", cfg.tcp_port,
-                   "Also serve the serial line on this TCP port, like a terminal server (0 = pick a "
-                   "free port and print it as \"tcp <port>\"); one client at a time");
+    app.add_option(
+        "--tcp", cfg.tcp_port,
+        "Also serve the serial line on this TCP port, like a terminal server (0 = pick a "
+        "free port and print it as \"tcp <port>\"); one client at a time");
     app.add_option("--tcp-bind", cfg.tcp_bind, "Address the TCP port binds to");
-    app.add_option("--control", cfg.control, "Unix socket for run-time fault injection (line-based)");
-    app.add_option("--fault", cfg.faults,
-                   "Control command applied at start-up (repeatable), e.g. --fault 'refuse-conn 5'");
+    app.add_option("--control", cfg.control,
+                   "Unix socket for run-time fault injection (line-based)");
+    app.add_option(
+        "--fault", cfg.faults,
+        "Control command applied at start-up (repeatable), e.g. --fault 'refuse-conn 5'");
     app.add_option("--preset", preset, "Link preset: lan, ecl0, ecl1, ecl2")
         ->check(CLI::IsMember({"lan", "ecl0", "ecl1", "ecl2"}));
-    app.add_option("--rtt-ms", rtt, "Network round-trip delay added to each exchange, in ms (half each way)");
-    app.add_option("--uplink-kbps", uplink, "Uplink rate in kbit/s; packets queue behind each other (0 = unlimited)");
-    app.add_option("--baud", cfg.baud, "Pace the serial line as a UART at N baud, 8N1 (0 = unpaced)");
+    app.add_option("--rtt-ms", rtt,
+                   "Network round-trip delay added to each exchange, in ms (half each way)");
+    app.add_option("--uplink-kbps", uplink,
+                   "Uplink rate in kbit/s; packets queue behind each other (0 = unlimited)");
+    app.add_option("--baud", cfg.baud,
+                   "Pace the serial line as a UART at N baud, 8N1 (0 = unpaced)");
     app.add_option("--imei", mo.identity.imei, "IMEI answered to AT+CGSN=1");
     app.add_option("--imsi", mo.identity.imsi, "IMSI answered to AT+CIMI");
     app.add_option("--iccid", mo.identity.iccid, "ICCID answered to AT+NCCID");
@@ -51,14 +59,17 @@ int main(int argc, char** argv) {
                  "Quote the +QMTRECV payload (\"...\"); default: bare, up to the end of the line");
     app.add_flag("--prompt-space", mo.prompt_space,
                  "Send \"> \" (with a space) after AT+QMTPUB instead of \">\"");
-    app.add_option("--token-url", mo.token_url, "Token URL of AT+QMTTENAUTH when the command gives none");
+    app.add_option("--token-url", mo.token_url,
+                   "Token URL of AT+QMTTENAUTH when the command gives none");
     app.add_option("--token-timeout-ms", cfg.token_timeout_ms,
                    "Token request timeout (maps to +QMTTENAUTH: 6); the note allows 195 s");
-    app.add_option("--boot-ms", mo.boot_ms, "Time from REBOOTING to the boot banner (AT+NRB, reboot fault)");
+    app.add_option("--boot-ms", mo.boot_ms,
+                   "Time from REBOOTING to the boot banner (AT+NRB, reboot fault)");
     app.add_option("--csq", mo.csq, "Signal quality answered to AT+CSQ (0-31, 99)");
     app.add_option("--max-inflight", mo.max_inflight,
                    "Publishes awaiting +QMTPUB before AT+QMTPUB answers +CME ERROR: 159");
-    app.add_flag("-v,--verbose", cfg.verbose, "Log commands, results and network events to stderr (no secrets)");
+    app.add_flag("-v,--verbose", cfg.verbose,
+                 "Log commands, results and network events to stderr (no secrets)");
 
     CLI11_PARSE(app, argc, argv);
 

@@ -24,7 +24,9 @@ struct LibInit {
     ~LibInit() { mosquitto_lib_cleanup(); }
 };
 
-void lib_init() { static LibInit once; }
+void lib_init() {
+    static LibInit once;
+}
 
 // DNS, then a TCP connect to see that something listens: +QMTOPEN's result code.
 int probe(const std::string& host, std::uint16_t port) {
@@ -75,7 +77,8 @@ struct MosquittoNetwork::Conn {
     std::map<int, OpId> pub_mids;
     std::map<int, std::pair<std::shared_ptr<SubState>, std::size_t>> sub_mids;
     std::map<int, OpId> uns_mids;
-    std::vector<int> early_pubs;  // on_publish can fire inside mosquitto_publish (QoS 0 written at once)
+    std::vector<int>
+        early_pubs;  // on_publish can fire inside mosquitto_publish (QoS 0 written at once)
 };
 
 MosquittoNetwork::MosquittoNetwork(Post post, Log log, long token_timeout_ms)
@@ -91,8 +94,10 @@ MosquittoNetwork::~MosquittoNetwork() {
     destroy_conn();
     std::lock_guard<std::mutex> lk(threads_mu_);
     for (auto& w : threads_) {
-        if (w.done->load()) w.thread.join();
-        else w.thread.detach();  // a token request may be stuck in its timeout; let it go
+        if (w.done->load())
+            w.thread.join();
+        else
+            w.thread.detach();  // a token request may be stuck in its timeout; let it go
     }
 }
 
@@ -144,7 +149,8 @@ void MosquittoNetwork::connect(const ConnectRequest& req) {
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
                          req.version == 3 ? MQTT_PROTOCOL_V31 : MQTT_PROTOCOL_V311);
     if (req.username) {
-        mosquitto_username_pw_set(m, req.username->c_str(), req.password ? req.password->c_str() : nullptr);
+        mosquitto_username_pw_set(m, req.username->c_str(),
+                                  req.password ? req.password->c_str() : nullptr);
     }
     if (req.will.enabled) {
         mosquitto_will_set(m, req.will.topic.c_str(), static_cast<int>(req.will.message.size()),
@@ -177,7 +183,8 @@ void MosquittoNetwork::subscribe(OpId op, const std::vector<std::pair<std::strin
     st->granted.assign(topics.size(), 128);
     for (std::size_t i = 0; i < topics.size(); ++i) {
         int mid = 0;
-        const int rc = mosquitto_subscribe(conn_->m, &mid, topics[i].first.c_str(), topics[i].second);
+        const int rc =
+            mosquitto_subscribe(conn_->m, &mid, topics[i].first.c_str(), topics[i].second);
         if (rc != MOSQ_ERR_SUCCESS) {
             lost(6);
             return;
@@ -192,7 +199,8 @@ void MosquittoNetwork::unsubscribe(OpId op, const std::vector<std::string>& topi
     std::vector<char*> v;
     for (const auto& t : topics) v.push_back(const_cast<char*>(t.c_str()));
     int mid = 0;
-    const int rc = mosquitto_unsubscribe_multiple(conn_->m, &mid, static_cast<int>(v.size()), v.data(), nullptr);
+    const int rc = mosquitto_unsubscribe_multiple(conn_->m, &mid, static_cast<int>(v.size()),
+                                                  v.data(), nullptr);
     if (rc != MOSQ_ERR_SUCCESS) {
         lost(6);
         return;
@@ -205,8 +213,8 @@ void MosquittoNetwork::publish(OpId op, int qos, bool retain, const std::string&
                                const std::string& payload) {
     if (!conn_ || conn_->dead) return;
     int mid = 0;
-    const int rc = mosquitto_publish(conn_->m, &mid, topic.c_str(), static_cast<int>(payload.size()),
-                                     payload.data(), qos, retain);
+    const int rc = mosquitto_publish(conn_->m, &mid, topic.c_str(),
+                                     static_cast<int>(payload.size()), payload.data(), qos, retain);
     if (rc != MOSQ_ERR_SUCCESS) {
         if (log_) log_(std::string("PUBLISH could not be sent: ") + mosquitto_strerror(rc));
         lost(6);
@@ -303,7 +311,8 @@ void MosquittoNetwork::fetch_token(OpId op, const TokenFetch& req) {
         const std::string msg = out.message;  // never carries a secret
         post_([this, alive, op, code, user, pass, msg] {
             if (!alive->load()) return;
-            if (log_ && code != 0) log_("token request failed (" + std::to_string(code) + "): " + msg);
+            if (log_ && code != 0)
+                log_("token request failed (" + std::to_string(code) + "): " + msg);
             if (ev_) ev_->net_token(op, code, user, pass);
         });
     });
@@ -344,7 +353,8 @@ void MosquittoNetwork::on_publish(mosquitto*, void* obj, int mid) {
     if (c->self->ev_) c->self->ev_->net_published(op);
 }
 
-void MosquittoNetwork::on_subscribe(mosquitto*, void* obj, int mid, int qos_count, const int* granted) {
+void MosquittoNetwork::on_subscribe(mosquitto*, void* obj, int mid, int qos_count,
+                                    const int* granted) {
     auto* c = static_cast<Conn*>(obj);
     const auto it = c->sub_mids.find(mid);
     if (it == c->sub_mids.end()) return;
@@ -368,7 +378,8 @@ void MosquittoNetwork::on_message(mosquitto*, void* obj, const mosquitto_message
     if (!c->self->ev_ || !msg) return;
     std::string payload;
     if (msg->payload && msg->payloadlen > 0) {
-        payload.assign(static_cast<const char*>(msg->payload), static_cast<std::size_t>(msg->payloadlen));
+        payload.assign(static_cast<const char*>(msg->payload),
+                       static_cast<std::size_t>(msg->payloadlen));
     }
     c->self->ev_->net_message(static_cast<std::uint16_t>(msg->mid), msg->topic ? msg->topic : "",
                               std::move(payload), msg->qos, msg->retain);

@@ -23,7 +23,7 @@ struct mosquitto_message;
 namespace bc28sim {
 
 class MosquittoNetwork final : public Network {
-public:
+  public:
     using Post = std::function<void(std::function<void()>)>;  // run on the model's thread
     using Log = std::function<void(const std::string&)>;
 
@@ -48,7 +48,7 @@ public:
     void poll();
     bool active() const { return conn_ != nullptr; }
 
-private:
+  private:
     struct Conn;
     static void on_connect(mosquitto*, void*, int);
     static void on_disconnect(mosquitto*, void*, int);

@@ -28,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 // Lets bytes through at the rate of an 8N1 UART (10 bits a byte), or at once when baud is 0.
 class Pacer {
-public:
+  public:
     using Sink = std::function<void(std::string)>;
     Pacer(asio::io_context& io, unsigned baud, Sink sink)
         : timer_(io), bytes_per_ms_(baud / 10000.0), sink_(std::move(sink)) {}
@@ -42,7 +42,7 @@ public:
         pump();
     }
 
-private:
+  private:
     void pump() {
         if (waiting_ || buf_.empty()) return;
         std::size_t n = static_cast<std::size_t>(bytes_per_ms_ * 2.0);  // ~2 ms worth
@@ -69,28 +69,30 @@ private:
 // A write queue in front of an Asio stream.
 template <class Stream>
 class Writer {
-public:
+  public:
     explicit Writer(Stream& s) : s_(s) {}
     void write(std::string bytes) {
         q_.push_back(std::move(bytes));
         if (!busy_) next();
     }
-private:
+
+  private:
     void next() {
         if (q_.empty()) {
             busy_ = false;
             return;
         }
         busy_ = true;
-        asio::async_write(s_, asio::buffer(q_.front()), [this](const asio::error_code& ec, std::size_t) {
-            if (ec) {
-                q_.clear();
-                busy_ = false;
-                return;
-            }
-            q_.pop_front();
-            next();
-        });
+        asio::async_write(s_, asio::buffer(q_.front()),
+                          [this](const asio::error_code& ec, std::size_t) {
+                              if (ec) {
+                                  q_.clear();
+                                  busy_ = false;
+                                  return;
+                              }
+                              q_.pop_front();
+                              next();
+                          });
     }
     Stream& s_;
     std::deque<std::string> q_;
@@ -113,13 +115,14 @@ bool parse_long(const std::string& s, long& out) {
 }
 
 class Server {
-public:
+  public:
     explicit Server(const ServerConfig& cfg)
         : cfg_(cfg),
           start_(Clock::now()),
           net_([this](std::function<void()> fn) { post(std::move(fn)); },
                [this](const std::string& s) { log("net: " + s); }, cfg.token_timeout_ms),
-          module_(net_, [this](std::string_view b) { tx_.push(b); }, make_options(cfg)),
+          module_(
+              net_, [this](std::string_view b) { tx_.push(b); }, make_options(cfg)),
           tx_(io_, cfg.baud, [this](std::string b) { to_host(std::move(b)); }),
           rx_(io_, cfg.baud, [this](std::string b) { from_host(b); }),
           model_timer_(io_),
@@ -183,13 +186,14 @@ public:
         return 0;
     }
 
-private:
+  private:
     static Options make_options(const ServerConfig& cfg) {
         Options o = cfg.module;
         o.unix_ms = [] {
-            return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count());
+            return static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
         };
         o.sign_aliyun = [](const AliyunSignInput& in) -> std::optional<SignedCredentials> {
             qmtkit::cloud::AliyunParams p;
@@ -287,7 +291,8 @@ private:
     }
 
     void read_pty() {
-        pty_.async_read_some(asio::buffer(pty_buf_), [this](const asio::error_code& ec, std::size_t n) {
+        pty_.async_read_some(asio::buffer(pty_buf_), [this](const asio::error_code& ec,
+                                                            std::size_t n) {
             if (ec) {
                 // EIO while no one holds the slave: try again shortly.
                 auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
@@ -313,15 +318,16 @@ private:
             }
             busy = true;
             auto self = shared_from_this();  // pending writes keep the session alive
-            asio::async_write(socket, asio::buffer(q.front()), [self](const asio::error_code& ec, std::size_t) {
-                if (ec) {
-                    self->q.clear();
-                    self->busy = false;
-                    return;
-                }
-                self->q.pop_front();
-                self->next();
-            });
+            asio::async_write(socket, asio::buffer(q.front()),
+                              [self](const asio::error_code& ec, std::size_t) {
+                                  if (ec) {
+                                      self->q.clear();
+                                      self->busy = false;
+                                      return;
+                                  }
+                                  self->q.pop_front();
+                                  self->next();
+                              });
         }
         asio::ip::tcp::socket socket;
         std::deque<std::string> q;
@@ -347,14 +353,15 @@ private:
 
     void read_tcp(std::shared_ptr<TcpSession> t) {
         auto* raw = t.get();
-        raw->socket.async_read_some(asio::buffer(raw->buf), [this, t](const asio::error_code& ec, std::size_t n) {
-            if (ec) {
-                if (tcp_ == t) tcp_.reset();
-                return;
-            }
-            if (tcp_ == t) rx_.push(std::string_view(t->buf.data(), n));
-            read_tcp(t);
-        });
+        raw->socket.async_read_some(asio::buffer(raw->buf),
+                                    [this, t](const asio::error_code& ec, std::size_t n) {
+                                        if (ec) {
+                                            if (tcp_ == t) tcp_.reset();
+                                            return;
+                                        }
+                                        if (tcp_ == t) rx_.push(std::string_view(t->buf.data(), n));
+                                        read_tcp(t);
+                                    });
     }
 
     struct ControlSession : std::enable_shared_from_this<ControlSession> {
@@ -363,20 +370,21 @@ private:
         void start() { read(); }
         void read() {
             auto self = shared_from_this();
-            asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                   [self](const asio::error_code& ec, std::size_t n) {
-                                       if (ec) return;
-                                       std::string line = self->in.substr(0, n - 1);
-                                       self->in.erase(0, n);
-                                       if (!line.empty() && line.back() == '\r') line.pop_back();
-                                       self->out = control_command(self->server.module_, line) + "\n";
-                                       self->server.log("control: " + line);
-                                       self->server.kick();
-                                       asio::async_write(self->socket, asio::buffer(self->out),
-                                                         [self](const asio::error_code& wec, std::size_t) {
-                                                             if (!wec) self->read();
-                                                         });
-                                   });
+            asio::async_read_until(
+                socket, asio::dynamic_buffer(in), '\n',
+                [self](const asio::error_code& ec, std::size_t n) {
+                    if (ec) return;
+                    std::string line = self->in.substr(0, n - 1);
+                    self->in.erase(0, n);
+                    if (!line.empty() && line.back() == '\r') line.pop_back();
+                    self->out = control_command(self->server.module_, line) + "\n";
+                    self->server.log("control: " + line);
+                    self->server.kick();
+                    asio::async_write(self->socket, asio::buffer(self->out),
+                                      [self](const asio::error_code& wec, std::size_t) {
+                                          if (!wec) self->read();
+                                      });
+                });
         }
         Server& server;
         asio::local::stream_protocol::socket socket;
@@ -385,10 +393,11 @@ private:
     };
 
     void accept_control() {
-        control_acceptor_.async_accept([this](const asio::error_code& ec, asio::local::stream_protocol::socket s) {
-            if (!ec) std::make_shared<ControlSession>(*this, std::move(s))->start();
-            accept_control();
-        });
+        control_acceptor_.async_accept(
+            [this](const asio::error_code& ec, asio::local::stream_protocol::socket s) {
+                if (!ec) std::make_shared<ControlSession>(*this, std::move(s))->start();
+                accept_control();
+            });
     }
 
     ServerConfig cfg_;
@@ -423,25 +432,31 @@ std::string control_command(Module& m, const std::string& line) {
     while (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
     long n = 0;
     auto on_off = [&rest](bool& out) {
-        if (rest == "on" || rest == "1" || rest.empty()) out = true;
-        else if (rest == "off" || rest == "0") out = false;
-        else return false;
+        if (rest == "on" || rest == "1" || rest.empty())
+            out = true;
+        else if (rest == "off" || rest == "0")
+            out = false;
+        else
+            return false;
         return true;
     };
 
     if (cmd.empty() || cmd == "help") {
         return "OK commands: status | drop [stat] | ping-timeout | stat <n> | reboot [cause] | "
                "garbage [count] | garbage-hex <hex> | split <ms> | delay <ms> | urc <line> | "
-               "urc-in-reply <line> | refuse-open on|off | refuse-conn <rc>|off | stall-acks on|off | "
+               "urc-in-reply <line> | refuse-open on|off | refuse-conn <rc>|off | stall-acks "
+               "on|off | "
                "rtt <ms> | uplink <kbps> | csq <n>";
     }
     if (cmd == "status") {
-        return "OK state=" + m.state_name() + " inflight=" + std::to_string(m.inflight_publishes()) +
+        return "OK state=" + m.state_name() +
+               " inflight=" + std::to_string(m.inflight_publishes()) +
                " data_mode=" + (m.in_data_mode() ? "1" : "0");
     }
     if (cmd == "drop" || cmd == "stat") {
         long code = 7;
-        if (!rest.empty() && (!parse_long(rest, code) || code < 0 || code > 255)) return "ERR bad code";
+        if (!rest.empty() && (!parse_long(rest, code) || code < 0 || code > 255))
+            return "ERR bad code";
         if (cmd == "stat" && rest.empty()) return "ERR stat needs a code";
         m.drop_link(static_cast<int>(code));
         return "OK";
@@ -456,7 +471,8 @@ std::string control_command(Module& m, const std::string& line) {
     }
     if (cmd == "garbage") {
         long count = 16;
-        if (!rest.empty() && (!parse_long(rest, count) || count < 1 || count > 65536)) return "ERR bad count";
+        if (!rest.empty() && (!parse_long(rest, count) || count < 1 || count > 65536))
+            return "ERR bad count";
         std::string g;
         std::uint32_t x = 0x2545F491u;
         for (long i = 0; i < count; ++i) {
@@ -475,8 +491,10 @@ std::string control_command(Module& m, const std::string& line) {
     }
     if (cmd == "split" || cmd == "delay") {
         if (!parse_long(rest, n) || n < 0) return "ERR milliseconds expected";
-        if (cmd == "split") m.split_next(n);
-        else m.delay_next(n);
+        if (cmd == "split")
+            m.split_next(n);
+        else
+            m.delay_next(n);
         return "OK";
     }
     if (cmd == "urc") {
@@ -500,8 +518,10 @@ std::string control_command(Module& m, const std::string& line) {
             m.refuse_connect(0);
             return "OK";
         }
-        if (rest.empty()) n = 5;
-        else if (!parse_long(rest, n) || n < 1 || n > 5) return "ERR return code 1..5 or off";
+        if (rest.empty())
+            n = 5;
+        else if (!parse_long(rest, n) || n < 1 || n > 5)
+            return "ERR return code 1..5 or off";
         m.refuse_connect(static_cast<int>(n));
         return "OK";
     }

@@ -13,11 +13,11 @@ namespace bc28sim {
 
 struct ServerConfig {
     Options module;
-    std::string link;          // symlink to the pty slave ("" = none)
-    int tcp_port = -1;         // -1 = no TCP, 0 = pick a free port
+    std::string link;   // symlink to the pty slave ("" = none)
+    int tcp_port = -1;  // -1 = no TCP, 0 = pick a free port
     std::string tcp_bind = "127.0.0.1";
-    std::string control;       // Unix socket path ("" = none)
-    unsigned baud = 0;         // 0 = no pacing
+    std::string control;  // Unix socket path ("" = none)
+    unsigned baud = 0;    // 0 = no pacing
     long token_timeout_ms = 195000;
     std::vector<std::string> faults;  // control commands applied at start
     bool verbose = false;

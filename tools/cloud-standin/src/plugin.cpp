@@ -44,11 +44,10 @@ int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
                                  v.scheme.c_str(), cid.c_str());
             return MOSQ_ERR_SUCCESS;
         }
-        mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                             "qmtkit_cloud_auth: refused client '%s' username '%s': %s%s%s",
-                             cid.c_str(), user ? user->c_str() : "(none)",
-                             v.scheme.empty() ? "" : v.scheme.c_str(),
-                             v.scheme.empty() ? "" : ": ", v.reason.c_str());
+        mosquitto_log_printf(
+            MOSQ_LOG_NOTICE, "qmtkit_cloud_auth: refused client '%s' username '%s': %s%s%s",
+            cid.c_str(), user ? user->c_str() : "(none)", v.scheme.empty() ? "" : v.scheme.c_str(),
+            v.scheme.empty() ? "" : ": ", v.reason.c_str());
     } catch (const std::exception& e) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "qmtkit_cloud_auth: internal error: %s", e.what());
     }
@@ -61,14 +60,15 @@ int on_basic_auth(int /*event*/, void* event_data, void* userdata) {
 
 extern "C" {
 
-QMTKIT_PLUGIN_API int mosquitto_plugin_version(int supported_version_count, const int* supported_versions) {
+QMTKIT_PLUGIN_API int mosquitto_plugin_version(int supported_version_count,
+                                               const int* supported_versions) {
     for (int i = 0; i < supported_version_count; ++i)
         if (supported_versions[i] == 5) return 5;
     return -1;
 }
 
 QMTKIT_PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
-                          struct mosquitto_opt* options, int option_count) {
+                                            struct mosquitto_opt* options, int option_count) {
     auto st = std::make_unique<PluginState>();
     st->id = identifier;
     for (int i = 0; i < option_count; ++i) {
@@ -99,7 +99,7 @@ QMTKIT_PLUGIN_API int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, v
 }
 
 QMTKIT_PLUGIN_API int mosquitto_plugin_cleanup(void* userdata, struct mosquitto_opt* /*options*/,
-                             int /*option_count*/) {
+                                               int /*option_count*/) {
     auto* st = static_cast<PluginState*>(userdata);
     if (st) {
         mosquitto_callback_unregister(st->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr);

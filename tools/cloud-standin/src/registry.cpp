@@ -26,7 +26,8 @@ std::string str_field(const json& o, const char* key, const std::string& where) 
 const json& array_field(const json& root, const char* key) {
     static const json empty = json::array();
     if (!root.contains(key)) return empty;
-    if (!root[key].is_array()) throw std::runtime_error(std::string("\"") + key + "\" must be an array");
+    if (!root[key].is_array())
+        throw std::runtime_error(std::string("\"") + key + "\" must be an array");
     return root[key];
 }
 
@@ -39,7 +40,9 @@ std::string lower(std::string s) {
 Verdict refuse(std::string scheme, std::string reason) {
     return Verdict{false, std::move(scheme), std::move(reason)};
 }
-Verdict accept(std::string scheme) { return Verdict{true, std::move(scheme), {}}; }
+Verdict accept(std::string scheme) {
+    return Verdict{true, std::move(scheme), {}};
+}
 
 Verdict check_aliyun(const Registry& reg, const cloud::AliyunClientId& cid,
                      const std::optional<std::string>& username,
@@ -55,9 +58,9 @@ Verdict check_aliyun(const Registry& reg, const cloud::AliyunClientId& cid,
         return d.product_key == pk && d.device_name == dn;
     });
     if (it == reg.aliyun.end()) return refuse("aliyun", "unknown device " + pk + "/" + dn);
-    const std::string expected = cloud::hmac_hex(
-        *cid.method, it->device_secret,
-        cloud::aliyun_sign_content(cid.id, dn, pk, cid.timestamp_ms));
+    const std::string expected =
+        cloud::hmac_hex(*cid.method, it->device_secret,
+                        cloud::aliyun_sign_content(cid.id, dn, pk, cid.timestamp_ms));
     // The cloud compares the hex case-insensitively (its docs print upper-case examples).
     if (!cloud::constant_time_equal(expected, lower(*password)))
         return refuse("aliyun", "signature mismatch for " + pk + "/" + dn);
@@ -74,8 +77,9 @@ Verdict check_tencent(const Registry& reg, const std::string& client_id,
         return d.product_id + d.device_name == client_id;
     });
     if (it == reg.tencent.end()) return refuse("tencent", "unknown device " + client_id);
-    if (u.expiry_unix <= now) return refuse("tencent", "signature expired (expiry " +
-                                                           std::to_string(u.expiry_unix) + ")");
+    if (u.expiry_unix <= now)
+        return refuse("tencent",
+                      "signature expired (expiry " + std::to_string(u.expiry_unix) + ")");
     const auto semi = password->rfind(';');
     if (semi == std::string::npos) return refuse("tencent", "password lacks ;hmacsha256|hmacsha1");
     auto m = cloud::parse_sign_method(password->substr(semi + 1));
@@ -112,11 +116,10 @@ Verdict check_token(const Registry& reg, const TokenUser& t, const std::string& 
                     const std::optional<std::string>& password, std::uint64_t now) {
     if (!password) return refuse("token", "password is required");
     if (reg.token_key.empty()) return refuse("token", "registry has no token_key");
-    auto it = std::find_if(reg.tencent_suite.begin(), reg.tencent_suite.end(),
-                           [&](const SuiteDevice& d) {
-                               return d.product_id == t.product_id &&
-                                      d.device_name == t.device_name;
-                           });
+    auto it =
+        std::find_if(reg.tencent_suite.begin(), reg.tencent_suite.end(), [&](const SuiteDevice& d) {
+            return d.product_id == t.product_id && d.device_name == t.device_name;
+        });
     if (it == reg.tencent_suite.end())
         return refuse("token", "unknown device " + t.product_id + "/" + t.device_name);
     if (t.expiry <= now) return refuse("token", "token expired");
@@ -250,8 +253,8 @@ TokenAnswer issue_token(const Registry& reg, const std::map<std::string, std::st
         a.return_message = std::move(msg);
         return a;
     };
-    for (const char* k : {"clientId", "deviceName", "expire", "nonce", "productId", "timestamp",
-                          "signature"}) {
+    for (const char* k :
+         {"clientId", "deviceName", "expire", "nonce", "productId", "timestamp", "signature"}) {
         auto it = form.find(k);
         if (it == form.end() || it->second.empty())
             return fail(1001, std::string("missing parameter ") + k);
@@ -271,14 +274,13 @@ TokenAnswer issue_token(const Registry& reg, const std::map<std::string, std::st
     const std::string& cid = form.at("clientId");
     if (cid != pid + "@" + dn) return fail(1001, "clientId must be <productId>@<deviceName>");
     if (reg.token_key.empty()) return fail(1006, "token server has no token_key");
-    auto it = std::find_if(reg.tencent_suite.begin(), reg.tencent_suite.end(),
-                           [&](const SuiteDevice& d) {
-                               return d.product_id == pid && d.device_name == dn;
-                           });
+    auto it = std::find_if(
+        reg.tencent_suite.begin(), reg.tencent_suite.end(),
+        [&](const SuiteDevice& d) { return d.product_id == pid && d.device_name == dn; });
     if (it == reg.tencent_suite.end()) return fail(1002, "unknown device " + pid + "/" + dn);
     const std::string expected = cloud::token_signature(
-        it->device_secret, cloud::token_sign_content(cid, dn, *expire,
-                                                     static_cast<std::uint32_t>(*nonce), pid, *ts));
+        it->device_secret,
+        cloud::token_sign_content(cid, dn, *expire, static_cast<std::uint32_t>(*nonce), pid, *ts));
     if (!cloud::constant_time_equal(expected, form.at("signature")))
         return fail(1003, "signature mismatch");
     if (reg.token_max_skew_s != 0) {
@@ -286,8 +288,8 @@ TokenAnswer issue_token(const Registry& reg, const std::map<std::string, std::st
         if (skew > reg.token_max_skew_s) return fail(1004, "timestamp outside the allowed window");
     }
     if (*expire == 0 || *expire > reg.token_max_expire_s)
-        return fail(1005, "expire out of range (1.." + std::to_string(reg.token_max_expire_s) +
-                              " s)");
+        return fail(1005,
+                    "expire out of range (1.." + std::to_string(reg.token_max_expire_s) + " s)");
     a.username = cid + ";" + std::to_string(now + *expire) + ";" + cloud::random_alnum(8);
     a.password = token_password(reg.token_key, a.username);
     a.expire_s = *expire;

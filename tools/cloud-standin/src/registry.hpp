@@ -15,13 +15,13 @@ namespace qmtkit::standin {
 struct AliyunDevice {
     std::string product_key, device_name, device_secret;
 };
-struct TencentDevice {       // IoT Hub, PSK
+struct TencentDevice {                                // IoT Hub, PSK
     std::string product_id, device_name, device_psk;  // PSK base64, as the console shows it
 };
-struct SuiteDevice {         // IoT Suite token flow (AT+QMTTENAUTH)
+struct SuiteDevice {  // IoT Suite token flow (AT+QMTTENAUTH)
     std::string product_id, device_name, device_secret;
 };
-struct PlainUser {           // test observers
+struct PlainUser {  // test observers
     std::string username, password;
 };
 
@@ -30,8 +30,8 @@ struct Registry {
     std::vector<TencentDevice> tencent;
     std::vector<SuiteDevice> tencent_suite;
     std::vector<PlainUser> plain;
-    std::string token_key;                   // server key the token secrets are derived from
-    std::uint64_t token_max_skew_s = 600;    // |request timestamp - now| allowed; 0: unchecked
+    std::string token_key;                 // server key the token secrets are derived from
+    std::uint64_t token_max_skew_s = 600;  // |request timestamp - now| allowed; 0: unchecked
     std::uint64_t token_max_expire_s = 60ull * 86400ull;
 
     // Throws std::runtime_error with a line-free but field-precise message on bad input.
@@ -41,8 +41,8 @@ struct Registry {
 
 struct Verdict {
     bool ok = false;
-    std::string scheme;   // "aliyun" | "tencent" | "token" | "plain" | "" (none matched)
-    std::string reason;   // why it was refused (no secret in it)
+    std::string scheme;  // "aliyun" | "tencent" | "token" | "plain" | "" (none matched)
+    std::string reason;  // why it was refused (no secret in it)
 };
 
 // Check a CONNECT as the clouds do. `now_unix` is the wall clock in seconds.
@@ -58,7 +58,7 @@ std::string token_password(const std::string& token_key, const std::string& user
 
 struct TokenAnswer {
     int http_status = 200;
-    int return_code = 0;          // 0 ok; non-zero: see docs/cloud-standin.md
+    int return_code = 0;  // 0 ok; non-zero: see docs/cloud-standin.md
     std::string return_message;
     std::string username, password;
     std::uint64_t expire_s = 0;

@@ -3,14 +3,14 @@
 // Logs go to stderr and never contain a secret (neither device secrets nor issued passwords).
 #include "registry.hpp"
 
-#include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 
+#include <pthread.h>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <pthread.h>
 #include <thread>
 
 namespace {
@@ -24,8 +24,9 @@ std::uint64_t now_unix() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"qmtkit-token-server: Tencent IoT Suite token endpoint (POST /token) of the "
-                 "qmtkit cloud stand-in"};
+    CLI::App app{
+        "qmtkit-token-server: Tencent IoT Suite token endpoint (POST /token) of the "
+        "qmtkit cloud stand-in"};
     std::string registry_path;
     int port = 0;
     bool quiet = false;

@@ -45,7 +45,8 @@ enum class Cme : std::uint16_t {
     none = 0xFFFF,
 };
 
-// The note's description ("operation not allowed"); "unknown CME error" for codes outside the tables.
+// The note's description ("operation not allowed"); "unknown CME error" for codes outside the
+// tables.
 std::string_view cme_name(Cme code);
 // True for codes that appear in either table of chapter 5.
 bool cme_known(Cme code);

@@ -40,7 +40,9 @@ constexpr CommandSpec two_phase(std::string_view name, std::string_view result, 
     s.prompt = prompt;
     return s;
 }
-constexpr std::uint16_t arg(unsigned i) { return static_cast<std::uint16_t>(1u << i); }
+constexpr std::uint16_t arg(unsigned i) {
+    return static_cast<std::uint16_t>(1u << i);
+}
 }  // namespace detail
 
 // --- bring-up (3GPP / Neul commands; BC28 answers these without a space after the colon)
@@ -72,13 +74,14 @@ inline constexpr CommandSpec cfg_aliauth = detail::cfg("\"aliauth\"", detail::ar
 // --- AT+QMTTENAUTH (the note also spells it AT+QMTENAUTH; its result line is +QMTTENAUTH)
 // <product_id>,<device_name>,<client_id>,<device_secret>[,<expire>[,<url>]]: argument 3 is secret.
 inline constexpr CommandSpec tenauth_test = detail::plain("+QMTTENAUTH", Form::test, "+QMTTENAUTH");
-inline constexpr CommandSpec tenauth_query = detail::plain("+QMTTENAUTH", Form::query, "+QMTTENAUTH");
-inline constexpr CommandSpec tenauth = detail::two_phase("+QMTTENAUTH", "+QMTTENAUTH", 0,
-                                                         kTenAuthResult, detail::arg(3));
+inline constexpr CommandSpec tenauth_query =
+    detail::plain("+QMTTENAUTH", Form::query, "+QMTTENAUTH");
+inline constexpr CommandSpec tenauth =
+    detail::two_phase("+QMTTENAUTH", "+QMTTENAUTH", 0, kTenAuthResult, detail::arg(3));
 inline constexpr CommandSpec enauth_test = detail::plain("+QMTENAUTH", Form::test, "+QMTTENAUTH");
 inline constexpr CommandSpec enauth_query = detail::plain("+QMTENAUTH", Form::query, "+QMTTENAUTH");
-inline constexpr CommandSpec enauth = detail::two_phase("+QMTENAUTH", "+QMTTENAUTH", 0,
-                                                        kTenAuthResult, detail::arg(3));
+inline constexpr CommandSpec enauth =
+    detail::two_phase("+QMTENAUTH", "+QMTTENAUTH", 0, kTenAuthResult, detail::arg(3));
 
 // --- network and session
 inline constexpr CommandSpec open_test = detail::plain("+QMTOPEN", Form::test, "+QMTOPEN");
@@ -89,8 +92,8 @@ inline constexpr CommandSpec close = detail::two_phase("+QMTCLOSE", "+QMTCLOSE",
 inline constexpr CommandSpec conn_test = detail::plain("+QMTCONN", Form::test, "+QMTCONN");
 inline constexpr CommandSpec conn_query = detail::plain("+QMTCONN", Form::query, "+QMTCONN");
 // 0,<clientID>[,<username>[,<password>]]: argument 3 is the password.
-inline constexpr CommandSpec conn = detail::two_phase("+QMTCONN", "+QMTCONN", 1, kConnResult,
-                                                      detail::arg(3));
+inline constexpr CommandSpec conn =
+    detail::two_phase("+QMTCONN", "+QMTCONN", 1, kConnResult, detail::arg(3));
 inline constexpr CommandSpec disc_test = detail::plain("+QMTDISC", Form::test, "+QMTDISC");
 inline constexpr CommandSpec disc = detail::two_phase("+QMTDISC", "+QMTDISC", 1, kQuick);
 

@@ -25,10 +25,10 @@ namespace qmtkit::at {
 // Where the engine's bytes go (a UART driver, a serial port, a pty). Non-blocking: it returns
 // how many bytes it took; the engine offers the rest again on the next feed()/poll().
 class Writer {
-public:
+  public:
     virtual std::size_t write(const std::uint8_t* data, std::size_t size) = 0;
 
-protected:
+  protected:
     ~Writer() = default;
 };
 
@@ -78,7 +78,7 @@ enum class ResultVerdict : std::uint8_t {
 
 // Receives everything about the commands it submitted. Lines are valid only during the call.
 class CommandHandler {
-public:
+  public:
     virtual void on_info(const CommandRef&, std::string_view /*line*/) {}
     virtual Payload on_prompt(const CommandRef&) { return {}; }
     // The final result (OK / ERROR / +CME ERROR / timeout / aborted). For a two-phase command an
@@ -89,7 +89,7 @@ public:
     }
     virtual void on_result_error(const CommandRef&, const AtError&) {}
 
-protected:
+  protected:
     ~CommandHandler() = default;
 };
 
@@ -131,11 +131,11 @@ struct Counters {
     std::uint32_t timeouts = 0;         // final results that never came
     std::uint32_t result_timeouts = 0;  // two-phase results that never came
     std::uint32_t overflows = 0;        // lines longer than the line buffer
-    std::uint32_t resyncs = 0;          // times the parser re-found a line start after dropping bytes
-    std::uint32_t unclaimed = 0;        // lines that were no reply, result or known URC
-    std::uint32_t stray_finals = 0;     // OK / ERROR with no command running
-    std::uint32_t urcs = 0;             // lines given to URC handlers
-    std::uint32_t claims = 0;           // URCs that claimed raw bytes
+    std::uint32_t resyncs = 0;       // times the parser re-found a line start after dropping bytes
+    std::uint32_t unclaimed = 0;     // lines that were no reply, result or known URC
+    std::uint32_t stray_finals = 0;  // OK / ERROR with no command running
+    std::uint32_t urcs = 0;          // lines given to URC handlers
+    std::uint32_t claims = 0;        // URCs that claimed raw bytes
 };
 
 // Per-request overrides of the declared timeouts (0 keeps the declared value).
@@ -152,8 +152,8 @@ struct EngineConfig {
     static constexpr std::size_t queue_depth = 8;         // commands waiting for the line
     static constexpr std::size_t result_slots = 8;        // two-phase results awaited at once
     static constexpr std::size_t urc_handlers = 6;
-    static constexpr std::size_t trace_capacity = 200;    // longer trace lines are cut
-    static constexpr Millis claim_idle = 100;             // quiet time that ends a claimed URC
+    static constexpr std::size_t trace_capacity = 200;  // longer trace lines are cut
+    static constexpr Millis claim_idle = 100;           // quiet time that ends a claimed URC
 };
 
 namespace detail {
@@ -169,11 +169,11 @@ struct QueueSlot {
     std::uint16_t arg_end[ArgWriter::kMaxArgs];
     std::uint16_t key_begin;  // the result keys ("0,<msgID>") within the text
     std::uint16_t key_len;
-    char* text;               // points into the engine's storage: "AT+...=...\r"
+    char* text;  // points into the engine's storage: "AT+...=...\r"
 };
 struct ResultSlot {
     bool active;
-    bool armed;               // OK received: the result deadline runs
+    bool armed;  // OK received: the result deadline runs
     const CommandSpec* spec;
     CommandHandler* handler;
     std::uint32_t tag;
@@ -208,7 +208,7 @@ struct Storage {
 
 // The engine's logic over caller-provided storage; use Engine<Config> below.
 class EngineCore {
-public:
+  public:
     EngineCore(Writer& writer, const detail::Storage& storage);
     EngineCore(const EngineCore&) = delete;
     EngineCore& operator=(const EngineCore&) = delete;
@@ -225,22 +225,26 @@ public:
     Instant next_deadline() const;
 
     // Queues a command and, when the line is free, starts writing it at once. Its deadline counts
-    // from the last time given to feed() or poll(). The arguments after `tag` are written in order — integers as numbers,
-    // strings (std::string_view / const char*) quoted. Refused before anything is written when
-    // an argument cannot travel on an AT line or the queue is full.
+    // from the last time given to feed() or poll(). The arguments after `tag` are written in order
+    // — integers as numbers, strings (std::string_view / const char*) quoted. Refused before
+    // anything is written when an argument cannot travel on an AT line or the queue is full.
     template <class... Args>
     Expected<std::uint32_t, AtError> submit(const CommandSpec& spec, CommandHandler* handler,
                                             std::uint32_t tag, const Args&... args) {
-        return submit_with(spec, handler, tag, Timeouts{}, [&](ArgWriter& w) { (put_arg(w, args), ...); });
+        return submit_with(spec, handler, tag, Timeouts{},
+                           [&](ArgWriter& w) { (put_arg(w, args), ...); });
     }
     // Same, with a function that writes the arguments (for lists: AT+QMTSUB with N topics).
     template <class Fn>
     Expected<std::uint32_t, AtError> submit_with(const CommandSpec& spec, CommandHandler* handler,
-                                                 std::uint32_t tag, Timeouts timeouts, Fn&& write_args) {
+                                                 std::uint32_t tag, Timeouts timeouts,
+                                                 Fn&& write_args) {
         detail::QueueSlot* slot = reserve();
-        if (slot == nullptr) return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
+        if (slot == nullptr)
+            return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
         ArgWriter w(slot->text, storage_.command_capacity - 1);  // room for the CR
-        if (!begin(*slot, spec, w)) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
+        if (!begin(*slot, spec, w))
+            return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
         write_args(w);
         return commit(*slot, spec, handler, tag, timeouts, w);
     }
@@ -268,7 +272,7 @@ public:
     std::size_t awaiting_results() const;
     bool idle() const { return q_count_ == 0 && awaiting_results() == 0; }
 
-private:
+  private:
     static void put_arg(ArgWriter& w, std::string_view s) { w.quoted(s); }
     static void put_arg(ArgWriter& w, const char* s) { w.quoted(s); }
     template <class T>
@@ -315,7 +319,7 @@ private:
     // Command queue: a ring; the head is the running command once phase_ != idle.
     std::size_t q_head_ = 0;
     std::size_t q_count_ = 0;
-    std::size_t tx_off_ = 0;        // bytes of the head's text already written
+    std::size_t tx_off_ = 0;  // bytes of the head's text already written
     Instant deadline_ = 0;
     detail::ResultSlot* running_result_ = nullptr;  // the head's reserved result slot
 
@@ -328,7 +332,7 @@ private:
 
     // Receive side.
     std::size_t line_len_ = 0;
-    std::size_t claim_urc_ = 0;     // which URC slot claims
+    std::size_t claim_urc_ = 0;  // which URC slot claims
     Instant last_rx_ = 0;
     std::size_t urc_count_ = 0;
     Instant now_ = 0;
@@ -346,14 +350,23 @@ private:
 // An engine with its storage inside: every capacity a compile-time setting, no heap.
 template <class Config = EngineConfig>
 class Engine : public EngineCore {
-public:
+  public:
     explicit Engine(Writer& writer) : EngineCore(writer, storage()) {}
 
-private:
+  private:
     detail::Storage storage() {
-        return detail::Storage{queue_,  commands_, Config::queue_depth, Config::command_capacity,
-                               results_, Config::result_slots, urcs_,   Config::urc_handlers,
-                               line_,   Config::line_capacity, trace_buf_, Config::trace_capacity,
+        return detail::Storage{queue_,
+                               commands_,
+                               Config::queue_depth,
+                               Config::command_capacity,
+                               results_,
+                               Config::result_slots,
+                               urcs_,
+                               Config::urc_handlers,
+                               line_,
+                               Config::line_capacity,
+                               trace_buf_,
+                               Config::trace_capacity,
                                Config::claim_idle};
     }
     detail::QueueSlot queue_[Config::queue_depth]{};

@@ -10,8 +10,8 @@ namespace qmtkit::at {
 
 enum class ArgError : std::uint8_t {
     none,
-    too_long,         // the command line does not fit the engine's command buffer
-    forbidden_char,   // a string holds '"', CR, LF or NUL: it would break or inject into the AT line
+    too_long,        // the command line does not fit the engine's command buffer
+    forbidden_char,  // a string holds '"', CR, LF or NUL: it would break or inject into the AT line
     too_many_args,
 };
 
@@ -28,14 +28,14 @@ constexpr bool is_at_safe(std::string_view s) {
 // Appends comma-separated arguments to a caller-provided buffer. Remembers where each argument
 // starts so the trace can mask secret ones.
 class ArgWriter {
-public:
+  public:
     static constexpr std::size_t kMaxArgs = 16;
 
     ArgWriter(char* buf, std::size_t capacity) : buf_(buf), cap_(capacity) {}
 
     ArgWriter& integer(std::int64_t v);
-    ArgWriter& quoted(std::string_view s);  // "s"; refuses '"', CR, LF, NUL
-    ArgWriter& raw(std::string_view token); // as is (a pre-formed token); same refusals
+    ArgWriter& quoted(std::string_view s);   // "s"; refuses '"', CR, LF, NUL
+    ArgWriter& raw(std::string_view token);  // as is (a pre-formed token); same refusals
 
     ArgError error() const { return err_; }
     bool ok() const { return err_ == ArgError::none; }
@@ -48,7 +48,7 @@ public:
     // Used by the engine to place the fixed head ("AT+QMTOPEN=") before the arguments.
     bool append_text(std::string_view s);
 
-private:
+  private:
     bool begin_arg();
     void end_arg();
     bool put(char c);
@@ -65,7 +65,7 @@ private:
 enum class FieldError : std::uint8_t {
     none,
     wrong_prefix,
-    missing,       // fewer fields than asked for
+    missing,  // fewer fields than asked for
     not_a_number,
     out_of_range,
     bad_quoting,
@@ -75,7 +75,7 @@ std::string_view to_string(FieldError e);
 
 // Reads a response line such as `+QMTOPEN: 0,"host",1883` or `+CGATT:1`.
 class FieldReader {
-public:
+  public:
     explicit FieldReader(std::string_view line) : rest_(line) {}
 
     // Consumes `<name>:` and any spaces after the colon ("+CGATT:1" and "+QMTOPEN: 0,0" alike).
@@ -92,7 +92,7 @@ public:
     bool ok() const { return err_ == FieldError::none; }
     FieldError error() const { return err_; }
 
-private:
+  private:
     bool next_field_start();
     std::string_view rest_;
     bool first_ = true;

@@ -9,7 +9,7 @@ class Delegate;
 
 template <class R, class... A>
 class Delegate<R(A...)> {
-public:
+  public:
     using Fn = R (*)(void*, A...);
 
     constexpr Delegate() = default;
@@ -17,18 +17,20 @@ public:
 
     template <auto Method, class T>
     static constexpr Delegate bind(T* obj) {
-        return Delegate(obj, [](void* c, A... a) -> R { return (static_cast<T*>(c)->*Method)(a...); });
+        return Delegate(obj,
+                        [](void* c, A... a) -> R { return (static_cast<T*>(c)->*Method)(a...); });
     }
     // Refers to a callable that must outlive the delegate (a lambda kept in a member, say).
     template <class F>
     static constexpr Delegate from(F& callable) {
-        return Delegate(&callable, [](void* c, A... a) -> R { return (*static_cast<F*>(c))(a...); });
+        return Delegate(&callable,
+                        [](void* c, A... a) -> R { return (*static_cast<F*>(c))(a...); });
     }
 
     constexpr explicit operator bool() const { return fn_ != nullptr; }
     R operator()(A... a) const { return fn_(ctx_, a...); }
 
-private:
+  private:
     void* ctx_ = nullptr;
     Fn fn_ = nullptr;
 };

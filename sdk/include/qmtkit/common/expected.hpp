@@ -19,20 +19,28 @@ constexpr Unexpected<std::decay_t<E>> unexpected(E&& e) {
 
 template <class T, class E>
 class Expected {
-public:
-    constexpr Expected(const T& v) : ok_(true) { new (&storage_.value) T(v); }  // NOLINT: implicit by design
+  public:
+    constexpr Expected(const T& v) : ok_(true) {
+        new (&storage_.value) T(v);
+    }  // NOLINT: implicit by design
     constexpr Expected(T&& v) : ok_(true) { new (&storage_.value) T(std::move(v)); }  // NOLINT
-    constexpr Expected(Unexpected<E> u) : ok_(false) { new (&storage_.error) E(std::move(u.error)); }  // NOLINT
+    constexpr Expected(Unexpected<E> u) : ok_(false) {
+        new (&storage_.error) E(std::move(u.error));
+    }  // NOLINT
     Expected(const Expected& o) : ok_(o.ok_) {
-        if (ok_) new (&storage_.value) T(o.storage_.value);
-        else new (&storage_.error) E(o.storage_.error);
+        if (ok_)
+            new (&storage_.value) T(o.storage_.value);
+        else
+            new (&storage_.error) E(o.storage_.error);
     }
     Expected& operator=(const Expected& o) {
         if (this != &o) {
             destroy();
             ok_ = o.ok_;
-            if (ok_) new (&storage_.value) T(o.storage_.value);
-            else new (&storage_.error) E(o.storage_.error);
+            if (ok_)
+                new (&storage_.value) T(o.storage_.value);
+            else
+                new (&storage_.error) E(o.storage_.error);
         }
         return *this;
     }
@@ -50,10 +58,12 @@ public:
         return ok_ ? storage_.value : static_cast<T>(std::forward<U>(fallback));
     }
 
-private:
+  private:
     void destroy() {
-        if (ok_) storage_.value.~T();
-        else storage_.error.~E();
+        if (ok_)
+            storage_.value.~T();
+        else
+            storage_.error.~E();
     }
     union Storage {
         Storage() {}
@@ -66,14 +76,14 @@ private:
 
 template <class E>
 class Expected<void, E> {
-public:
+  public:
     constexpr Expected() : ok_(true), error_() {}
     constexpr Expected(Unexpected<E> u) : ok_(false), error_(std::move(u.error)) {}  // NOLINT
     constexpr bool has_value() const { return ok_; }
     constexpr explicit operator bool() const { return ok_; }
     constexpr const E& error() const { return error_; }
 
-private:
+  private:
     bool ok_;
     E error_;
 };

@@ -22,9 +22,7 @@ struct ByteView {
     ByteView(std::string_view s)  // NOLINT: text is bytes
         : data(reinterpret_cast<const std::uint8_t*>(s.data())), size(s.size()) {}
     constexpr bool empty() const { return size == 0; }
-    std::string_view as_text() const {
-        return {reinterpret_cast<const char*>(data), size};
-    }
+    std::string_view as_text() const { return {reinterpret_cast<const char*>(data), size}; }
 };
 
 }  // namespace qmtkit

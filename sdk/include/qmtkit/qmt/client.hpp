@@ -53,7 +53,7 @@ struct Will {
 
 // AT+QMTCFG items the supervisor applies after every module (re)start.
 struct Settings {
-    std::uint8_t version = 4;        // 3 = MQTT 3.1, 4 = MQTT 3.1.1
+    std::uint8_t version = 4;  // 3 = MQTT 3.1, 4 = MQTT 3.1.1
     std::uint16_t keepalive_s = 120;
     bool clean_session = true;
     std::uint8_t pkt_timeout_s = 10;
@@ -87,7 +87,7 @@ struct Session {
     Will will;
     bool use_aliauth = false;
     AliAuth aliauth;
-    bool use_tenauth = false;   // the token's password is used for CONNECT
+    bool use_tenauth = false;  // the token's password is used for CONNECT
     TenAuth tenauth;
     PayloadQuoting recv_quoting = PayloadQuoting::detect;
 };
@@ -101,20 +101,41 @@ struct Backoff {
 
 // Low-level operations, for Listener::on_reply.
 enum class Op : std::uint8_t {
-    sync, echo_off, cmee, attach_query, cfg, cfg_query, cfg_test, tenauth, tenauth_probe, tenauth_query,
-    open, open_query, open_test, close, close_test, connect, conn_query, conn_test, disconnect,
-    disc_test, sub_test, uns_test, pub_test, reboot,
+    sync,
+    echo_off,
+    cmee,
+    attach_query,
+    cfg,
+    cfg_query,
+    cfg_test,
+    tenauth,
+    tenauth_probe,
+    tenauth_query,
+    open,
+    open_query,
+    open_test,
+    close,
+    close_test,
+    connect,
+    conn_query,
+    conn_test,
+    disconnect,
+    disc_test,
+    sub_test,
+    uns_test,
+    pub_test,
+    reboot,
 };
 
 struct Reply {
     Op op = Op::sync;
-    std::int32_t result = 0;   // the module's <result> / <state> / <result_code>
-    std::int32_t value = -1;   // CONNACK ret_code, granted QoS, ... (-1: absent)
-    std::string_view text;     // the information line of a query / test, or the token password
+    std::int32_t result = 0;  // the module's <result> / <state> / <result_code>
+    std::int32_t value = -1;  // CONNACK ret_code, granted QoS, ... (-1: absent)
+    std::string_view text;    // the information line of a query / test, or the token password
 };
 
 class Listener {
-public:
+  public:
     virtual void on_link(LinkState /*state*/) {}
     // A bring-up step failed (OPEN refused, CONNECT refused, no attach, a command timed out);
     // the supervisor backs off and tries again. `during` is the state the step belonged to.
@@ -129,26 +150,26 @@ public:
     // Completion of a low-level operation (open, connect, queries, ...).
     virtual void on_reply(std::uint32_t /*ticket*/, const Result<Reply>& /*r*/) {}
 
-protected:
+  protected:
     ~Listener() = default;
 };
 
 using MessageHandler = Delegate<void(const Message&)>;
 
 struct ClientStats {
-    std::uint32_t published = 0;       // +QMTPUB result 0
-    std::uint32_t resent = 0;          // publishes sent again after a link drop / failure
-    std::uint32_t backpressure = 0;    // +CME ERROR: 159 answers
-    std::uint32_t received = 0;        // +QMTRECV messages
-    std::uint32_t malformed = 0;       // +QMTRECV that did not parse
-    std::uint32_t stats = 0;           // +QMTSTAT URCs
-    std::uint32_t reboots = 0;         // module restarts seen
-    std::uint32_t sessions = 0;        // times the link came online
-    std::uint32_t max_in_flight = 0;   // most publishes awaiting their result at once
+    std::uint32_t published = 0;      // +QMTPUB result 0
+    std::uint32_t resent = 0;         // publishes sent again after a link drop / failure
+    std::uint32_t backpressure = 0;   // +CME ERROR: 159 answers
+    std::uint32_t received = 0;       // +QMTRECV messages
+    std::uint32_t malformed = 0;      // +QMTRECV that did not parse
+    std::uint32_t stats = 0;          // +QMTSTAT URCs
+    std::uint32_t reboots = 0;        // module restarts seen
+    std::uint32_t sessions = 0;       // times the link came online
+    std::uint32_t max_in_flight = 0;  // most publishes awaiting their result at once
 };
 
 struct ClientConfig {
-    static constexpr std::size_t publish_slots = 8;   // the outbox: queued + in flight
+    static constexpr std::size_t publish_slots = 8;  // the outbox: queued + in flight
     static constexpr std::size_t window = kFlightWindow;
     static constexpr std::size_t subscriptions = 8;
     static constexpr std::size_t payload_capacity = kMaxPayload;
@@ -164,7 +185,7 @@ inline constexpr std::size_t kSessionStrings = 14;
 struct PubSlot {
     enum class State : std::uint8_t { free, queued, sending, awaiting, retry_wait } state;
     std::uint32_t ticket;
-    std::uint32_t order;        // enqueue order: re-sends keep it
+    std::uint32_t order;  // enqueue order: re-sends keep it
     std::uint32_t engine_seq;
     std::uint16_t msg_id;
     std::uint8_t qos;
@@ -192,19 +213,19 @@ struct SubSlot {
 struct ClientStorage {
     PubSlot* pubs;
     std::size_t pub_count;
-    char* topics;              // pub_count x (kMaxTopic + 1)
-    std::uint8_t* payloads;    // pub_count x payload_capacity
+    char* topics;            // pub_count x (kMaxTopic + 1)
+    std::uint8_t* payloads;  // pub_count x payload_capacity
     std::size_t payload_capacity;
     std::size_t window;
     SubSlot* subs;
     std::size_t sub_count;
-    char* strings;             // kStrings x string_capacity: the copied Session
+    char* strings;  // kStrings x string_capacity: the copied Session
     std::size_t string_capacity;
 };
 }  // namespace detail
 
 class ClientCore {
-public:
+  public:
     ClientCore(at::EngineCore& engine, Listener& listener, const detail::ClientStorage& storage);
 
     // ---- supervisor
@@ -223,10 +244,11 @@ public:
     // module reboots and are sent again, in order, until acknowledged.
     Result<std::uint32_t> publish(std::string_view topic, ByteView payload, PublishOptions o = {});
     // Registers a filter (kept across reconnects); subscribed now if online, else on bring-up.
-    Result<std::uint32_t> subscribe(std::string_view filter, std::uint8_t qos, MessageHandler h = {});
+    Result<std::uint32_t> subscribe(std::string_view filter, std::uint8_t qos,
+                                    MessageHandler h = {});
     Result<std::uint32_t> unsubscribe(std::string_view filter);
-    std::size_t outbox() const;      // publishes not yet acknowledged
-    std::size_t in_flight() const;   // publishes awaiting their +QMTPUB result
+    std::size_t outbox() const;     // publishes not yet acknowledged
+    std::size_t in_flight() const;  // publishes awaiting their +QMTPUB result
 
     // ---- low-level commands (manual mode, tools, tests); completion via Listener::on_reply.
     Result<std::uint32_t> open(std::string_view host, std::uint16_t port);
@@ -237,7 +259,8 @@ public:
     Result<std::uint32_t> set_version(std::uint8_t vsn);
     Result<std::uint32_t> set_keepalive(std::uint16_t seconds);
     Result<std::uint32_t> set_session(bool clean);
-    Result<std::uint32_t> set_timeout(std::uint8_t pkt_timeout_s, std::uint8_t retry_times, bool notice);
+    Result<std::uint32_t> set_timeout(std::uint8_t pkt_timeout_s, std::uint8_t retry_times,
+                                      bool notice);
     Result<std::uint32_t> set_will(const Will* will);  // nullptr: no will
     Result<std::uint32_t> set_aliauth(const AliAuth& a);
     Result<std::uint32_t> tenauth(const TenAuth& t);
@@ -260,7 +283,7 @@ public:
     at::EngineCore& engine() { return engine_; }
     const ClientStats& stats() const { return stats_; }
 
-private:
+  private:
     // What the engine reports about the client's commands.
     at::Payload on_prompt(const at::CommandRef& r);
     void on_info(const at::CommandRef& r, std::string_view line);
@@ -272,7 +295,9 @@ private:
         explicit Handler(ClientCore& c) : self(c) {}
         at::Payload on_prompt(const at::CommandRef& r) override { return self.on_prompt(r); }
         void on_info(const at::CommandRef& r, std::string_view l) override { self.on_info(r, l); }
-        void on_final(const at::CommandRef& r, const at::Outcome& o) override { self.on_final(r, o); }
+        void on_final(const at::CommandRef& r, const at::Outcome& o) override {
+            self.on_final(r, o);
+        }
         at::ResultVerdict on_result(const at::CommandRef& r, std::string_view l) override {
             return self.on_result(r, l);
         }
@@ -296,10 +321,10 @@ private:
     Millis backoff_now_ = 0;
     Instant wake_at_ = ~Instant{0};
     Instant now_ = 0;
-    std::uint8_t step_ = 0;          // bring-up step
+    std::uint8_t step_ = 0;  // bring-up step
     std::uint8_t step_tries_ = 0;
-    std::uint8_t resume_step_ = 0;   // where to go on at wake_at_
-    std::uint8_t attempt_ = 0;       // consecutive failed bring-ups (back-off exponent)
+    std::uint8_t resume_step_ = 0;  // where to go on at wake_at_
+    std::uint8_t attempt_ = 0;      // consecutive failed bring-ups (back-off exponent)
     bool configured_ = false;
     bool stopping_ = false;
     bool rebooting_ = false;
@@ -308,12 +333,12 @@ private:
     std::uint32_t next_ticket_ = 1;
     std::uint32_t next_order_ = 1;
     std::uint16_t next_msg_id_ = 1;
-    std::uint32_t step_seq_ = 0;     // engine seq of the running bring-up command
-    Session session_{};              // views into st_.strings
-    Settings applied_{};             // the module's current "timeout" setting, for result waits
-    char query_buf_[192] = {};        // info line of the running query / the token password
+    std::uint32_t step_seq_ = 0;  // engine seq of the running bring-up command
+    Session session_{};           // views into st_.strings
+    Settings applied_{};          // the module's current "timeout" setting, for result waits
+    char query_buf_[192] = {};    // info line of the running query / the token password
     std::size_t query_len_ = 0;
-    std::int32_t info_int_ = -1;     // first integer of a bring-up info line (+CGATT:1)
+    std::int32_t info_int_ = -1;  // first integer of a bring-up info line (+CGATT:1)
 };
 
 namespace detail {
@@ -322,9 +347,16 @@ template <class Config>
 struct ClientStore {
     explicit ClientStore(at::Writer& writer) : store_engine_(writer) {}
     detail::ClientStorage storage() {
-        return detail::ClientStorage{pubs_, Config::publish_slots, topics_, payloads_,
-                                     Config::payload_capacity, Config::window, subs_,
-                                     Config::subscriptions, strings_, Config::string_capacity};
+        return detail::ClientStorage{pubs_,
+                                     Config::publish_slots,
+                                     topics_,
+                                     payloads_,
+                                     Config::payload_capacity,
+                                     Config::window,
+                                     subs_,
+                                     Config::subscriptions,
+                                     strings_,
+                                     Config::string_capacity};
     }
     at::Engine<typename Config::Engine> store_engine_;
     PubSlot pubs_[Config::publish_slots]{};
@@ -339,12 +371,14 @@ struct ClientStore {
 template <class Config = ClientConfig>
 class Client final : private detail::ClientStore<Config>, public ClientCore {
     // ClientCore is usable only through Client<>, which owns its storage.
-public:
+  public:
     Client(at::Writer& writer, Listener& listener)
         : detail::ClientStore<Config>(writer),
           ClientCore(this->store_engine_, listener, detail::ClientStore<Config>::storage()) {}
-    static_assert(Config::window >= 1 && Config::window <= kFlightWindow, "the module allows 1..5 in flight");
-    static_assert(Config::payload_capacity >= 1 && Config::payload_capacity <= kMaxPayload, "1..1024 bytes");
+    static_assert(Config::window >= 1 && Config::window <= kFlightWindow,
+                  "the module allows 1..5 in flight");
+    static_assert(Config::payload_capacity >= 1 && Config::payload_capacity <= kMaxPayload,
+                  "1..1024 bytes");
 };
 
 }  // namespace qmtkit::qmt

@@ -85,12 +85,17 @@ ParseResult parse_command_line(std::string_view line) {
         // Basic command: letters and digits, with an optional '?' or '=?'.
         c.extended = false;
         std::size_t k = 0;
-        while (k < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[k])) || rest[k] == '&')) ++k;
+        while (k < rest.size() &&
+               (std::isalnum(static_cast<unsigned char>(rest[k])) || rest[k] == '&'))
+            ++k;
         c.name = upper(rest.substr(0, k));
         const std::string_view tail = rest.substr(k);
-        if (tail.empty()) c.form = Form::exec;
-        else if (tail == "?") c.form = Form::query;
-        else if (tail == "=?") c.form = Form::test;
+        if (tail.empty())
+            c.form = Form::exec;
+        else if (tail == "?")
+            c.form = Form::query;
+        else if (tail == "=?")
+            c.form = Form::test;
         else {
             r.error = ParseError::syntax;
             return r;

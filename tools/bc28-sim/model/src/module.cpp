@@ -45,7 +45,9 @@ bool str_len(const Arg& a, std::size_t lo, std::size_t hi) {
     return a.is_string() && a.text.size() >= lo && a.text.size() <= hi;
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
 
 }  // namespace
 
@@ -54,7 +56,9 @@ Module::Module(Network& net, Output out, Options opt)
     net_.attach(this);
 }
 
-Module::~Module() { net_.attach(nullptr); }
+Module::~Module() {
+    net_.attach(nullptr);
+}
 
 // ------------------------------------------------------------------------------------------ time
 
@@ -72,7 +76,9 @@ void Module::advance(Millis now) {
     run_due();
 }
 
-void Module::at(Millis when, std::function<void()> fn) { actions_.emplace(when, std::move(fn)); }
+void Module::at(Millis when, std::function<void()> fn) {
+    actions_.emplace(when, std::move(fn));
+}
 
 void Module::run_due() {
     for (int guard = 0; guard < 100000; ++guard) {
@@ -211,13 +217,23 @@ void Module::flush_deferred() {
     for (const auto& l : lines) result_line(l);
 }
 
-void Module::urc(const std::string& line) { result_line(line); }
+void Module::urc(const std::string& line) {
+    result_line(line);
+}
 
-void Module::garbage(std::string_view bytes) { emit(std::string(bytes)); }
+void Module::garbage(std::string_view bytes) {
+    emit(std::string(bytes));
+}
 
-void Module::split_next(Millis gap_ms) { split_next_ = gap_ms; }
-void Module::delay_next(Millis delay_ms) { delay_next_ = delay_ms; }
-void Module::urc_in_next_reply(std::string line) { urc_next_ = std::move(line); }
+void Module::split_next(Millis gap_ms) {
+    split_next_ = gap_ms;
+}
+void Module::delay_next(Millis delay_ms) {
+    delay_next_ = delay_ms;
+}
+void Module::urc_in_next_reply(std::string line) {
+    urc_next_ = std::move(line);
+}
 
 Module::Reply Module::error(int cme) const {
     Reply r;
@@ -299,7 +315,8 @@ void Module::feed_data_byte(char c) {
         return;
     }
     if (s_.echo) echo_ += c;
-    if (d.payload.size() < kMaxPayload) d.payload += c;  // beyond 1024 bytes: ignored, as the note says
+    if (d.payload.size() < kMaxPayload)
+        d.payload += c;  // beyond 1024 bytes: ignored, as the note says
 }
 
 void Module::finish_data(bool send) {
@@ -508,7 +525,8 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
         });
     }
     if (c.form != Form::set) return error(kNotSupported);
-    if (c.args.size() < 2 || !c.args[0].is_string() || !is_conn_id(c.args[1])) return error(kBadParam);
+    if (c.args.size() < 2 || !c.args[0].is_string() || !is_conn_id(c.args[1]))
+        return error(kBadParam);
     const std::string item = lower(c.args[0].text);
     const std::vector<Arg> v(c.args.begin() + 2, c.args.end());
     const std::string head = "+QMTCFG: \"" + item + "\",";
@@ -540,8 +558,8 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
     }
     if (item == "timeout") {
         if (v.empty()) {
-            return ok({head + std::to_string(s_.pkt_timeout) + "," + std::to_string(s_.retry_times) +
-                       "," + std::to_string(s_.timeout_notice)});
+            return ok({head + std::to_string(s_.pkt_timeout) + "," +
+                       std::to_string(s_.retry_times) + "," + std::to_string(s_.timeout_notice)});
         }
         if (v.size() > 3) return error(kBadParam);
         long p = 0, r = s_.retry_times, n = s_.timeout_notice;
@@ -584,10 +602,11 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
     if (item == "aliauth") {
         if (v.empty()) {
             if (!s_.aliauth) return ok();
-            return ok({head + quoted(s_.ali_pk) + "," + quoted(s_.ali_dn) + "," + quoted(s_.ali_ds)});
+            return ok(
+                {head + quoted(s_.ali_pk) + "," + quoted(s_.ali_dn) + "," + quoted(s_.ali_ds)});
         }
-        if (v.size() != 3 || !str_len(v[0], 1, kMaxCredential) || !str_len(v[1], 1, kMaxCredential) ||
-            !str_len(v[2], 1, kMaxCredential)) {
+        if (v.size() != 3 || !str_len(v[0], 1, kMaxCredential) ||
+            !str_len(v[1], 1, kMaxCredential) || !str_len(v[2], 1, kMaxCredential)) {
             return error(kBadParam);
         }
         s_.aliauth = true;
@@ -603,7 +622,8 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
 
 Module::Reply Module::cmd_tenauth(const CommandLine& c) {
     if (c.form == Form::test) {
-        return ok({"+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>"});
+        return ok(
+            {"+QMTTENAUTH: <product_id>,<device_name>,<client_id>,<device_secret>,<expire>,<url>"});
     }
     if (c.form == Form::query) {
         if (!s_.have_token) return ok();
@@ -707,12 +727,21 @@ Module::Reply Module::cmd_conn(const CommandLine& c) {
     if (c.form == Form::query) {
         int st = 0;
         switch (state_) {
-            case NetState::closed: return ok();
+            case NetState::closed:
+                return ok();
             case NetState::opening:
-            case NetState::opened: st = 1; break;
-            case NetState::connecting: st = 2; break;
-            case NetState::connected: st = 3; break;
-            case NetState::disconnecting: st = 4; break;
+            case NetState::opened:
+                st = 1;
+                break;
+            case NetState::connecting:
+                st = 2;
+                break;
+            case NetState::connected:
+                st = 3;
+                break;
+            case NetState::disconnecting:
+                st = 4;
+                break;
         }
         return ok({"+QMTCONN: 0," + std::to_string(st)});
     }
@@ -737,7 +766,8 @@ Module::Reply Module::cmd_conn(const CommandLine& c) {
     if (a.size() == 2 && s_.aliauth) {
         std::optional<SignedCredentials> cred;
         if (opt_.sign_aliyun) {
-            cred = opt_.sign_aliyun(AliyunSignInput{a[1].text, s_.ali_pk, s_.ali_dn, s_.ali_ds, wall_ms()});
+            cred = opt_.sign_aliyun(
+                AliyunSignInput{a[1].text, s_.ali_pk, s_.ali_dn, s_.ali_ds, wall_ms()});
         }
         if (cred) {
             req.client_id = cred->client_id;
@@ -803,11 +833,13 @@ Module::Reply Module::cmd_disc(const CommandLine& c) {
 // ------------------------------------------------------------------------- AT+QMTSUB/UNS/PUB
 
 Module::Reply Module::cmd_sub(const CommandLine& c) {
-    if (c.form == Form::test) return ok({"+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]"});
+    if (c.form == Form::test)
+        return ok({"+QMTSUB: (0),(1-65535),<topic>,(0-2)[,<topic>,(0-2)...]"});
     if (c.form != Form::set) return error(kNotSupported);
     const auto& a = c.args;
     long mid = 0;
-    if (a.size() < 4 || (a.size() - 2) % 2 != 0 || !is_conn_id(a[0]) || !int_in(a[1], 1, 65535, mid)) {
+    if (a.size() < 4 || (a.size() - 2) % 2 != 0 || !is_conn_id(a[0]) ||
+        !int_in(a[1], 1, 65535, mid)) {
         return error(kBadParam);
     }
     std::vector<std::pair<std::string, int>> topics;
@@ -862,7 +894,8 @@ Module::Reply Module::cmd_pub(const CommandLine& c) {
     }
     // msgID is 0 only, and always, for QoS 0.
     if ((q == 0) != (mid == 0)) return error(kBadParam);
-    if (a.size() == 6 && !int_in(a[5], 1, static_cast<long>(kMaxPayload), len)) return error(kBadParam);
+    if (a.size() == 6 && !int_in(a[5], 1, static_cast<long>(kMaxPayload), len))
+        return error(kBadParam);
     if (state_ != NetState::connected) return error(kNotAllowed);
     if (inflight_publishes() >= opt_.max_inflight) return error(kUplinkBusy);
     if (q > 0 && msg_id_in_flight(OpKind::pub, static_cast<int>(mid))) return error(kBadParam);
@@ -901,19 +934,25 @@ bool Module::msg_id_in_flight(OpKind kind, int msg_id) const {
 }
 
 int Module::inflight_publishes() const {
-    return static_cast<int>(std::count_if(ops_.begin(), ops_.end(),
-                                           [](const auto& kv) { return kv.second.kind == OpKind::pub; }));
+    return static_cast<int>(std::count_if(
+        ops_.begin(), ops_.end(), [](const auto& kv) { return kv.second.kind == OpKind::pub; }));
 }
 
 std::string Module::state_name() const {
     if (rebooting_) return "rebooting";
     switch (state_) {
-        case NetState::closed: return "closed";
-        case NetState::opening: return "opening";
-        case NetState::opened: return "opened";
-        case NetState::connecting: return "connecting";
-        case NetState::connected: return "connected";
-        case NetState::disconnecting: return "disconnecting";
+        case NetState::closed:
+            return "closed";
+        case NetState::opening:
+            return "opening";
+        case NetState::opened:
+            return "opened";
+        case NetState::connecting:
+            return "connecting";
+        case NetState::connected:
+            return "connected";
+        case NetState::disconnecting:
+            return "disconnecting";
     }
     return "?";
 }
@@ -925,9 +964,15 @@ void Module::fail_op(OpId id) {
     ops_.erase(it);
     const std::string mid = std::to_string(op.msg_id);
     switch (op.kind) {
-        case OpKind::pub: result_line("+QMTPUB: 0," + mid + ",2"); break;
-        case OpKind::sub: result_line("+QMTSUB: 0," + mid + ",2"); break;
-        case OpKind::uns: result_line("+QMTUNS: 0," + mid + ",2"); break;
+        case OpKind::pub:
+            result_line("+QMTPUB: 0," + mid + ",2");
+            break;
+        case OpKind::sub:
+            result_line("+QMTSUB: 0," + mid + ",2");
+            break;
+        case OpKind::uns:
+            result_line("+QMTUNS: 0," + mid + ",2");
+            break;
         case OpKind::conn:
             result_line("+QMTCONN: 0,2");
             net_.close();
@@ -966,10 +1011,18 @@ void Module::check_timers() {
             const std::string mid = std::to_string(op.msg_id);
             const std::string n = std::to_string(op.retries);
             switch (op.kind) {
-                case OpKind::pub: result_line("+QMTPUB: 0," + mid + ",1," + n); break;
-                case OpKind::sub: result_line("+QMTSUB: 0," + mid + ",1," + n); break;
-                case OpKind::uns: result_line("+QMTUNS: 0," + mid + ",1"); break;
-                case OpKind::conn: result_line("+QMTCONN: 0,1"); break;
+                case OpKind::pub:
+                    result_line("+QMTPUB: 0," + mid + ",1," + n);
+                    break;
+                case OpKind::sub:
+                    result_line("+QMTSUB: 0," + mid + ",1," + n);
+                    break;
+                case OpKind::uns:
+                    result_line("+QMTUNS: 0," + mid + ",1");
+                    break;
+                case OpKind::conn:
+                    result_line("+QMTCONN: 0,1");
+                    break;
             }
         }
         net_.retransmit(id);

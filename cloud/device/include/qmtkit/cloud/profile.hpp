@@ -18,7 +18,8 @@ struct AliyunDevice {
     std::string_view device_name;
     std::string_view device_secret;
     std::string_view region = "cn-shanghai";
-    std::string_view endpoint;   // an instance endpoint; empty: <pk>.iot-as-mqtt.<region>.aliyuncs.com
+    std::string_view
+        endpoint;  // an instance endpoint; empty: <pk>.iot-as-mqtt.<region>.aliyuncs.com
     std::uint16_t port = 1883;   // 1883, or 443
     std::string_view client_id;  // empty: "<productKey>.<deviceName>"
 };

@@ -14,15 +14,15 @@ namespace qmtkit::cloud {
 
 enum class SignMethod { hmacmd5, hmacsha1, hmacsha256 };
 
-std::string_view to_string(SignMethod m);              // "hmacmd5" | "hmacsha1" | "hmacsha256"
+std::string_view to_string(SignMethod m);  // "hmacmd5" | "hmacsha1" | "hmacsha256"
 std::optional<SignMethod> parse_sign_method(std::string_view s);  // case-insensitive
 
 // Raw HMAC helpers.
-std::string hmac_hex(SignMethod m, std::string_view key, std::string_view data);     // lower-case hex
+std::string hmac_hex(SignMethod m, std::string_view key, std::string_view data);  // lower-case hex
 std::string hmac_base64(SignMethod m, std::string_view key, std::string_view data);
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);  // nullopt on malformed input
-std::string url_encode(std::string_view s);                        // RFC 3986 unreserved kept
+std::string url_encode(std::string_view s);                       // RFC 3986 unreserved kept
 
 // What a device presents in CONNECT.
 struct MqttCredentials {
@@ -45,12 +45,12 @@ struct AliyunParams {
     std::string product_key;
     std::string device_name;
     std::string device_secret;
-    std::string client_id;                     // empty: "<productKey>.<deviceName>"
-    std::optional<std::uint64_t> timestamp_ms; // absent: no timestamp signed
+    std::string client_id;                      // empty: "<productKey>.<deviceName>"
+    std::optional<std::uint64_t> timestamp_ms;  // absent: no timestamp signed
     SignMethod method = SignMethod::hmacsha256;
-    int secure_mode = 3;                       // 2 (TLS) or 3 (TCP)
+    int secure_mode = 3;  // 2 (TLS) or 3 (TCP)
     std::string region = "cn-shanghai";
-    std::string endpoint;                      // overrides <pk>.iot-as-mqtt.<region>.aliyuncs.com
+    std::string endpoint;  // overrides <pk>.iot-as-mqtt.<region>.aliyuncs.com
     std::uint16_t port = 1883;
 };
 SignResult<MqttCredentials> sign_aliyun(const AliyunParams& p);
@@ -60,8 +60,8 @@ struct TencentParams {
     std::string product_id;
     std::string device_name;
     std::string device_psk_base64;
-    std::uint64_t expiry_unix = 0;   // 0: now + 1 hour
-    std::string conn_id;             // empty: 5 random alphanumerics
+    std::uint64_t expiry_unix = 0;  // 0: now + 1 hour
+    std::string conn_id;            // empty: 5 random alphanumerics
     std::uint32_t sdkappid = 12010126;
     SignMethod method = SignMethod::hmacsha256;  // hmacsha256 or hmacsha1
     std::uint16_t port = 1883;
@@ -72,11 +72,11 @@ SignResult<MqttCredentials> sign_tencent(const TencentParams& p);
 struct TokenRequest {
     std::string product_id;
     std::string device_name;
-    std::string client_id;       // "<product_id>@<device_name>"
+    std::string client_id;  // "<product_id>@<device_name>"
     std::string device_secret;
-    unsigned expire_days = 60;   // AT side: days <= 60; wire: seconds
-    std::uint32_t nonce = 0;     // 0: random
-    std::uint64_t timestamp = 0; // Unix seconds; 0: now
+    unsigned expire_days = 60;    // AT side: days <= 60; wire: seconds
+    std::uint32_t nonce = 0;      // 0: random
+    std::uint64_t timestamp = 0;  // Unix seconds; 0: now
 };
 // "clientId=..&deviceName=..&expire=..&nonce=..&productId=..&timestamp=..&signature=.."
 std::string token_request_body(const TokenRequest& r);
@@ -91,11 +91,12 @@ struct Token {
 struct TokenOutcome {
     int result_code = 0;
     std::optional<Token> token;
-    std::string message;   // never contains a secret
+    std::string message;  // never contains a secret
 };
 TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms = 195000);
 
-// ---- Added for verification (cloud stand-in) and reuse; the declarations above are unchanged. ----
+// ---- Added for verification (cloud stand-in) and reuse; the declarations above are unchanged.
+// ----
 
 // Constant-time comparison (for signatures); lengths are not secret.
 bool constant_time_equal(std::string_view a, std::string_view b);
@@ -112,9 +113,9 @@ std::string aliyun_sign_content(std::string_view client_id, std::string_view dev
 // Aliyun: the parts of an MQTT clientId "<id>|k=v,k=v,...|". Unknown keys are kept out
 // (the cloud ignores them). nullopt when the "|...|" part is missing or malformed.
 struct AliyunClientId {
-    std::string id;                            // before the first '|'
-    int secure_mode = -1;                      // -1: absent
-    std::optional<SignMethod> method;          // absent: not given (the cloud then refuses)
+    std::string id;                    // before the first '|'
+    int secure_mode = -1;              // -1: absent
+    std::optional<SignMethod> method;  // absent: not given (the cloud then refuses)
     std::optional<std::uint64_t> timestamp_ms;
 };
 std::optional<AliyunClientId> parse_aliyun_client_id(std::string_view mqtt_client_id);

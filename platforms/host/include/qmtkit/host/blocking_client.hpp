@@ -44,7 +44,7 @@ enum class FailureKind : std::uint8_t {
 struct Error {
     FailureKind kind = FailureKind::client;
     qmt::ClientError client{};  // with FailureKind::client
-    std::string detail;         // what else is known (last +QMTSTAT, transport error); never a secret
+    std::string detail;  // what else is known (last +QMTSTAT, transport error); never a secret
 };
 
 template <class T>
@@ -66,7 +66,7 @@ struct PublishDone {
 };
 
 class BlockingClient final : private qmt::Listener {
-public:
+  public:
     using Duration = std::chrono::milliseconds;
     using ClientType = qmt::Client<qmt::ClientConfig>;
 
@@ -80,7 +80,9 @@ public:
     void set_trace(TraceFn fn) { user_trace_ = std::move(fn); }
     void set_backoff(const qmt::Backoff& b) { client_->set_backoff(b); }
     // Called on every link-state change (from inside the calls below).
-    void set_link_observer(std::function<void(qmt::LinkState)> fn) { link_observer_ = std::move(fn); }
+    void set_link_observer(std::function<void(qmt::LinkState)> fn) {
+        link_observer_ = std::move(fn);
+    }
 
     // Configures the supervisor (strings copied) and starts bringing the link up; returns at once.
     Result<void> start(const qmt::Session& session);
@@ -101,7 +103,8 @@ public:
     std::size_t completions_pending() const { return pub_order_.size(); }
 
     // Registers the filter (kept across reconnects) and waits for its +QMTSUB result.
-    Result<qmt::SubscribeReport> subscribe(std::string_view filter, std::uint8_t qos, Duration timeout);
+    Result<qmt::SubscribeReport> subscribe(std::string_view filter, std::uint8_t qos,
+                                           Duration timeout);
     // The next received message; nullopt after `timeout` (or when the transport failed).
     std::optional<ReceivedMessage> next_message(Duration timeout);
 
@@ -133,7 +136,7 @@ public:
     qmt::ClientCore& core() { return *client_; }
     Transport& transport() { return *transport_; }
 
-private:
+  private:
     // qmt::Listener
     void on_link(qmt::LinkState state) override;
     void on_bringup_error(qmt::LinkState during, const qmt::ClientError& e) override;

@@ -38,7 +38,7 @@ namespace qmtkit::host {
 using TraceFn = std::function<void(at::TraceKind kind, std::string_view text)>;
 
 class Runner {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     // The core's notion of time: steady_clock milliseconds.
@@ -77,9 +77,10 @@ public:
     // From any thread: runs `f` through apply() on the io_context.
     template <class F>
     void post(F f) {
-        asio::post(executor_, [this, alive = std::weak_ptr<bool>(alive_), f = std::move(f)]() mutable {
-            if (alive.lock()) apply(std::move(f));
-        });
+        asio::post(executor_,
+                   [this, alive = std::weak_ptr<bool>(alive_), f = std::move(f)]() mutable {
+                       if (alive.lock()) apply(std::move(f));
+                   });
     }
 
     // poll(now) and re-arm: after anything changed the core outside apply().
@@ -103,7 +104,7 @@ public:
     std::uint64_t polls() const { return polls_; }
     std::uint64_t feeds() const { return feeds_; }
 
-private:
+  private:
     void on_receive(const std::uint8_t* data, std::size_t n);
     void on_transport_error(std::error_code ec);
     void touch();    // poll(now) without re-arming

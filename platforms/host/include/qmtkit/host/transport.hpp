@@ -6,8 +6,9 @@
 // handler runs on the thread that runs the io_context; nothing here starts a thread.
 //
 //   asio::io_context io;
-//   auto port = qmtkit::host::open_transport(io, "/dev/ttyUSB0", {9600});   // or "tcp://127.0.0.1:5000"
-//   port->start([&](const std::uint8_t* d, std::size_t n) { ... }, [&](std::error_code ec) { ... });
+//   auto port = qmtkit::host::open_transport(io, "/dev/ttyUSB0", {9600});   // or
+//   "tcp://127.0.0.1:5000" port->start([&](const std::uint8_t* d, std::size_t n) { ... },
+//   [&](std::error_code ec) { ... });
 #pragma once
 
 #include <asio.hpp>
@@ -28,24 +29,24 @@ namespace qmtkit::host {
 enum class FlowControl : std::uint8_t { none, hardware };
 
 struct SerialOptions {
-    unsigned baud = 9600;             // 8 data bits, no parity, 1 stop bit always (8N1)
+    unsigned baud = 9600;  // 8 data bits, no parity, 1 stop bit always (8N1)
     FlowControl flow = FlowControl::none;
 };
 
 // open_transport() and the constructors throw this when a device cannot be opened or a TCP
 // endpoint cannot be reached; what() names the device and the cause.
 class TransportError : public std::runtime_error {
-public:
+  public:
     TransportError(const std::string& what, std::error_code ec)
         : std::runtime_error(what), code_(ec) {}
     std::error_code code() const { return code_; }
 
-private:
+  private:
     std::error_code code_;
 };
 
 class Transport : public at::Writer, public std::enable_shared_from_this<Transport> {
-public:
+  public:
     using ReceiveHandler = std::function<void(const std::uint8_t* data, std::size_t size)>;
     // The stream failed or closed (EOF, device unplugged, peer reset). Called once; the transport
     // is closed afterwards.
@@ -83,7 +84,7 @@ public:
     virtual std::string description() const = 0;
     asio::any_io_executor executor() const { return executor_; }
 
-protected:
+  protected:
     explicit Transport(asio::any_io_executor ex) : executor_(std::move(ex)) {}
 
     using IoHandler = std::function<void(std::error_code, std::size_t)>;
@@ -91,7 +92,7 @@ protected:
     virtual void do_write(asio::const_buffer buf, IoHandler h) = 0;  // writes all of buf
     virtual void do_close() = 0;
 
-private:
+  private:
     void read_next();
     void write_next();
     void fail(std::error_code ec);
@@ -114,7 +115,7 @@ private:
 
 // A serial port: 8N1, the given baud and flow control.
 class SerialTransport final : public Transport {
-public:
+  public:
     // Throws TransportError.
     static std::shared_ptr<SerialTransport> open(asio::io_context& io, const std::string& device,
                                                  const SerialOptions& opts = {});
@@ -124,7 +125,7 @@ public:
 
     SerialTransport(asio::io_context& io, std::string device, const SerialOptions& opts);
 
-private:
+  private:
     void do_read(asio::mutable_buffer buf, IoHandler h) override;
     void do_write(asio::const_buffer buf, IoHandler h) override;
     void do_close() override;
@@ -136,7 +137,7 @@ private:
 
 // A TCP stream to a terminal server or the emulator's TCP mode.
 class TcpTransport final : public Transport {
-public:
+  public:
     // Resolves and connects (blocking, 127.0.0.1 or any host name). Throws TransportError.
     static std::shared_ptr<TcpTransport> connect(asio::io_context& io, const std::string& host,
                                                  std::uint16_t port);
@@ -148,7 +149,7 @@ public:
 
     explicit TcpTransport(asio::ip::tcp::socket socket, std::string name);
 
-private:
+  private:
     void do_read(asio::mutable_buffer buf, IoHandler h) override;
     void do_write(asio::const_buffer buf, IoHandler h) override;
     void do_close() override;

@@ -52,13 +52,14 @@ using AliyunSigner = std::function<std::optional<SignedCredentials>(const Aliyun
 
 struct Options {
     Identity identity;
-    bool recv_quoted = false;      // +QMTRECV payload in quotes (default bare, as the note's last example)
-    bool prompt_space = false;     // "> " instead of ">" after AT+QMTPUB
+    bool recv_quoted =
+        false;  // +QMTRECV payload in quotes (default bare, as the note's last example)
+    bool prompt_space = false;                              // "> " instead of ">" after AT+QMTPUB
     std::string token_url = "http://127.0.0.1:8080/token";  // AT+QMTTENAUTH without <url>
-    Millis boot_ms = 1000;         // AT+NRB: REBOOTING ... boot banner
-    Millis rtt_ms = 0;             // each network exchange: half up, half down
-    unsigned uplink_kbps = 0;      // 0 = unlimited
-    int max_inflight = 5;          // publishes awaiting their +QMTPUB result
+    Millis boot_ms = 1000;                                  // AT+NRB: REBOOTING ... boot banner
+    Millis rtt_ms = 0;         // each network exchange: half up, half down
+    unsigned uplink_kbps = 0;  // 0 = unlimited
+    int max_inflight = 5;      // publishes awaiting their +QMTPUB result
     int csq = 24;
     Millis open_timeout_ms = 75000;
     std::function<std::uint64_t()> unix_ms;  // wall clock for signatures; null: derived from now
@@ -66,7 +67,7 @@ struct Options {
 };
 
 class Module final : private NetworkEvents {
-public:
+  public:
     using Output = std::function<void(std::string_view)>;
     using Log = std::function<void(std::string_view)>;
 
@@ -85,14 +86,16 @@ public:
     void set_log(Log log) { log_ = std::move(log); }
 
     // ---- faults and run-time control (the control channel maps onto these)
-    void reboot(const std::string& cause = "REBOOT_CAUSE_APPLICATION_WATCHDOG");  // unexpected reset
-    void drop_link(int stat_code = 7);        // abrupt close, +QMTSTAT: 0,<code>
+    void reboot(
+        const std::string& cause = "REBOOT_CAUSE_APPLICATION_WATCHDOG");  // unexpected reset
+    void drop_link(int stat_code = 7);  // abrupt close, +QMTSTAT: 0,<code>
     void ping_timeout() { drop_link(2); }
-    void garbage(std::string_view bytes);     // raw bytes to the host, now
-    void split_next(Millis gap_ms);           // next reply in two pieces, gap_ms apart
-    void delay_next(Millis delay_ms);         // next reply late by delay_ms
-    void urc_in_next_reply(std::string line); // next reply carries this URC before its final result
-    void urc(const std::string& line);        // a URC now
+    void garbage(std::string_view bytes);  // raw bytes to the host, now
+    void split_next(Millis gap_ms);        // next reply in two pieces, gap_ms apart
+    void delay_next(Millis delay_ms);      // next reply late by delay_ms
+    void urc_in_next_reply(
+        std::string line);              // next reply carries this URC before its final result
+    void urc(const std::string& line);  // a URC now
     void refuse_open(bool on) { refuse_open_ = on; }
     void refuse_connect(int return_code) { refuse_connect_rc_ = return_code; }  // 0 = off
     void stall_acks(bool on) { stall_acks_ = on; }  // swallow acks: timers and retransmissions run
@@ -107,7 +110,7 @@ public:
     std::string state_name() const;
     const Options& options() const { return opt_; }
 
-private:
+  private:
     enum class NetState { closed, opening, opened, connecting, connected, disconnecting };
     enum class OpKind { pub, sub, uns, conn };
 

@@ -43,7 +43,7 @@ struct TokenFetch {
 };
 
 class NetworkEvents {
-public:
+  public:
     virtual ~NetworkEvents() = default;
     // +QMTOPEN result: -1 failed, 0 opened, 3 PDP activation failed, 4 DNS failure, 5 network down.
     virtual void net_open_result(int result) = 0;
@@ -61,11 +61,12 @@ public:
     // 2 PINGREQ timeout, 3 CONNECT could not be sent, 4 no CONNACK, 7 link down, ...).
     virtual void net_link_lost(int stat_code) = 0;
     // Token fetched (result 0) or failed (1..6, the +QMTTENAUTH result codes).
-    virtual void net_token(OpId op, int result_code, std::string username, std::string password) = 0;
+    virtual void net_token(OpId op, int result_code, std::string username,
+                           std::string password) = 0;
 };
 
 class Network {
-public:
+  public:
     virtual ~Network() = default;
     virtual void attach(NetworkEvents* events) = 0;
     virtual void open(const std::string& host, std::uint16_t port) = 0;
