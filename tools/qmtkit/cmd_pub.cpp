@@ -31,7 +31,7 @@ struct PubOptions {
 
 // Where the messages come from. ready(): a message can be taken now; done(): none will come.
 class Source {
-public:
+  public:
     virtual ~Source() = default;
     virtual bool ready() = 0;
     virtual bool done() = 0;
@@ -41,14 +41,14 @@ public:
 
 // The same payload N times.
 class RepeatSource final : public Source {
-public:
+  public:
     RepeatSource(std::string payload, unsigned n) : payload_(std::move(payload)), left_(n) {}
     bool ready() override { return left_ > 0; }
     bool done() override { return left_ == 0; }
     std::string& front() override { return payload_; }
     void pop() override { --left_; }
 
-private:
+  private:
     std::string payload_;
     unsigned left_;
 };
@@ -56,7 +56,7 @@ private:
 // Lines of stdin, read by a helper thread into a small bounded queue: stdin is read as the
 // outbox drains (at most kDepth lines ahead), never all at once, and never blocks the io_context.
 class LineSource final : public Source {
-public:
+  public:
     static constexpr std::size_t kDepth = 16;
 
     explicit LineSource(asio::io_context& io) : io_(io) {
@@ -84,7 +84,7 @@ public:
     }
     std::size_t line_number() const { return taken_; }
 
-private:
+  private:
     void read_loop() {
         std::string line;
         while (std::getline(std::cin, line)) {
@@ -127,7 +127,8 @@ int run_pub(PubOptions& o) {
         } else {
             single = o.message;
         }
-        if (single.empty()) return fail(tool, "empty message: the module sends payloads of 1..1024 bytes");
+        if (single.empty())
+            return fail(tool, "empty message: the module sends payloads of 1..1024 bytes");
         if (single.size() > qmt::kMaxPayload)
             return fail(tool, "message of " + std::to_string(single.size()) +
                                   " bytes: the module sends at most 1024");
@@ -143,8 +144,10 @@ int run_pub(PubOptions& o) {
     host::BlockingClient& c = *client;
 
     std::unique_ptr<Source> source;
-    if (o.lines) source = std::make_unique<LineSource>(c.io());
-    else source = std::make_unique<RepeatSource>(single, o.repeat);
+    if (o.lines)
+        source = std::make_unique<LineSource>(c.io());
+    else
+        source = std::make_unique<RepeatSource>(single, o.repeat);
 
     qmt::PublishOptions popts;
     popts.qos = static_cast<std::uint8_t>(o.qos);
@@ -168,7 +171,8 @@ int run_pub(PubOptions& o) {
             auto t = c.publish_async(o.topic, ByteView(m), popts);
             if (!t) {
                 const auto& e = t.error();
-                if (e.kind == host::FailureKind::client && e.client.code == qmt::Error::queue_full) {
+                if (e.kind == host::FailureKind::client &&
+                    e.client.code == qmt::Error::queue_full) {
                     outbox_full = true;
                     break;
                 }
@@ -196,12 +200,14 @@ int run_pub(PubOptions& o) {
 
         const auto now = host::Runner::Clock::now();
         if (now - last_progress >= progress_timeout) {
-            std::string cause = "timed out after " + std::to_string(acked) + " of " + std::to_string(sent) +
-                                " message(s) acknowledged (link " + std::string(qmt::to_string(c.state()));
+            std::string cause = "timed out after " + std::to_string(acked) + " of " +
+                                std::to_string(sent) + " message(s) acknowledged (link " +
+                                std::string(qmt::to_string(c.state()));
             if (!c.last_problem().empty()) cause += "; last problem: " + c.last_problem();
             return fail(tool, cause + ")");
         }
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(progress_timeout - (now - last_progress));
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+            progress_timeout - (now - last_progress));
         // Wait for a completion, or for more input (or its end) while the outbox has room.
         const bool accept_input = !outbox_full && refused.empty() && !input_over;
         c.run_until(
@@ -212,7 +218,8 @@ int run_pub(PubOptions& o) {
             wait);
     }
 
-    (void)c.stop(std::chrono::seconds(5));  // DISCONNECT + CLOSE; the messages are delivered either way
+    (void)c.stop(
+        std::chrono::seconds(5));  // DISCONNECT + CLOSE; the messages are delivered either way
     if (!refused.empty()) return fail(tool, refused);
     if (failed > 0) {
         return fail(tool, std::to_string(failed) + " of " + std::to_string(sent) +
@@ -225,13 +232,16 @@ int run_pub(PubOptions& o) {
 
 Command add_pub(CLI::App& root) {
     auto o = std::make_shared<PubOptions>();
-    CLI::App* app = root.add_subcommand("pub", "Publish messages through the module (like mosquitto_pub)");
+    CLI::App* app =
+        root.add_subcommand("pub", "Publish messages through the module (like mosquitto_pub)");
     add_common_options(*app, o->common);
     app->add_option("-t,--topic", o->topic, "Topic to publish to (no wildcards, <= 255 bytes)")
         ->required()
         ->group("Message");
-    auto* m = app->add_option("-m,--message", o->message, "Send this message (1..1024 bytes)")->group("Message");
-    auto* f = app->add_option("-f,--file", o->file, "Send the contents of FILE as one message (binary safe)")
+    auto* m = app->add_option("-m,--message", o->message, "Send this message (1..1024 bytes)")
+                  ->group("Message");
+    auto* f = app->add_option("-f,--file", o->file,
+                              "Send the contents of FILE as one message (binary safe)")
                   ->group("Message");
     auto* l = app->add_flag("-l,--stdin-line", o->lines,
                             "Send each line of stdin as a message, pipelined through the window "
@@ -246,7 +256,8 @@ Command add_pub(CLI::App& root) {
         ->capture_default_str()
         ->check(CLI::Range(0u, 2u))
         ->group("Message");
-    app->add_flag("-r,--retain", o->retain, "Ask the broker to retain the message")->group("Message");
+    app->add_flag("-r,--retain", o->retain, "Ask the broker to retain the message")
+        ->group("Message");
     app->add_option("--repeat", o->repeat, "Send the message N times (with -m, -f or -s)")
         ->capture_default_str()
         ->check(CLI::Range(1u, 1000000u))

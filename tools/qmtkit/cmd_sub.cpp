@@ -29,8 +29,8 @@ int run_sub(SubOptions& o) {
         return r.count() > 0 ? r : std::chrono::milliseconds(0);
     };
     auto timed_out = [&](host::BlockingClient& c, const std::string& what) {
-        std::string cause = "timed out after " + std::to_string(o.wait_s) + " s " + what + " (link " +
-                            std::string(qmt::to_string(c.state()));
+        std::string cause = "timed out after " + std::to_string(o.wait_s) + " s " + what +
+                            " (link " + std::string(qmt::to_string(c.state()));
         if (!c.last_problem().empty()) cause += "; last problem: " + c.last_problem();
         return fail(tool, cause + ")");
     };
@@ -54,14 +54,18 @@ int run_sub(SubOptions& o) {
     const auto sub_wait = bounded ? remaining() : seconds(o.common.timeout_s);
     const auto sub_deadline = Clock::now() + sub_wait;
     for (const auto& t : o.topics) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(sub_deadline - Clock::now());
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(sub_deadline - Clock::now());
         if (left.count() < 0) left = std::chrono::milliseconds(0);
         auto r = c.subscribe(t, static_cast<std::uint8_t>(o.qos), left);
         if (!r) {
-            if (r.error().kind == host::FailureKind::deadline && bounded) return timed_out(c, "subscribing");
+            if (r.error().kind == host::FailureKind::deadline && bounded)
+                return timed_out(c, "subscribing");
             return fail(tool, "subscribe " + t + ": " + host::describe(r.error()));
         }
-        if (o.debug) std::fprintf(stderr, "qmtkit sub: subscribed %s (granted QoS %u)\n", t.c_str(), unsigned{r->granted_qos});
+        if (o.debug)
+            std::fprintf(stderr, "qmtkit sub: subscribed %s (granted QoS %u)\n", t.c_str(),
+                         unsigned{r->granted_qos});
     }
 
     unsigned got = 0;
@@ -104,12 +108,14 @@ Command add_sub(CLI::App& root) {
     app->add_option("-C,--count", o->count, "Exit 0 after receiving COUNT messages")
         ->check(CLI::PositiveNumber)
         ->group("Messages");
-    app->add_option("-W,--wait", o->wait_s,
-                    "Exit non-zero after SECONDS if COUNT messages have not arrived (or, without -C, "
-                    "after SECONDS anyway)")
+    app->add_option(
+           "-W,--wait", o->wait_s,
+           "Exit non-zero after SECONDS if COUNT messages have not arrived (or, without -C, "
+           "after SECONDS anyway)")
         ->check(CLI::PositiveNumber)
         ->group("Messages");
-    app->add_flag("-v,--verbose", o->verbose, "Print the topic, a space, then the payload")->group("Messages");
+    app->add_flag("-v,--verbose", o->verbose, "Print the topic, a space, then the payload")
+        ->group("Messages");
     app->add_flag("-d,--debug", o->debug,
                   "Report link states and granted subscriptions on stderr (never credentials)")
         ->group("Messages");

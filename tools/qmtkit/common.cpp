@@ -32,7 +32,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
         ->check(CLI::PositiveNumber)
         ->group("Module");
 
-    app.add_option("-h,--host", o.host, "Broker host name or IP as given to AT+QMTOPEN (<= 100 bytes)")
+    app.add_option("-h,--host", o.host,
+                   "Broker host name or IP as given to AT+QMTOPEN (<= 100 bytes)")
         ->required()
         ->group("Broker");
     app.add_option("-p,--port", o.port, "Broker port")
@@ -70,7 +71,8 @@ qmt::Session make_session(const CommonOptions& o, const std::string& default_id)
     qmt::Session s;
     s.host = o.host;
     s.port = static_cast<std::uint16_t>(o.port);
-    s.client_id = o.client_id.empty() ? std::string_view(default_id) : std::string_view(o.client_id);
+    s.client_id =
+        o.client_id.empty() ? std::string_view(default_id) : std::string_view(o.client_id);
     s.username = o.username;
     s.password = o.password;
     s.settings.version = (o.protocol == "31" || o.protocol == "mqttv31") ? 3 : 4;

@@ -59,5 +59,7 @@ std::chrono::milliseconds seconds(double s);
 // main.cpp calls these; each is defined in its own cmd_*.cpp.
 Command add_pub(CLI::App& root);
 Command add_sub(CLI::App& root);
+Command add_sign(CLI::App& root);    // cmd_sign.cpp
+Command add_verify(CLI::App& root);  // cmd_verify.cpp
 
 }  // namespace qmtkit::cli

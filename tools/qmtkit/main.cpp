@@ -1,5 +1,5 @@
-// qmtkit — the command-line tool: `qmtkit pub`, `qmtkit sub` (mosquitto_pub / mosquitto_sub
-// habits: -h is the broker host, help is --help).
+// qmtkit — the command-line tool: `qmtkit pub`, `qmtkit sub`, `qmtkit sign`, `qmtkit verify`
+// (mosquitto_pub / mosquitto_sub habits: -h is the broker host, help is --help).
 #include <iostream>
 #include <vector>
 
@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     std::vector<qmtkit::cli::Command> commands;
     commands.push_back(qmtkit::cli::add_pub(app));
     commands.push_back(qmtkit::cli::add_sub(app));
+    commands.push_back(qmtkit::cli::add_sign(app));
+    commands.push_back(qmtkit::cli::add_verify(app));
 
     try {
         app.parse(argc, argv);

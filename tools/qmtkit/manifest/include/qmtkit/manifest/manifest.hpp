@@ -1,0 +1,97 @@
+// The device manifest: which cloud, which broker, and per device the identity and the secret
+// (inline, from a file or from an environment variable). Read by `qmtkit verify` and, later, by
+// factory provisioning. JSON; the schema is docs/manifest.schema.json, the format
+// docs/signing.md ("The manifest").
+//
+// The validator reports every problem it finds as FILE:LINE:COL (1-based; columns count
+// characters, a tab is one) pointing at the offending value, at an unknown or duplicate key,
+// or at the '{' of an object that lacks a required key. It never puts a secret's value into a
+// message.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qmtkit::manifest {
+
+struct Position {
+    int line = 0;  // 1-based; 0: unknown
+    int col = 0;   // 1-based, in characters
+};
+
+struct Diagnostic {
+    std::string file;
+    Position pos;
+    std::string message;
+    std::string to_string() const;  // "FILE:LINE:COL: message"
+};
+
+enum class Cloud { aliyun, tencent, tencent_token };
+std::string_view to_string(Cloud c);  // "aliyun" | "tencent" | "tencent-token"
+
+// Where a device's secret (Aliyun / IoT Suite device secret, Tencent PSK) comes from.
+struct SecretRef {
+    enum class Kind { inline_value, file, env };
+    Kind kind = Kind::inline_value;
+    std::string value;  // the secret itself, a path (as written), or a variable name
+    std::string key;    // the manifest key it was given with ("device_secret_file", ...)
+    Position pos;       // of the value
+};
+
+struct Device {
+    std::string product;  // Aliyun product_key, Tencent product_id
+    std::string device_name;
+    SecretRef secret;       // device secret (aliyun, tencent-token) or PSK (tencent)
+    std::string client_id;  // Aliyun only; empty: "<productKey>.<deviceName>"
+    std::optional<std::string> imei;
+    Position pos;  // of the device's '{'
+};
+
+struct Manifest {
+    std::string file;  // as given to load_manifest (diagnostics, relative *_file)
+    Cloud cloud = Cloud::aliyun;
+    std::string region = "cn-shanghai";  // aliyun
+    std::string endpoint;               // broker host override; empty: the cloud's host per product
+    std::optional<std::uint16_t> port;  // empty: 1883
+    std::string sign_method;            // empty: hmacsha256 (aliyun, tencent)
+    int secure_mode = 3;                // aliyun: 3 (TCP) or 2 (TLS)
+    std::uint32_t sdkappid = 12010126;  // tencent
+    std::uint64_t expiry_s = 3600;      // tencent: lifetime of the signed username
+    std::string token_url;              // tencent-token (required there)
+    unsigned expire_days = 60;          // tencent-token: 1..60
+    std::vector<Device> devices;
+};
+
+struct LoadResult {
+    std::optional<Manifest> manifest;  // set when there are no errors
+    std::vector<Diagnostic> errors;
+};
+
+// Parses and validates `text`; `file` names it in diagnostics and anchors relative *_file paths.
+LoadResult parse_manifest(std::string_view text, const std::string& file);
+// Reads the file first (an unreadable file is one diagnostic at 0:0).
+LoadResult load_manifest(const std::string& path);
+
+// The secret's value: inline, the file's content with one trailing newline ("\n" or "\r\n")
+// removed (a relative path is relative to the manifest's directory), or the environment
+// variable's value. On failure a diagnostic at the reference (no secret in it).
+struct SecretValue {
+    std::optional<std::string> value;
+    std::optional<Diagnostic> error;
+};
+SecretValue resolve_secret(const Manifest& m, const Device& d);
+
+// Every device's secret resolves, and (tencent) decodes as base64. Diagnostics in device order.
+std::vector<Diagnostic> check_secrets(const Manifest& m);
+
+// 15 decimal digits whose last is the Luhn check digit of the first 14.
+bool imei_valid(std::string_view imei);
+
+// Reads a whole file; strips one trailing newline when asked. nullopt + errno text on failure.
+std::optional<std::string> read_text_file(const std::string& path, bool strip_one_newline,
+                                          std::string* error);
+
+}  // namespace qmtkit::manifest
