@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 BUILD_PKGS=(cmake ninja-build g++ ccache pkg-config git)
 LIB_PKGS=(libasio-dev libssl-dev openssl libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
           libcpp-httplib-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
-TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev)
+TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format clang-tidy)
 
 ensure_packages() {
     local missing=()
