@@ -1083,38 +1083,24 @@ Result<std::uint32_t> ClientCore::query_tenauth() {
 }
 
 Result<std::uint32_t> ClientCore::test(Op which) {
+    struct Entry {
+        Op op;
+        const at::CommandSpec* spec;
+    };
+    static constexpr Entry kTests[] = {
+        {Op::cfg_test, &at::cmd::cfg_test},     {Op::open_test, &at::cmd::open_test},
+        {Op::close_test, &at::cmd::close_test}, {Op::conn_test, &at::cmd::conn_test},
+        {Op::disc_test, &at::cmd::disc_test},   {Op::sub_test, &at::cmd::sub_test},
+        {Op::uns_test, &at::cmd::uns_test},     {Op::pub_test, &at::cmd::pub_test},
+    };
     const at::CommandSpec* spec = nullptr;
-    switch (which) {
-        case Op::cfg_test:
-            spec = &at::cmd::cfg_test;
-            break;
-        case Op::open_test:
-            spec = &at::cmd::open_test;
-            break;
-        case Op::close_test:
-            spec = &at::cmd::close_test;
-            break;
-        case Op::conn_test:
-            spec = &at::cmd::conn_test;
-            break;
-        case Op::disc_test:
-            spec = &at::cmd::disc_test;
-            break;
-        case Op::sub_test:
-            spec = &at::cmd::sub_test;
-            break;
-        case Op::uns_test:
-            spec = &at::cmd::uns_test;
-            break;
-        case Op::pub_test:
-            spec = &at::cmd::pub_test;
-            break;
-        case Op::tenauth_probe:
-            spec = tenauth_alt_spelling_ ? &at::cmd::enauth_test : &at::cmd::tenauth_test;
-            break;
-        default:
-            return fail<std::uint32_t>(Error::field_empty);
+    if (which == Op::tenauth_probe) {
+        spec = tenauth_alt_spelling_ ? &at::cmd::enauth_test : &at::cmd::tenauth_test;
     }
+    for (const Entry& e : kTests) {
+        if (e.op == which) spec = e.spec;
+    }
+    if (spec == nullptr) return fail<std::uint32_t>(Error::field_empty);
     return op_submit(engine_, &handler_, next_ticket_, *spec, which, {}, [](at::ArgWriter&) {});
 }
 

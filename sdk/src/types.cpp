@@ -129,6 +129,26 @@ std::string_view to_string(StatCode c) {
     return "reserved";
 }
 
+std::string_view to_string(TenAuthResult r) {
+    switch (r) {
+        case TenAuthResult::ok:
+            return "got password";
+        case TenAuthResult::dns_failed:
+            return "DNS failure";
+        case TenAuthResult::socket_init_failed:
+            return "socket init failure";
+        case TenAuthResult::http_packet_error:
+            return "HTTP packet error";
+        case TenAuthResult::socket_send_error:
+            return "socket send error";
+        case TenAuthResult::http_parse_error:
+            return "HTTP parse error";
+        case TenAuthResult::timeout:
+            return "timeout";
+    }
+    return "unknown";
+}
+
 std::string_view to_string(LinkState s) {
     switch (s) {
         case LinkState::stopped:

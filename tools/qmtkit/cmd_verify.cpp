@@ -19,6 +19,7 @@
 #include "common.hpp"
 #include "qmtkit/cloud/signing.hpp"
 #include "qmtkit/manifest/manifest.hpp"
+#include "qmtkit/qmt/types.hpp"
 
 namespace qmtkit::cli {
 namespace {
@@ -112,22 +113,9 @@ std::string connack_text(int rc) {
     return "refused: CONNACK return code " + std::to_string(rc);
 }
 
-const char* token_code_name(int code) {
-    switch (code) {
-        case 1:
-            return "DNS failure";
-        case 2:
-            return "socket init failure";
-        case 3:
-            return "HTTP packet error";
-        case 4:
-            return "socket send error";
-        case 5:
-            return "HTTP parse error";
-        case 6:
-            return "timeout";
-    }
-    return "unknown";
+// The note's +QMTTENAUTH wording for a result code.
+std::string token_code_name(int code) {
+    return std::string(qmtkit::qmt::to_string(static_cast<qmtkit::qmt::TenAuthResult>(code)));
 }
 
 std::string mosq_error(int rc) {

@@ -139,6 +139,7 @@ enum class StatAction : std::uint8_t {
 };
 StatAction recommended_action(StatCode c);
 std::string_view to_string(StatCode c);
+std::string_view to_string(TenAuthResult r);  // the note's wording: "DNS failure", ...
 
 // Where the supervisor is. Applications see these through Listener::on_link.
 enum class LinkState : std::uint8_t {
