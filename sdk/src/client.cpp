@@ -342,26 +342,10 @@ struct ClientCore::Impl {
 
     // A bring-up command finished: OK (and, for two-phase ones, its result) or an error.
     static void step_ok(ClientCore& c, std::uint8_t step) {
+        if (step == s_timeout) c.applied_ = c.session_.settings;  // result waits follow it now
+        // Sync and configuration run in the order the Step enum declares them.
+        if (step < s_attach) return go(c, static_cast<std::uint8_t>(step + 1));
         switch (step) {
-            case s_sync:
-                return go(c, s_echo);
-            case s_echo:
-                return go(c, s_cmee);
-            case s_cmee:
-                return go(c, s_version);
-            case s_version:
-                return go(c, s_keepalive);
-            case s_keepalive:
-                return go(c, s_session);
-            case s_session:
-                return go(c, s_timeout);
-            case s_timeout:
-                c.applied_ = c.session_.settings;
-                return go(c, s_will);
-            case s_will:
-                return go(c, s_aliauth);
-            case s_aliauth:
-                return go(c, s_attach);
             case s_attach:
                 if (c.info_int_ == 1) return go(c, s_tenauth_probe);
                 if (++c.step_tries_ >= kAttachTries) return back_off(c, s_sync);
