@@ -6,7 +6,10 @@ namespace qmtkit::qmt {
 namespace {
 
 constexpr Instant kNever = ~Instant{0};
-constexpr std::uint8_t kMaxAttempts = 8;   // sends of one QoS >= 1 publish before giving up
+// Answers of a connected module that retrying may not heal (result 2, ERROR, a CME other than
+// 3 / 159, timeouts) before a QoS >= 1 publish is reported failed. A lost link never counts.
+constexpr std::uint8_t kMaxFailures = 8;
+constexpr Millis kFailureBackoff = 200;    // first wait before re-sending after such an answer
 constexpr std::uint8_t kSyncTries = 5;     // AT probes before backing off
 constexpr std::uint8_t kAttachTries = 60;  // AT+CGATT? polls, one a second
 constexpr Millis kStepPause = 1000;        // between AT / AT+CGATT? probes
@@ -49,7 +52,9 @@ enum Step : std::uint8_t {
     s_disc,
     s_close,
     s_stopped,
-    s_probe,  // online: an AT after a command timed out, to tell a lost answer from a dead module
+    // Online: AT+QMTCONN? after a timeout or a CME 3. It tells a lost answer from a dead module
+    // and a live link from one that died without a +QMTSTAT.
+    s_check,
 };
 
 enum Str : std::size_t {
@@ -315,19 +320,23 @@ struct ClientCore::Impl {
                 c.stopping_ = false;
                 set_state(c, LinkState::stopped);
                 return;
-            case s_probe:
-                return step_cmd(c, at::cmd::at, {});
+            case s_check:
+                ++c.stats_.link_checks;
+                return step_cmd(c, at::cmd::conn_query, {});
             default:
                 return;
         }
     }
 
-    // A command timed out while online: one AT tells whether the module still answers. Its OK
-    // also absorbs a late final result of the timed-out command.
-    static void probe(ClientCore& c) {
+    // Something suggests the link is gone (CME 3: not connected; a timeout): ask the module.
+    // Publishing pauses until it has answered.
+    static void check_link(ClientCore& c) {
         if (c.state_ != LinkState::online || c.step_seq_ != 0) return;
-        c.step_ = s_probe;
+        c.step_ = s_check;
         issue(c);
+    }
+    static bool checking_link(const ClientCore& c) {
+        return c.step_ == s_check && c.step_seq_ != 0;
     }
 
     static void maybe_online(ClientCore& c) {
@@ -365,8 +374,17 @@ struct ClientCore::Impl {
                 return go(c, s_close);
             case s_close:
                 return go(c, s_stopped);
-            case s_probe:
-                return pump_pubs(c);  // the module answers: carry on
+            case s_check:
+                if (c.info_int_ == static_cast<int>(ConnState::connected)) {
+                    pump_subs(c);
+                    return pump_pubs(c);  // the module answers and is connected: carry on
+                }
+                // Gone without a word (the network detached silently): recover as after a
+                // +QMTSTAT, from the attach check on; the outbox is kept.
+                ++c.stats_.silent_drops;
+                c.listener_.on_bringup_error(c.state_, err(Error::link_down, c.info_int_));
+                link_lost(c);
+                return back_off(c, s_attach);
             default:
                 return;
         }
@@ -398,7 +416,7 @@ struct ClientCore::Impl {
                 return back_off(c, s_open);
             case s_connect:
                 return back_off(c, s_close_first);
-            case s_probe:
+            case s_check:
                 // The module does not answer: treat the link as lost and start over.
                 link_lost(c);
                 return back_off(c, s_sync);
@@ -416,10 +434,14 @@ struct ClientCore::Impl {
         }
         for (std::size_t i = 0; i < c.st_.pub_count; ++i) {
             detail::PubSlot& p = c.st_.pubs[i];
-            if (p.state == detail::PubSlot::State::sending ||
-                p.state == detail::PubSlot::State::awaiting) {
+            p.failures = 0;  // what failed on a dying link says nothing about the message
+            if (p.state == detail::PubSlot::State::acked) {
                 c.engine_.abandon(p.engine_seq);
-                requeue_or_fail(c, p, err(Error::aborted));
+                finish_pub(c, p, report_of(p));
+            } else if (p.state == detail::PubSlot::State::sending ||
+                       p.state == detail::PubSlot::State::awaiting) {
+                c.engine_.abandon(p.engine_seq);
+                requeue(c, p, err(Error::aborted));
             }
         }
         for (std::size_t i = 0; i < c.st_.sub_count; ++i) {
@@ -436,15 +458,20 @@ struct ClientCore::Impl {
         std::size_t n = 0;
         for (std::size_t i = 0; i < c.st_.pub_count; ++i) {
             const auto st = c.st_.pubs[i].state;
-            n += (st == detail::PubSlot::State::sending || st == detail::PubSlot::State::awaiting)
+            n += (st == detail::PubSlot::State::sending || st == detail::PubSlot::State::awaiting ||
+                  st == detail::PubSlot::State::acked)
                      ? 1u
                      : 0u;
         }
         return n;
     }
 
+    static PublishReport report_of(const detail::PubSlot& p) {
+        return PublishReport{p.msg_id, p.retransmissions, p.attempts};
+    }
+
     static void pump_pubs(ClientCore& c) {
-        if (c.state_ != LinkState::online) return;
+        if (c.state_ != LinkState::online || checking_link(c)) return;
         std::size_t flying = count_in_flight(c);
         while (flying < c.st_.window) {
             detail::PubSlot* next = nullptr;
@@ -485,13 +512,24 @@ struct ClientCore::Impl {
         c.listener_.on_published(ticket, r);
     }
 
-    // At least once: a QoS >= 1 publish whose fate is unknown is sent again; QoS 0 is at most once.
-    static void requeue_or_fail(ClientCore& c, detail::PubSlot& p, const ClientError& e) {
-        if (p.qos > 0 && p.attempts < kMaxAttempts) {
+    // At least once: a QoS >= 1 publish whose fate is unknown is sent again; QoS 0 is at most
+    // once. Nothing is counted against the message: the link went, or its answer did.
+    static void requeue(ClientCore& c, detail::PubSlot& p, const ClientError& e) {
+        if (p.qos > 0) {
             p.state = detail::PubSlot::State::queued;
             return;
         }
         finish_pub(c, p, unexpected(e));
+    }
+
+    // The module answered and the answer was no: a QoS >= 1 publish is tried again after a
+    // growing pause, up to kMaxFailures answers of that kind.
+    static void failed(ClientCore& c, detail::PubSlot& p, const ClientError& e) {
+        if (p.qos == 0 || ++p.failures >= kMaxFailures) return finish_pub(c, p, unexpected(e));
+        Millis wait = kFailureBackoff;
+        for (std::uint8_t i = 1; i < p.failures && wait < 5000; ++i) wait *= 2;
+        p.state = detail::PubSlot::State::retry_wait;
+        p.retry_at = c.now_ + wait;
     }
 
     static std::uint16_t alloc_msg_id(ClientCore& c) {
@@ -807,7 +845,10 @@ Result<std::uint32_t> ClientCore::publish(std::string_view topic, ByteView paylo
     }
     detail::PubSlot* slot = nullptr;
     for (std::size_t i = 0; i < st_.pub_count && slot == nullptr; ++i) {
-        if (st_.pubs[i].state == detail::PubSlot::State::free) slot = &st_.pubs[i];
+        // A free slot whose last command is still on the wire lends it its payload bytes.
+        const detail::PubSlot& p = st_.pubs[i];
+        if (p.state == detail::PubSlot::State::free && !engine_.on_wire(p.engine_seq))
+            slot = &st_.pubs[i];
     }
     if (slot == nullptr) return fail<std::uint32_t>(Error::queue_full);
     slot->ticket = next_ticket_;
@@ -821,6 +862,7 @@ Result<std::uint32_t> ClientCore::publish(std::string_view topic, ByteView paylo
     slot->attempts = 0;
     slot->retransmissions = 0;
     slot->busy_retries = 0;
+    slot->failures = 0;
     slot->retry_at = 0;
     slot->topic_len = static_cast<std::uint16_t>(topic.size());
     std::memcpy(slot->topic, topic.data(), topic.size());
@@ -1149,8 +1191,12 @@ Instant ClientCore::next_deadline() const {
     Instant t = engine_.next_deadline();
     if (wake_at_ < t) t = wake_at_;
     for (std::size_t i = 0; i < st_.pub_count; ++i) {
+        // A pause already over was offered to pump_pubs() by the last poll(); if it is still
+        // waiting, something else holds it (window full, link check, offline), and that thing
+        // has its own deadline or event. Repeating a past time would spin the host.
         const detail::PubSlot& p = st_.pubs[i];
-        if (p.state == detail::PubSlot::State::retry_wait && p.retry_at < t) t = p.retry_at;
+        if (p.state == detail::PubSlot::State::retry_wait && p.retry_at > now_ && p.retry_at < t)
+            t = p.retry_at;
     }
     return t;
 }
@@ -1160,17 +1206,28 @@ Instant ClientCore::next_deadline() const {
 at::Payload ClientCore::on_prompt(const at::CommandRef& r) {
     if (tag_kind(r.tag) != kPub) return {};
     const detail::PubSlot& p = st_.pubs[tag_id(r.tag)];
-    return at::Payload{ByteView(p.payload, p.payload_len),
-                       p.fixed ? at::Payload::End::fixed : at::Payload::End::ctrl_z};
+    // Only the slot's own command gets its payload: anything else is cancelled (ESC).
+    if (p.engine_seq != r.seq) return {};
+    const at::Payload mine{ByteView(p.payload, p.payload_len),
+                           p.fixed ? at::Payload::End::fixed : at::Payload::End::ctrl_z};
+    if (p.state == detail::PubSlot::State::sending) return mine;
+    // Acknowledged already (an earlier attempt's late result): cancel the re-send. A fixed-length
+    // data mode cannot be left with ESC, so it gets the same bytes once more.
+    if (p.state == detail::PubSlot::State::acked && p.fixed) return mine;
+    return {};
 }
 
 void ClientCore::on_info(const at::CommandRef& r, std::string_view line) {
     const Kind k = tag_kind(r.tag);
     if (k == kStep) {
-        at::FieldReader f(line);
-        std::int32_t v = -1;
-        f.prefix(r.spec->info).integer(v);
-        if (f.ok()) info_int_ = v;
+        std::int32_t v[2] = {-1, -1};
+        const int n = read_ints(line, r.spec->info, v, 2);
+        // +CGATT:<state>, but +QMTCONN: 0,<state>.
+        if (tag_op(r.tag) == s_check) {
+            if (n >= 2) info_int_ = v[1];
+        } else if (n >= 1) {
+            info_int_ = v[0];
+        }
         return;
     }
     if (k == kOp) {
@@ -1188,7 +1245,15 @@ void ClientCore::on_final(const at::CommandRef& r, const at::Outcome& o) {
     switch (k) {
         case kPub: {
             detail::PubSlot& p = st_.pubs[id];
-            if (p.state != detail::PubSlot::State::sending || p.engine_seq != r.seq) return;
+            if (p.engine_seq != r.seq) return;
+            if (p.state == detail::PubSlot::State::acked) {
+                // The re-send is off the wire (cancelled, refused or sent again): the earlier
+                // attempt's acknowledgement stands.
+                Impl::finish_pub(*this, p, Impl::report_of(p));
+                Impl::pump_pubs(*this);
+                return;
+            }
+            if (p.state != detail::PubSlot::State::sending) return;
             if (o) {
                 p.state = detail::PubSlot::State::awaiting;
                 return;
@@ -1205,8 +1270,21 @@ void ClientCore::on_final(const at::CommandRef& r, const at::Outcome& o) {
                 if (p.busy_retries < 255) ++p.busy_retries;
                 return;
             }
-            Impl::requeue_or_fail(*this, p, e);
-            if (e.code == Error::timeout) Impl::probe(*this);
+            if (e.code == Error::cme && e.cme == at::Cme::operation_not_allowed) {
+                // "Operation not allowed": the module has no MQTT connection. Nothing was sent,
+                // so even QoS 0 goes again, once the link is back.
+                if (p.attempts > 0) --p.attempts;
+                p.state = detail::PubSlot::State::queued;
+                Impl::check_link(*this);
+                return;
+            }
+            if (e.code == Error::aborted) return Impl::requeue(*this, p, e);
+            if (e.code == Error::timeout) {
+                Impl::requeue(*this, p, e);
+                Impl::check_link(*this);
+                return;
+            }
+            Impl::failed(*this, p, e);
             return;
         }
         case kSub: {
@@ -1214,7 +1292,7 @@ void ClientCore::on_final(const at::CommandRef& r, const at::Outcome& o) {
             if (s.state != detail::SubSlot::State::sending || s.engine_seq != r.seq || o) return;
             if (o.error().kind == at::ErrorKind::timeout) {
                 s.state = detail::SubSlot::State::pending;  // sent again once the module answers
-                Impl::probe(*this);
+                Impl::check_link(*this);
                 return;
             }
             s.state = detail::SubSlot::State::refused;
@@ -1265,6 +1343,20 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             detail::PubSlot& p = st_.pubs[id];
             const int n = read_ints(line, "+QMTPUB", v, 4);
             if (n < 3) return at::ResultVerdict::not_mine;
+            if (p.engine_seq != r.seq || (p.state != detail::PubSlot::State::sending &&
+                                          p.state != detail::PubSlot::State::awaiting)) {
+                return at::ResultVerdict::done;  // no longer this slot's command
+            }
+            if (r.before_payload) {
+                // The re-send's payload is not out yet, so this answers an earlier attempt of the
+                // same msgID. Its ACK completes the message, but the slot stays with the command
+                // on the wire until that has ended (see on_prompt / on_final).
+                ++stats_.late_results;
+                if (v[2] != 0) return at::ResultVerdict::intermediate;  // the re-send stands
+                ++stats_.published;
+                p.state = detail::PubSlot::State::acked;
+                return at::ResultVerdict::done;
+            }
             if (v[2] == 1) {  // retransmission report
                 if (n >= 4 && v[3] > p.retransmissions)
                     p.retransmissions = static_cast<std::uint8_t>(v[3] > 255 ? 255 : v[3]);
@@ -1272,9 +1364,11 @@ at::ResultVerdict ClientCore::on_result(const at::CommandRef& r, std::string_vie
             }
             if (v[2] == 0) {
                 ++stats_.published;
-                Impl::finish_pub(*this, p, PublishReport{p.msg_id, p.retransmissions, p.attempts});
+                Impl::finish_pub(*this, p, Impl::report_of(p));
             } else {
-                Impl::requeue_or_fail(*this, p, err(Error::packet_failed, v[2]));
+                // The module gave up sending: the message may be fine and the link not.
+                Impl::failed(*this, p, err(Error::packet_failed, v[2]));
+                Impl::check_link(*this);
             }
             Impl::pump_pubs(*this);
             return at::ResultVerdict::done;
@@ -1370,9 +1464,17 @@ void ClientCore::on_result_error(const at::CommandRef& r, const at::AtError& e) 
     switch (k) {
         case kPub: {
             detail::PubSlot& p = st_.pubs[id];
-            if (p.state == detail::PubSlot::State::awaiting && p.engine_seq == r.seq) {
-                Impl::requeue_or_fail(*this, p, from_at(e));
+            if (p.state != detail::PubSlot::State::awaiting || p.engine_seq != r.seq) return;
+            if (e.kind == at::ErrorKind::aborted) return Impl::requeue(*this, p, from_at(e));
+            // No result in the module's whole retry budget: count it, and ask whether the link
+            // is still there (a silent drop shows up exactly like this).
+            if (p.qos > 0 && p.failures + 1 < kMaxFailures) {
+                ++p.failures;
+                Impl::requeue(*this, p, from_at(e));
+            } else {
+                Impl::finish_pub(*this, p, unexpected(from_at(e)));
             }
+            Impl::check_link(*this);
             return;
         }
         case kSub: {

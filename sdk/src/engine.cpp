@@ -6,8 +6,11 @@ namespace qmtkit::at {
 namespace {
 
 constexpr Instant kNever = ~Instant{0};
+constexpr Millis kRetryWrite = 10;  // a stalled Writer is offered bytes again after this
 constexpr std::uint8_t kCtrlZ = 0x1A;
 constexpr std::uint8_t kEsc = 0x1B;
+constexpr char kEscText[] = "\x1B";  // settle probes
+constexpr char kProbeText[] = "AT\r";
 
 char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -135,6 +138,10 @@ bool EngineCore::on_urc(std::string_view prefix, UrcHandler handler, bool bare) 
     return true;
 }
 
+bool EngineCore::on_wire(std::uint32_t seq) const {
+    return running() && q_count_ > 0 && storage_.queue[q_head_].seq == seq;
+}
+
 bool EngineCore::abandon(std::uint32_t seq) {
     bool found = false;
     for (std::size_t i = 0; i < storage_.result_slots; ++i) {
@@ -148,7 +155,7 @@ bool EngineCore::abandon(std::uint32_t seq) {
         detail::QueueSlot& s = storage_.queue[(q_head_ + k) % storage_.queue_depth];
         if (s.seq != seq) continue;
         found = true;
-        if (k == 0 && phase_ != Phase::idle) {
+        if (k == 0 && running()) {
             s.handler = nullptr;  // on the wire already: let it finish, tell no one
             running_result_ = nullptr;
             break;
@@ -165,6 +172,9 @@ bool EngineCore::abandon(std::uint32_t seq) {
         --q_count_;
         break;
     }
+    // A freed result slot may let a queued command go: outside feed()/poll() nobody else would
+    // start it, and a host sleeping until next_deadline() would never come back.
+    if (found && busy_ == 0) pump(now_);
     return found;
 }
 
@@ -176,13 +186,18 @@ bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler) {
 
 // ---------------------------------------------------------------- transmit side
 
-Instant EngineCore::final_deadline(const detail::QueueSlot& s, std::size_t extra_bytes,
-                                   Instant now) const {
-    const Millis base = s.timeouts.final != 0 ? s.timeouts.final : s.spec->timeout;
+Instant EngineCore::wire_deadline(const detail::QueueSlot& s, Millis base, std::size_t extra_bytes,
+                                  Instant now) const {
     // Our bytes and their echo both cross the line before the answer can.
     const std::uint64_t wire_us =
         (static_cast<std::uint64_t>(s.len) + extra_bytes) * 2u * byte_time_us_;
-    return now + base + (wire_us + 999u) / 1000u;
+    return now + base + static_cast<Millis>((wire_us + 999u) / 1000u);
+}
+
+Instant EngineCore::final_deadline(const detail::QueueSlot& s, std::size_t extra_bytes,
+                                   Instant now) const {
+    return wire_deadline(s, s.timeouts.final != 0 ? s.timeouts.final : s.spec->timeout, extra_bytes,
+                         now);
 }
 
 bool EngineCore::result_pending_for(std::string_view name) const {
@@ -220,6 +235,7 @@ bool EngineCore::start_next(Instant now) {
         // Armed from the start so a result that overtakes the OK is still matched.
         r->active = true;
         r->armed = false;
+        r->payload_out = !s.spec->prompt;
         r->spec = s.spec;
         r->handler = s.handler;
         r->tag = s.tag;
@@ -235,7 +251,10 @@ bool EngineCore::start_next(Instant now) {
     tx_off_ = 0;
     saw_echo_ = false;
     prompt_done_ = false;
-    deadline_ = final_deadline(s, 0, now);
+    // A prompt command waits for its '>' first; the final timeout runs once the payload is out.
+    deadline_ = s.spec->prompt && s.spec->prompt_timeout != 0
+                    ? wire_deadline(s, s.spec->prompt_timeout, 0, now)
+                    : final_deadline(s, 0, now);
     ++counters_.commands;
     trace_command(TraceKind::tx, s);
     return true;
@@ -269,19 +288,32 @@ void EngineCore::pump(Instant now) {
                 if (writer_.write(&end, 1) == 0) return;
                 payload_end_pending_ = false;
             }
+            // From now on the module may publish it, and its result may come.
+            if (running_result_ != nullptr) running_result_->payload_out = true;
             phase_ = Phase::awaiting_final;
             deadline_ = final_deadline(storage_.queue[q_head_], payload_.bytes.size, now);
+            return;
+        }
+        if (phase_ == Phase::settling) {
+            while (settle_out_len_ > 0) {
+                const std::size_t n = writer_.write(
+                    reinterpret_cast<const std::uint8_t*>(settle_out_), settle_out_len_);
+                if (n == 0) return;
+                settle_out_ += n;
+                settle_out_len_ = static_cast<std::uint8_t>(settle_out_len_ - n);
+            }
             return;
         }
         return;  // awaiting_final: nothing to write
     }
 }
 
-void EngineCore::on_prompt(Instant now) {
+void EngineCore::on_prompt(Instant now, bool late) {
     detail::QueueSlot& s = storage_.queue[q_head_];
     prompt_done_ = true;
-    trace_text(TraceKind::prompt, ">");
-    const CommandRef ref{s.spec, s.tag, s.seq};
+    trace_text(TraceKind::prompt, late ? "> (late: fixed-length payload written without it)" : ">");
+    CommandRef ref{s.spec, s.tag, s.seq};
+    ref.prompt_late = late;
     payload_ = s.handler != nullptr ? s.handler->on_prompt(ref) : Payload{};
     if (payload_.end == Payload::End::cancel) {
         payload_.bytes = {};
@@ -404,7 +436,16 @@ void EngineCore::on_byte(std::uint8_t b, Instant now) {
     if (line_len_ == 0 && b == '>' && phase_ == Phase::awaiting_final && !prompt_done_ &&
         storage_.queue[q_head_].spec->prompt) {
         rx_ = Rx::skip_prompt_space;
-        on_prompt(now);
+        on_prompt(now, false);
+        return;
+    }
+    if (line_len_ == 0 && b == '>' && phase_ == Phase::settling) {
+        // A prompt after we gave up on it: the module is in data mode now. Its OK to our ESC may
+        // still follow; if not, the next probe is an ESC, never a command line.
+        rx_ = Rx::skip_prompt_space;
+        settle_saw_prompt_ = true;
+        deadline_ = now + storage_.settle_ms;
+        trace_text(TraceKind::prompt, "> (while settling)");
         return;
     }
     if (line_len_ >= storage_.line_capacity) {
@@ -464,7 +505,7 @@ void EngineCore::offer_claim(ClaimPhase phase, Instant now) {
 
 void EngineCore::on_line(std::string_view line, Instant now) {
     // 1. The module's echo of the running command (ATE1).
-    if (phase_ != Phase::idle) {
+    if (running()) {
         const detail::QueueSlot& s = storage_.queue[q_head_];
         const std::string_view sent(s.text, s.len - 1u);
         if (line.size() == sent.size() && starts_with_nocase(line, sent)) {
@@ -479,7 +520,7 @@ void EngineCore::on_line(std::string_view line, Instant now) {
     // 3. The later result of a two-phase command, oldest first.
     if (handle_result(line, now)) return;
     // 4. Information lines of the running command, by its declared prefix.
-    const CommandSpec* running = phase_ != Phase::idle ? storage_.queue[q_head_].spec : nullptr;
+    const CommandSpec* running = this->running() ? storage_.queue[q_head_].spec : nullptr;
     if (running != nullptr && !running->info.empty() && running->info != kAnyLine &&
         line_has_prefix(line, running->info)) {
         const detail::QueueSlot& s = storage_.queue[q_head_];
@@ -518,7 +559,21 @@ bool EngineCore::handle_final(std::string_view line, Instant now) {
     } else {
         return false;
     }
+    if (phase_ == Phase::settling) {
+        // The late answer of the timed-out command, or of our probe: the module is in command
+        // mode and listening again.
+        trace_text(TraceKind::settle, "settled");
+        phase_ = Phase::idle;
+        settle_out_len_ = 0;
+        return true;
+    }
     if (phase_ == Phase::idle || phase_ == Phase::sending) {
+        ++counters_.stray_finals;
+        return true;
+    }
+    // A module answers a prompt command with '>' before its OK: an OK before the prompt is the
+    // late answer of an earlier command. Taking it would leave the module's data mode unserved.
+    if (outcome.has_value() && !prompt_done_ && storage_.queue[q_head_].spec->prompt) {
         ++counters_.stray_finals;
         return true;
     }
@@ -543,7 +598,8 @@ bool EngineCore::handle_result(std::string_view line, Instant now) {
         }
         if (best == nullptr) return false;
         after = best->seq;
-        const CommandRef ref{best->spec, best->tag, best->seq};
+        CommandRef ref{best->spec, best->tag, best->seq};
+        ref.before_payload = !best->payload_out;
         const ResultVerdict v =
             best->handler != nullptr ? best->handler->on_result(ref, line) : ResultVerdict::done;
         if (v == ResultVerdict::not_mine) continue;
@@ -558,15 +614,85 @@ bool EngineCore::handle_result(std::string_view line, Instant now) {
 
 // ---------------------------------------------------------------- time
 
+void EngineCore::on_timeout(Instant now) {
+    const detail::QueueSlot& s = storage_.queue[q_head_];
+    const bool prompt_missing = s.spec->prompt && !prompt_done_;
+    if (prompt_missing && phase_ == Phase::awaiting_final) {
+        ++counters_.late_prompts;
+        // The module may be in data mode already. A fixed-length payload is what it waits for;
+        // anything else must not be written: cancel with ESC and let the line settle.
+        CommandRef ref{s.spec, s.tag, s.seq};
+        ref.prompt_late = true;
+        if (s.handler != nullptr) {
+            const Payload p = s.handler->on_prompt(ref);
+            if (p.end == Payload::End::fixed && p.bytes.size > 0) {
+                prompt_done_ = true;
+                trace_text(TraceKind::prompt, "> (late: fixed-length payload written without it)");
+                payload_ = p;
+                payload_off_ = 0;
+                payload_end_pending_ = false;
+                echo_payload_ = saw_echo_ ? payload_.bytes : ByteView{};
+                echo_off_ = 0;
+                phase_ = Phase::writing_payload;
+                return;
+            }
+        }
+    }
+    // Variable-length data mode is left with ESC; in command mode the module ignores it or
+    // answers ERROR, which settles the line as well.
+    const bool cancel = prompt_missing ||
+                        (phase_ == Phase::writing_payload && payload_.end == Payload::End::ctrl_z);
+    ++counters_.timeouts;
+    trace_text(TraceKind::timeout, s.spec->name);
+    finish_running(unexpected(error_of(ErrorKind::timeout)), now);
+    begin_settle(now, cancel);
+}
+
+void EngineCore::begin_settle(Instant now, bool cancel) {
+    ++counters_.settles;
+    phase_ = Phase::settling;
+    settle_left_ = storage_.settle_probes;
+    settle_saw_prompt_ = false;
+    settle_out_len_ = 0;
+    deadline_ = now + storage_.settle_ms;
+    if (cancel) {
+        settle_out_ = kEscText;
+        settle_out_len_ = 1;
+        trace_text(TraceKind::settle, "ESC");
+    }
+}
+
+void EngineCore::settle_probe(Instant now) {
+    if (settle_left_ == 0) {
+        // Not a word from the module: go on; the next command's own timeout tells the owner.
+        ++counters_.settle_failures;
+        trace_text(TraceKind::settle, "gave up");
+        phase_ = Phase::idle;
+        settle_out_len_ = 0;
+        return;
+    }
+    --settle_left_;
+    ++counters_.settle_probes;
+    if (settle_saw_prompt_) {
+        settle_saw_prompt_ = false;
+        settle_out_ = kEscText;
+        settle_out_len_ = 1;
+        trace_text(TraceKind::settle, "ESC");
+    } else {
+        settle_out_ = kProbeText;
+        settle_out_len_ = 3;
+        trace_text(TraceKind::settle, "AT");
+    }
+    deadline_ = now + storage_.settle_ms;
+}
+
 void EngineCore::poll(Instant now) {
     now_ = now;
     ++busy_;
-    if ((phase_ == Phase::sending || phase_ == Phase::awaiting_final ||
-         phase_ == Phase::writing_payload) &&
-        now >= deadline_) {
-        ++counters_.timeouts;
-        trace_text(TraceKind::timeout, storage_.queue[q_head_].spec->name);
-        finish_running(unexpected(error_of(ErrorKind::timeout)), now);
+    if (running() && now >= deadline_) {
+        on_timeout(now);
+    } else if (phase_ == Phase::settling && now >= deadline_) {
+        settle_probe(now);
     }
     for (std::size_t i = 0; i < storage_.result_slots; ++i) {
         detail::ResultSlot& r = storage_.results[i];
@@ -589,11 +715,17 @@ void EngineCore::poll(Instant now) {
 Instant EngineCore::next_deadline() const {
     Instant t = kNever;
     if (phase_ != Phase::idle && deadline_ < t) t = deadline_;
+    // The Writer took only part of what we have for it: offer the rest again soon.
+    const bool stalled =
+        phase_ == Phase::sending || phase_ == Phase::writing_payload || settle_out_len_ > 0;
+    if (stalled && now_ + kRetryWrite < t) t = now_ + kRetryWrite;
     for (std::size_t i = 0; i < storage_.result_slots; ++i) {
         const detail::ResultSlot& r = storage_.results[i];
         if (r.active && r.armed && r.deadline < t) t = r.deadline;
     }
     if (rx_ == Rx::claim && last_rx_ + storage_.claim_idle < t) t = last_rx_ + storage_.claim_idle;
+    // Never "never" while work is queued: a host that sleeps until then must come back.
+    if (t == kNever && q_count_ > 0) t = now_ + kRetryWrite;
     return t;
 }
 
@@ -602,7 +734,11 @@ void EngineCore::abort_all() {
     // Only what exists now: handlers may submit again from their callbacks (the supervisor
     // re-running bring-up), and those commands must survive.
     const std::uint32_t limit = next_seq_;
-    if (phase_ != Phase::idle) {
+    if (phase_ == Phase::settling) {
+        phase_ = Phase::idle;  // a restarted module has nothing to settle
+        settle_out_len_ = 0;
+    }
+    if (running()) {
         finish_running(unexpected(error_of(ErrorKind::aborted)), now_);
     }
     while (q_count_ > 0 && storage_.queue[q_head_].seq < limit) {

@@ -84,6 +84,8 @@ std::string_view to_string(Error e) {
             return "fetching the Tencent token failed";
         case Error::close_failed:
             return "closing failed";
+        case Error::link_down:
+            return "the module has no MQTT connection (lost without +QMTSTAT)";
         case Error::malformed_reply:
             return "the module's reply did not parse";
     }

@@ -38,6 +38,8 @@ const char* kind_name(at::TraceKind k) {
             return "timeout";
         case at::TraceKind::overflow:
             return "overflow";
+        case at::TraceKind::settle:
+            return "settle";
     }
     return "?";
 }

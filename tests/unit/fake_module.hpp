@@ -39,6 +39,7 @@ class FakeModule final : public at::Writer {
 
     // What it saw.
     std::vector<std::string> commands;  // every command line, without CR
+    std::string wire;                   // every byte the client wrote
     std::vector<Published> published;   // publishes the module acknowledged, in order
     std::size_t in_flight = 0;
     std::size_t max_in_flight = 0;
@@ -48,6 +49,7 @@ class FakeModule final : public at::Writer {
     explicit FakeModule(const Instant& clock) : now_(clock) {}
 
     std::size_t write(const std::uint8_t* d, std::size_t n) override {
+        wire.append(reinterpret_cast<const char*>(d), n);
         for (std::size_t i = 0; i < n; ++i) byte(static_cast<char>(d[i]));
         return n;
     }
@@ -74,6 +76,11 @@ class FakeModule final : public at::Writer {
         cancel_results();
         connected = false;
         line(1, "+QMTSTAT: 0," + std::to_string(stat));
+    }
+    // The network detached without a word: no +QMTSTAT, whatever was in flight is gone.
+    void silent_drop() {
+        cancel_results();
+        connected = false;
     }
     void reboot() {
         cancel_results();
@@ -157,6 +164,10 @@ class FakeModule final : public at::Writer {
         if (intercept && intercept(cmd)) return;
         auto starts = [&](const char* p) { return cmd.rfind(p, 0) == 0; };
         if (cmd == "AT" || cmd == "ATE0" || starts("AT+CMEE=") || starts("AT+QMTCFG=")) return ok();
+        if (cmd == "AT+QMTCONN?") {
+            if (connected) line(answer_delay, "+QMTCONN: 0,3");
+            return ok();
+        }
         if (cmd == "AT+CGATT?") {
             line(answer_delay, attached ? "+CGATT:1" : "+CGATT:0");
             return ok();
@@ -179,6 +190,7 @@ class FakeModule final : public at::Writer {
             return line(network_delay, "+QMTTENAUTH: 0,\"tok-123\"");
         }
         if (starts("AT+QMTOPEN=")) {
+            cancel_results();  // a new network session: nothing of the old one is in flight
             ok();
             return line(network_delay, "+QMTOPEN: 0," + std::to_string(open_result));
         }

@@ -52,7 +52,7 @@ struct Recorder final : at::CommandHandler {
         events.push_back({Event::Kind::info, r.tag, std::string(line)});
     }
     at::Payload on_prompt(const at::CommandRef& r) override {
-        events.push_back({Event::Kind::prompt, r.tag, {}});
+        events.push_back({Event::Kind::prompt, r.tag, r.prompt_late ? "late" : ""});
         return at::Payload{ByteView(payload), end};
     }
     void on_final(const at::CommandRef& r, const at::Outcome& o) override {

@@ -90,7 +90,7 @@ TEST_F(EngineTest, CmeErrorsAreTypedNumericAndVerbose) {
     EXPECT_EQ(cme_name(Cme::uplink_busy), "uplink busy/flow control");
 }
 
-TEST_F(EngineTest, TimeoutLetsTheNextCommandRun) {
+TEST_F(EngineTest, TimeoutLetsTheLineSettleThenTheNextCommandRuns) {
     ASSERT_TRUE(engine.submit(cmd::at, &rec, 1));
     ASSERT_TRUE(engine.submit(cmd::echo_off, &rec, 2));
     wire.take();
@@ -100,8 +100,14 @@ TEST_F(EngineTest, TimeoutLetsTheNextCommandRun) {
     engine.poll(now);
     ASSERT_EQ(rec.events.size(), 1u);
     EXPECT_EQ(rec.events[0], (Event{K::final_error, 1, "timeout"}));
+    // The late OK of command 1 must not be taken for command 2's: nothing goes out until it came.
+    EXPECT_EQ(wire.take(), "");
+    EXPECT_TRUE(engine.settling());
+    rx("\r\nOK\r\n");
     EXPECT_EQ(wire.take(), "ATE0\r");
+    EXPECT_EQ(rec.events.size(), 1u);
     EXPECT_EQ(engine.counters().timeouts, 1u);
+    EXPECT_EQ(engine.counters().settles, 1u);
 }
 
 TEST_F(EngineTest, PromptTakesPayloadEndedByCtrlZ) {

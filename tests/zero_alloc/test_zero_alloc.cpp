@@ -276,11 +276,12 @@ struct Session {
                 rx(u.view());
                 break;
             }
-            case 4: {  // a command that never answers
+            case 4: {  // a command that times out; its late OK lets the line settle
                 engine.submit(cmd::at, &h, i);
                 expect_written("AT\r");
                 now = engine.next_deadline();
                 engine.poll(now);
+                rx("\r\nOK\r\n");
                 break;
             }
             case 5: {  // garbage, an overlong line, then a command

@@ -37,6 +37,9 @@ std::string format_trace(at::TraceKind kind, std::string_view text) {
         case at::TraceKind::overflow:
             tag = "AT! overflow ";
             break;
+        case at::TraceKind::settle:
+            tag = "AT! settle ";
+            break;
     }
     std::string out(tag);
     if (kind == at::TraceKind::prompt && text.empty()) text = ">";

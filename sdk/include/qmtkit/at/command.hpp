@@ -29,6 +29,7 @@ struct CommandSpec {
     std::uint8_t result_keys = 0;   // leading arguments the result line repeats ("0,<msgID>" = 2)
     Millis result_timeout = 0;      // from OK until the result line
     bool prompt = false;            // a '>' prompt asks for a payload
+    Millis prompt_timeout = 0;      // from the command line until '>' (0: `timeout`)
     std::uint16_t secret_args = 0;  // bit i set: argument i never reaches a trace
 
     constexpr bool two_phase() const { return !result.empty(); }

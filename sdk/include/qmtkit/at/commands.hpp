@@ -12,6 +12,10 @@ inline constexpr Millis kOpenResult = 75000;      // AT+QMTOPEN: 75 s
 inline constexpr Millis kConnResult = 10000;      // AT+QMTCONN: pkt_timeout, 10 s by default
 inline constexpr Millis kPacketResult = 40000;    // SUB/UNS/PUB: 10 s x (3 retries + first try)
 inline constexpr Millis kTenAuthResult = 195000;  // AT+QMTTENAUTH: 195 s
+// The note gives no time for the '>' of AT+QMTPUB. A module busy on the radio answers late, and
+// giving up too early costs a cancel and a re-send; 2 s is far above what a healthy module
+// takes (tens of ms) and still bounds a stalled line. See docs/at-engine.md, "Prompt".
+inline constexpr Millis kPrompt = 2000;
 
 namespace detail {
 constexpr CommandSpec plain(std::string_view name, Form form, std::string_view info,
@@ -38,6 +42,7 @@ constexpr CommandSpec two_phase(std::string_view name, std::string_view result, 
     s.result_timeout = result_timeout;
     s.secret_args = secrets;
     s.prompt = prompt;
+    s.prompt_timeout = prompt ? kPrompt : 0;
     return s;
 }
 constexpr std::uint16_t arg(unsigned i) {

@@ -57,9 +57,17 @@ struct CommandRef {
     const CommandSpec* spec;
     std::uint32_t tag;
     std::uint32_t seq;
+    // on_result(): the line came before this command's payload was written, so it cannot be this
+    // command's own result. It answers an earlier command with the same keys (a publish re-sent
+    // after its result timed out): results are correlated by msgID only.
+    bool before_payload = false;
+    // on_prompt(): no '>' came within the prompt timeout. Only a fixed-length payload is written
+    // then (the module takes exactly <len> bytes after the command line, prompt shown or not);
+    // anything else is cancelled with ESC.
+    bool prompt_late = false;
 };
 
-// What to send after the '>' prompt. The bytes must stay valid until on_final() of the command.
+// What to send after the '>' prompt. The bytes must stay valid while on_wire(seq) is true.
 struct Payload {
     enum class End : std::uint8_t {
         ctrl_z,  // variable length: append 0x1A
@@ -80,6 +88,7 @@ enum class ResultVerdict : std::uint8_t {
 class CommandHandler {
   public:
     virtual void on_info(const CommandRef&, std::string_view /*line*/) {}
+    // The payload for the '>' prompt (also asked with ref.prompt_late when the prompt is late).
     virtual Payload on_prompt(const CommandRef&) { return {}; }
     // The final result (OK / ERROR / +CME ERROR / timeout / aborted). For a two-phase command an
     // OK is followed by on_result() or on_result_error() later.
@@ -123,6 +132,7 @@ enum class TraceKind : std::uint8_t {
     unclaimed,  // a line nobody wanted
     timeout,    // a command or result timed out: the command name
     overflow,   // a line longer than the buffer was dropped
+    settle,     // after a timeout: "ESC" / "AT" written, "settled", "gave up"
 };
 using TraceHook = Delegate<void(TraceKind kind, std::string_view text)>;
 
@@ -131,11 +141,15 @@ struct Counters {
     std::uint32_t timeouts = 0;         // final results that never came
     std::uint32_t result_timeouts = 0;  // two-phase results that never came
     std::uint32_t overflows = 0;        // lines longer than the line buffer
-    std::uint32_t resyncs = 0;       // times the parser re-found a line start after dropping bytes
-    std::uint32_t unclaimed = 0;     // lines that were no reply, result or known URC
-    std::uint32_t stray_finals = 0;  // OK / ERROR with no command running
-    std::uint32_t urcs = 0;          // lines given to URC handlers
-    std::uint32_t claims = 0;        // URCs that claimed raw bytes
+    std::uint32_t resyncs = 0;        // times the parser re-found a line start after dropping bytes
+    std::uint32_t unclaimed = 0;      // lines that were no reply, result or known URC
+    std::uint32_t stray_finals = 0;   // OK / ERROR with no command running
+    std::uint32_t urcs = 0;           // lines given to URC handlers
+    std::uint32_t claims = 0;         // URCs that claimed raw bytes
+    std::uint32_t late_prompts = 0;   // prompts that did not come in time (cancelled or blind)
+    std::uint32_t settles = 0;        // times the line was let settle after a timeout
+    std::uint32_t settle_probes = 0;  // ESC / AT written while settling
+    std::uint32_t settle_failures = 0;  // settling gave up: the module said nothing at all
 };
 
 // Per-request overrides of the declared timeouts (0 keeps the declared value).
@@ -154,6 +168,10 @@ struct EngineConfig {
     static constexpr std::size_t urc_handlers = 6;
     static constexpr std::size_t trace_capacity = 200;  // longer trace lines are cut
     static constexpr Millis claim_idle = 100;           // quiet time that ends a claimed URC
+    // After a timeout the module may still answer, or sit in data mode: nothing else goes on the
+    // line until it has said OK / ERROR, or settle_probes probes of settle_ms each went unanswered.
+    static constexpr Millis settle_ms = 500;
+    static constexpr std::uint8_t settle_probes = 3;
 };
 
 namespace detail {
@@ -173,7 +191,8 @@ struct QueueSlot {
 };
 struct ResultSlot {
     bool active;
-    bool armed;  // OK received: the result deadline runs
+    bool armed;        // OK received: the result deadline runs
+    bool payload_out;  // the command's payload (if it has one) is written: its result may come
     const CommandSpec* spec;
     CommandHandler* handler;
     std::uint32_t tag;
@@ -203,6 +222,8 @@ struct Storage {
     char* trace;
     std::size_t trace_capacity;
     Millis claim_idle;
+    Millis settle_ms;
+    std::uint8_t settle_probes;
 };
 }  // namespace detail
 
@@ -261,6 +282,9 @@ class EngineCore {
     // waited for (the link dropped and its owner will send it again). A running command still
     // finishes on the wire, but its handler is not called. False when `seq` is unknown.
     bool abandon(std::uint32_t seq);
+    // True while command `seq` is being written or awaits its final result — also after
+    // abandon(): its payload bytes must stay valid until then.
+    bool on_wire(std::uint32_t seq) const;
 
     // The time one byte takes on the line, in microseconds (default 1042: 9600 baud 8N1). Added
     // to each command's timeout for the bytes of the command, its echo and its payload.
@@ -271,6 +295,8 @@ class EngineCore {
     std::size_t queued() const { return q_count_; }
     std::size_t awaiting_results() const;
     bool idle() const { return q_count_ == 0 && awaiting_results() == 0; }
+    // Letting the line settle after a timeout: queued commands wait.
+    bool settling() const { return phase_ == Phase::settling; }
 
   private:
     static void put_arg(ArgWriter& w, std::string_view s) { w.quoted(s); }
@@ -281,7 +307,17 @@ class EngineCore {
         w.integer(static_cast<std::int64_t>(v));
     }
 
-    enum class Phase : std::uint8_t { idle, sending, awaiting_final, writing_payload };
+    enum class Phase : std::uint8_t {
+        idle,
+        sending,
+        awaiting_final,
+        writing_payload,
+        settling,  // the last command timed out: wait for the module before the next one
+    };
+    bool running() const {
+        return phase_ == Phase::sending || phase_ == Phase::awaiting_final ||
+               phase_ == Phase::writing_payload;
+    }
     enum class Rx : std::uint8_t { line, discard, claim, skip_prompt_space };
 
     detail::QueueSlot* reserve();
@@ -299,11 +335,16 @@ class EngineCore {
     void finish_running(const Outcome& outcome, Instant now);
     void check_claim_start();
     void offer_claim(ClaimPhase phase, Instant now);
-    void on_prompt(Instant now);
+    void on_prompt(Instant now, bool late);
+    void on_timeout(Instant now);
+    void begin_settle(Instant now, bool cancel);
+    void settle_probe(Instant now);
     void pop_front();
     bool result_pending_for(std::string_view name) const;
     detail::ResultSlot* free_result_slot();
     Instant final_deadline(const detail::QueueSlot& s, std::size_t extra_bytes, Instant now) const;
+    Instant wire_deadline(const detail::QueueSlot& s, Millis base, std::size_t extra_bytes,
+                          Instant now) const;
 
     void trace_text(TraceKind kind, std::string_view text);
     void trace_command(TraceKind kind, const detail::QueueSlot& s);
@@ -345,6 +386,10 @@ class EngineCore {
     bool prompt_done_ = false;
     bool payload_end_pending_ = false;
     bool claim_after_lf_ = false;
+    bool settle_saw_prompt_ = false;   // a '>' came while settling: the module is in data mode
+    std::uint8_t settle_left_ = 0;     // probes still to try
+    std::uint8_t settle_out_len_ = 0;  // probe bytes still to write (from settle_out_)
+    const char* settle_out_ = nullptr;
 };
 
 // An engine with its storage inside: every capacity a compile-time setting, no heap.
@@ -367,7 +412,9 @@ class Engine : public EngineCore {
                                Config::line_capacity,
                                trace_buf_,
                                Config::trace_capacity,
-                               Config::claim_idle};
+                               Config::claim_idle,
+                               Config::settle_ms,
+                               Config::settle_probes};
     }
     detail::QueueSlot queue_[Config::queue_depth]{};
     char commands_[Config::queue_depth * Config::command_capacity]{};

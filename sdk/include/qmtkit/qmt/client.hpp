@@ -166,6 +166,9 @@ struct ClientStats {
     std::uint32_t reboots = 0;        // module restarts seen
     std::uint32_t sessions = 0;       // times the link came online
     std::uint32_t max_in_flight = 0;  // most publishes awaiting their result at once
+    std::uint32_t link_checks = 0;    // AT+QMTCONN? after CME 3 / a timeout while online
+    std::uint32_t silent_drops = 0;   // links found down without a +QMTSTAT
+    std::uint32_t late_results = 0;   // results of an earlier attempt while a re-send was out
 };
 
 struct ClientConfig {
@@ -183,7 +186,9 @@ struct ClientConfig {
 namespace detail {
 inline constexpr std::size_t kSessionStrings = 14;
 struct PubSlot {
-    enum class State : std::uint8_t { free, queued, sending, awaiting, retry_wait } state;
+    // acked: an earlier attempt's result came while the current attempt's command is still on
+    // the wire; the slot keeps its payload until that command has ended.
+    enum class State : std::uint8_t { free, queued, sending, awaiting, retry_wait, acked } state;
     std::uint32_t ticket;
     std::uint32_t order;  // enqueue order: re-sends keep it
     std::uint32_t engine_seq;
@@ -194,6 +199,7 @@ struct PubSlot {
     std::uint8_t attempts;
     std::uint8_t retransmissions;
     std::uint8_t busy_retries;  // CME 159 answers in a row
+    std::uint8_t failures;      // answers retrying may not heal, since the link last came up
     Instant retry_at;
     std::uint16_t topic_len;
     std::uint16_t payload_len;

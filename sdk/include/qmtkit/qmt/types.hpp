@@ -66,6 +66,7 @@ enum class Error : std::uint8_t {
     subscription_refused,  // SUBACK 128
     tenauth_failed,        // +QMTTENAUTH result != 0 (ClientError::value)
     close_failed,          // +QMTCLOSE / +QMTDISC result -1
+    link_down,             // AT+QMTCONN? reports no connection (ClientError::value: its state)
     malformed_reply,       // a reply line that does not parse
 };
 
