@@ -74,7 +74,8 @@ TEST(Runner, UnansweredCommandTimesOutThroughTheTimer) {
     // The line settles when the module's late OK comes (within the engine's settle time).
     EXPECT_TRUE(p.engine.settling());
     p.module.write("\r\nOK\r\n");
-    ASSERT_TRUE(run_until(io, [&] { return !p.engine.settling(); }, 3s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return !p.engine.settling(); }, 3s));
     // The timeout came from the one timer waking once, not from polling in a loop.
     EXPECT_EQ(p.runner.timer_wakeups(), 1u);
     EXPECT_LE(p.runner.polls(), 5u);
