@@ -1,14 +1,19 @@
 // qmtkit pub: publish one message (-m, -f, -s, optionally --repeat N) or every line of stdin (-l),
 // pipelined through the module's five-message window. Exit 0 only when every message got
 // +QMTPUB result 0.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <mutex>
 #include <optional>
-#include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "common.hpp"
@@ -29,49 +34,101 @@ struct PubOptions {
     std::string form = "auto";
 };
 
-// Where the messages come from. ready(): a message can be taken now; done(): none will come.
+// One message to send.
+struct Item {
+    std::string payload;    // at most qmt::kMaxPayload + 1 bytes of it (a longer one is cut)
+    std::size_t bytes = 0;  // its whole length
+    std::size_t line = 0;   // its line of stdin (1-based, empty lines counted); 0 when not -l
+};
+
+// Where the messages come from. ready(): a message can be taken now; done(): none will come;
+// error(): why the input ended early ("" when it simply ended).
 class Source {
   public:
     virtual ~Source() = default;
     virtual bool ready() = 0;
     virtual bool done() = 0;
-    virtual std::string& front() = 0;
+    virtual Item& front() = 0;
     virtual void pop() = 0;
+    virtual std::string error() { return {}; }
 };
 
 // The same payload N times.
 class RepeatSource final : public Source {
   public:
-    RepeatSource(std::string payload, unsigned n) : payload_(std::move(payload)), left_(n) {}
+    RepeatSource(std::string payload, unsigned n) : left_(n) {
+        item_.bytes = payload.size();
+        item_.payload = std::move(payload);
+    }
     bool ready() override { return left_ > 0; }
     bool done() override { return left_ == 0; }
-    std::string& front() override { return payload_; }
+    Item& front() override { return item_; }
     void pop() override { --left_; }
 
   private:
-    std::string payload_;
+    Item item_;
     unsigned left_;
 };
 
+std::string errno_text(int e) {
+    return std::strerror(e);
+}
+
 // Lines of stdin, read by a helper thread into a small bounded queue: stdin is read as the
-// outbox drains (at most kDepth lines ahead), never all at once, and never blocks the io_context.
+// outbox drains (at most kDepth lines and one read buffer ahead), never all at once, and never
+// blocks the io_context. A line longer than the module sends keeps only its first
+// kMaxPayload + 1 bytes (and its length), so memory stays bounded whatever comes in.
+//
+// The thread never outlives what it uses: it waits in poll() on stdin and on a self-pipe, or on
+// the condition variable for room in the queue, and the destructor wakes it through both and
+// joins it. It posts wake-ups to the io_context, so destroy the LineSource before the
+// BlockingClient that owns it. poll() + read() work for a pipe, a terminal and a regular file
+// alike (a regular file is always readable), and stdin's flags are left alone: it may be the
+// user's terminal.
 class LineSource final : public Source {
   public:
     static constexpr std::size_t kDepth = 16;
 
+    // Throws std::system_error when the pipe or the thread cannot be made.
     explicit LineSource(asio::io_context& io) : io_(io) {
-        reader_ = std::thread([this] { read_loop(); });
-        reader_.detach();  // it may stay blocked in read(2) on a terminal when we give up early
+        if (::pipe(wake_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+        for (const int fd : wake_) {
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        }
+        try {
+            reader_ = std::thread([this] { read_loop(); });
+        } catch (...) {
+            ::close(wake_[0]);
+            ::close(wake_[1]);
+            throw;
+        }
     }
+    ~LineSource() override {
+        {
+            std::lock_guard<std::mutex> l(m_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        const char b = 1;
+        while (::write(wake_[1], &b, 1) < 0 && errno == EINTR) {
+        }
+        reader_.join();
+        ::close(wake_[0]);
+        ::close(wake_[1]);
+    }
+    LineSource(const LineSource&) = delete;
+    LineSource& operator=(const LineSource&) = delete;
+
     bool ready() override {
         std::lock_guard<std::mutex> l(m_);
         return !q_.empty();
     }
     bool done() override {
         std::lock_guard<std::mutex> l(m_);
-        return q_.empty() && eof_;
+        return q_.empty() && ended_;
     }
-    std::string& front() override {
+    Item& front() override {  // a deque keeps references to its other elements across push_back
         std::lock_guard<std::mutex> l(m_);
         return q_.front();
     }
@@ -82,55 +139,197 @@ class LineSource final : public Source {
         }
         cv_.notify_one();
     }
-    std::size_t line_number() const { return taken_; }
+    std::string error() override {
+        std::lock_guard<std::mutex> l(m_);
+        return error_;
+    }
 
   private:
-    void read_loop() {
-        std::string line;
-        while (std::getline(std::cin, line)) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();  // CR LF input
-            if (line.empty()) continue;  // the module cannot send an empty payload
-            std::unique_lock<std::mutex> l(m_);
-            cv_.wait(l, [&] { return q_.size() < kDepth; });
-            q_.push_back(std::move(line));
-            l.unlock();
-            asio::post(io_, [] {});  // wake the loop waiting in run_one_until()
+    void read_loop() noexcept {
+        std::string error;
+        try {
+            if (!read_lines(error)) return;  // shutting down: nobody waits for the rest
+        } catch (const std::exception& e) {
+            error = e.what();
         }
         {
             std::lock_guard<std::mutex> l(m_);
-            eof_ = true;
+            ended_ = true;
+            error_ = error;
         }
-        asio::post(io_, [] {});
+        wake_main();
+    }
+
+    // Reads stdin to its end (true) or to a read error (true, `error` set); false on shutdown.
+    bool read_lines(std::string& error) {
+        char buf[4096];
+        for (;;) {
+            pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                error = errno_text(errno);
+                return true;
+            }
+            if (fds[1].revents != 0) return false;
+            if ((fds[0].revents & POLLNVAL) != 0) {
+                error = "not open";
+                return true;
+            }
+            const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+                error = errno_text(errno);
+                break;
+            }
+            if (n == 0) break;
+            for (const char *p = buf, *end = buf + n; p < end;) {
+                const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+                const char* stop = nl ? static_cast<const char*>(nl) : end;
+                append(p, static_cast<std::size_t>(stop - p));
+                p = stop;
+                if (nl) {
+                    ++p;
+                    if (!end_line()) return false;
+                }
+            }
+        }
+        // A last line without its newline still counts (and a read error keeps what came before).
+        if (cur_bytes_ > 0 || cur_cr_) return end_line();
+        return true;
+    }
+
+    void append(const char* p, std::size_t n) {
+        if (n == 0) return;
+        if (cur_cr_) {  // a CR not at the end of the line is payload
+            keep("\r", 1);
+            cur_cr_ = false;
+        }
+        if (p[n - 1] == '\r') {  // perhaps CR LF: hold the CR until we know
+            cur_cr_ = true;
+            --n;
+        }
+        keep(p, n);
+    }
+    void keep(const char* p, std::size_t n) {
+        constexpr std::size_t cap = qmt::kMaxPayload + 1;
+        if (cur_.size() < cap) cur_.append(p, std::min(n, cap - cur_.size()));
+        cur_bytes_ += n;
+    }
+
+    // Queues the line just read (waiting for room); false when shutting down.
+    bool end_line() {
+        ++line_no_;
+        Item item;
+        item.payload = std::move(cur_);
+        item.bytes = cur_bytes_;
+        item.line = line_no_;
+        cur_.clear();
+        cur_bytes_ = 0;
+        cur_cr_ = false;                   // a trailing CR (CR LF input) is dropped
+        if (item.bytes == 0) return true;  // the module cannot send an empty payload
+        {
+            std::unique_lock<std::mutex> l(m_);
+            cv_.wait(l, [&] { return stop_ || q_.size() < kDepth; });
+            if (stop_) return false;
+            q_.push_back(std::move(item));
+        }
+        wake_main();
+        return true;
+    }
+
+    void wake_main() noexcept {
+        try {
+            asio::post(io_, [] {});  // ends the io_context wait in run_until()
+        } catch (...) {
+            // Out of memory: the main loop still looks again at its next deadline.
+        }
     }
 
     asio::io_context& io_;
+    int wake_[2] = {-1, -1};  // the self-pipe: written once, by the destructor
     std::thread reader_;
+    // Reader thread only: the line being read.
+    std::string cur_;
+    std::size_t cur_bytes_ = 0;
+    bool cur_cr_ = false;
+    std::size_t line_no_ = 0;
+    // Shared, under m_.
     std::mutex m_;
     std::condition_variable cv_;
-    std::deque<std::string> q_;
-    bool eof_ = false;
-    std::size_t taken_ = 0;
+    std::deque<Item> q_;
+    bool ended_ = false;
+    bool stop_ = false;
+    std::string error_;
 };
+
+// Reads `fd` to its end into `out`, keeping at most kMaxPayload + 1 bytes; returns the whole
+// length, or nullopt with the reason in `why`.
+std::optional<std::size_t> read_message(int fd, std::string& out, std::string& why) {
+    std::size_t total = 0;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            why = errno_text(errno);
+            return std::nullopt;
+        }
+        if (n == 0) return total;
+        const auto got = static_cast<std::size_t>(n);
+        if (out.size() <= qmt::kMaxPayload)
+            out.append(buf, std::min(got, qmt::kMaxPayload + 1 - out.size()));
+        total += got;
+    }
+}
+
+std::optional<std::size_t> read_file(const std::string& path, std::string& out, std::string& why) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        why = errno_text(errno);
+        return std::nullopt;
+    }
+    auto r = read_message(fd, out, why);
+    ::close(fd);
+    return r;
+}
+
+// The core refuses this payload (not the topic or the session): skip the line, go on.
+bool payload_error(const host::Error& e) {
+    if (e.kind != host::FailureKind::client) return false;
+    switch (e.client.code) {
+        case qmt::Error::payload_empty:
+        case qmt::Error::payload_too_long:
+        case qmt::Error::payload_needs_fixed_length:
+            return true;
+        default:
+            return false;
+    }
+}
 
 int run_pub(PubOptions& o) {
     const std::string tool = "pub";
+    if ((o.lines || o.whole_stdin) && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
+        return fail(tool, "cannot read stdin: it is not open");
     std::string single;
     if (!o.lines) {
+        std::string why;
+        std::size_t size = 0;
         if (!o.file.empty()) {
-            std::ifstream in(o.file, std::ios::binary);
-            if (!in) return fail(tool, "cannot read " + o.file);
-            single.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            auto n = read_file(o.file, single, why);
+            if (!n) return fail(tool, "cannot read " + o.file + ": " + why);
+            size = *n;
         } else if (o.whole_stdin) {
-            std::ostringstream ss;
-            ss << std::cin.rdbuf();
-            single = ss.str();
+            auto n = read_message(STDIN_FILENO, single, why);
+            if (!n) return fail(tool, "cannot read stdin: " + why);
+            size = *n;
         } else {
             single = o.message;
+            size = single.size();
         }
-        if (single.empty())
+        if (size == 0)
             return fail(tool, "empty message: the module sends payloads of 1..1024 bytes");
-        if (single.size() > qmt::kMaxPayload)
-            return fail(tool, "message of " + std::to_string(single.size()) +
+        if (size > qmt::kMaxPayload)
+            return fail(tool, "message of " + std::to_string(size) +
                                   " bytes: the module sends at most 1024");
     }
 
@@ -143,11 +342,16 @@ int run_pub(PubOptions& o) {
     if (!client) return 1;
     host::BlockingClient& c = *client;
 
+    // Declared after `client`: a LineSource posts to c.io(), so it is destroyed (joined) first.
     std::unique_ptr<Source> source;
-    if (o.lines)
-        source = std::make_unique<LineSource>(c.io());
-    else
-        source = std::make_unique<RepeatSource>(single, o.repeat);
+    try {
+        if (o.lines)
+            source = std::make_unique<LineSource>(c.io());
+        else
+            source = std::make_unique<RepeatSource>(single, o.repeat);
+    } catch (const std::system_error& e) {
+        return fail(tool, std::string("cannot start reading stdin: ") + e.what());
+    }
 
     qmt::PublishOptions popts;
     popts.qos = static_cast<std::uint8_t>(o.qos);
@@ -156,19 +360,45 @@ int run_pub(PubOptions& o) {
                  : o.form == "variable" ? qmt::PayloadForm::variable_length
                                         : qmt::PayloadForm::automatic;
 
+    using Clock = host::Runner::Clock;
     const auto progress_timeout = seconds(o.common.timeout_s);
-    std::size_t sent = 0, acked = 0, failed = 0;
+    std::size_t sent = 0, acked = 0, failed = 0, skipped = 0;
     std::string first_failure;
     std::string refused;  // a message the core refused before sending: stop reading
-    auto last_progress = host::Runner::Clock::now();
+    auto last_progress = Clock::now();
+    bool was_idle = false;
     bool outbox_full = false;
+    const auto tally = [&] {
+        return std::to_string(acked) + " of " + std::to_string(sent) + " message(s) acknowledged";
+    };
+    const auto name = [&](const Item& m) {
+        return m.line != 0 ? "line " + std::to_string(m.line)
+                           : "message " + std::to_string(sent + 1);
+    };
+    const auto skip = [&](const std::string& why) {
+        warn(tool, name(source->front()) + " skipped: " + why);
+        ++skipped;
+        source->pop();
+    };
 
     for (;;) {
+        // The --timeout clock runs only while pub waits for the module: for the link to come
+        // (back) up, or for the messages already handed over. Waiting for stdin with the link
+        // online and nothing outstanding is not waiting for the module.
+        const bool idle = c.state() == qmt::LinkState::online && acked + failed == sent;
+        if (idle || was_idle) last_progress = Clock::now();
+        was_idle = idle;
+
         // Hand the core as many messages as its outbox takes.
         outbox_full = false;
         while (refused.empty() && source->ready()) {
-            std::string& m = source->front();
-            auto t = c.publish_async(o.topic, ByteView(m), popts);
+            Item& m = source->front();
+            if (m.bytes > qmt::kMaxPayload) {
+                skip("payload of " + std::to_string(m.bytes) +
+                     " bytes is longer than 1024 bytes (the module's limit)");
+                continue;
+            }
+            auto t = c.publish_async(o.topic, ByteView(m.payload), popts);
             if (!t) {
                 const auto& e = t.error();
                 if (e.kind == host::FailureKind::client &&
@@ -176,7 +406,12 @@ int run_pub(PubOptions& o) {
                     outbox_full = true;
                     break;
                 }
-                refused = "message " + std::to_string(sent + 1) + " refused: " + host::describe(e);
+                if (e.kind == host::FailureKind::transport) break;  // reported below
+                if (m.line != 0 && payload_error(e)) {
+                    skip(host::describe(e));
+                    continue;
+                }
+                refused = name(m) + " refused: " + host::describe(e);
                 break;
             }
             source->pop();
@@ -186,7 +421,7 @@ int run_pub(PubOptions& o) {
         while (c.completions_pending() > 0) {
             auto d = c.next_published(std::chrono::milliseconds(0));
             if (!d) break;
-            last_progress = host::Runner::Clock::now();
+            last_progress = Clock::now();
             if (d->result) {
                 ++acked;
             } else {
@@ -196,36 +431,43 @@ int run_pub(PubOptions& o) {
         }
         const bool input_over = !refused.empty() || source->done();
         if (input_over && acked + failed == sent) break;
-        if (c.transport_failed()) return fail(tool, c.last_problem());
+        if (c.transport_failed()) return fail(tool, c.last_problem() + " (" + tally() + ")");
 
-        const auto now = host::Runner::Clock::now();
+        const auto now = Clock::now();
         if (now - last_progress >= progress_timeout) {
-            std::string cause = "timed out after " + std::to_string(acked) + " of " +
-                                std::to_string(sent) + " message(s) acknowledged (link " +
-                                std::string(qmt::to_string(c.state()));
+            std::string cause =
+                "timed out after " + tally() + " (link " + std::string(qmt::to_string(c.state()));
             if (!c.last_problem().empty()) cause += "; last problem: " + c.last_problem();
             return fail(tool, cause + ")");
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
             progress_timeout - (now - last_progress));
-        // Wait for a completion, or for more input (or its end) while the outbox has room.
+        // Wait for a completion, for more input (or its end) while the outbox has room, or, when
+        // idle, for the link to drop (the clock starts then).
         const bool accept_input = !outbox_full && refused.empty() && !input_over;
         c.run_until(
             [&] {
                 return c.completions_pending() > 0 || c.transport_failed() ||
-                       (accept_input && (source->ready() || source->done()));
+                       (accept_input && (source->ready() || source->done())) ||
+                       (idle && c.state() != qmt::LinkState::online);
             },
             wait);
     }
 
     (void)c.stop(
         std::chrono::seconds(5));  // DISCONNECT + CLOSE; the messages are delivered either way
-    if (!refused.empty()) return fail(tool, refused);
+    std::string problems;
+    const auto add = [&](const std::string& p) { problems += (problems.empty() ? "" : "; ") + p; };
+    if (const std::string e = source->error(); !e.empty()) add("cannot read stdin: " + e);
+    if (!refused.empty()) add(refused);
     if (failed > 0) {
-        return fail(tool, std::to_string(failed) + " of " + std::to_string(sent) +
-                              " message(s) not acknowledged; first: " + first_failure);
+        add(std::to_string(failed) + " of " + std::to_string(sent) +
+            " message(s) not acknowledged; first: " + first_failure);
     }
-    return 0;
+    if (skipped > 0)
+        add(std::to_string(skipped) + (skipped == 1 ? " line" : " lines") + " skipped");
+    if (problems.empty()) return 0;
+    return fail(tool, problems + " (" + tally() + ")");
 }
 
 }  // namespace
@@ -235,6 +477,11 @@ Command add_pub(CLI::App& root) {
     CLI::App* app =
         root.add_subcommand("pub", "Publish messages through the module (like mosquitto_pub)");
     add_common_options(*app, o->common);
+    app->get_option("--timeout")
+        ->description(
+            "Give up (non-zero exit, naming the cause) when the link does not come up, or the "
+            "messages already read are not acknowledged, for this many seconds; waiting for "
+            "stdin (-l) never times out");
     app->add_option("-t,--topic", o->topic, "Topic to publish to (no wildcards, <= 255 bytes)")
         ->required()
         ->group("Message");
@@ -244,8 +491,9 @@ Command add_pub(CLI::App& root) {
                               "Send the contents of FILE as one message (binary safe)")
                   ->group("Message");
     auto* l = app->add_flag("-l,--stdin-line", o->lines,
-                            "Send each line of stdin as a message, pipelined through the window "
-                            "(empty lines are skipped)")
+                            "Send each line of stdin as a message, pipelined through the window, "
+                            "as the lines come (empty lines are skipped; a line longer than 1024 "
+                            "bytes is reported and skipped, and the exit status is then 1)")
                   ->group("Message");
     auto* s = app->add_flag("-s,--stdin-file", o->whole_stdin, "Send all of stdin as one message")
                   ->group("Message");

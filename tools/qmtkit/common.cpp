@@ -109,9 +109,13 @@ std::unique_ptr<host::BlockingClient> open_client(const CommonOptions& o, const 
     return c;
 }
 
-int fail(const std::string& tool, const std::string& cause) {
+void warn(const std::string& tool, const std::string& what) {
     std::cout.flush();
-    std::cerr << "qmtkit " << tool << ": " << cause << std::endl;
+    std::cerr << "qmtkit " << tool << ": " << what << std::endl;
+}
+
+int fail(const std::string& tool, const std::string& cause) {
+    warn(tool, cause);
     return 1;
 }
 

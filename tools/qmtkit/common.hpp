@@ -53,6 +53,8 @@ std::unique_ptr<host::BlockingClient> open_client(const CommonOptions& o, const 
 
 // Prints "qmtkit <tool>: <cause>" on stderr and returns the exit code for a failure (1).
 int fail(const std::string& tool, const std::string& cause);
+// Prints "qmtkit <tool>: <what>" on stderr (something went wrong, the command goes on).
+void warn(const std::string& tool, const std::string& what);
 
 std::chrono::milliseconds seconds(double s);
 
