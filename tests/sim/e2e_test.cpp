@@ -457,6 +457,49 @@ TEST_F(E2E, FaultsFromCommandLineAndControl) {
                                          line("REBOOT_CAUSE_APPLICATION_AT") + "Neul\r\nOK\r\n");
 }
 
+TEST_F(E2E, LatePromptAndLateResultFaults) {
+    SimProcess sim(sim_opts());
+    bring_up(sim, "late-dev");
+    MqttClient watcher(broker.host(), broker.port());
+    ASSERT_TRUE(watcher.subscribe("e2e/late", 1));
+    EXPECT_NE(sim.control("help").find("delay-prompt <ms> | delay-result <ms>"), std::string::npos);
+    EXPECT_EQ(sim.control("delay-prompt abc"), "ERR milliseconds expected");
+
+    EXPECT_EQ(sim.control("delay-prompt 400"), "OK");
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(sim.command("AT+QMTPUB=0,1,1,0,\"e2e/late\""), "\r\n>");
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 390ms);
+    EXPECT_EQ(sim.control("status"), "OK state=connected inflight=0 data_mode=1");
+
+    EXPECT_EQ(sim.control("delay-result 400"), "OK");
+    sim.send("late\x1A");
+    EXPECT_EQ(sim.expect(kOk), kOk);
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(sim.wait_line("+QMTPUB:"), "+QMTPUB: 0,1,0");
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 350ms);
+    auto m = watcher.wait_message("e2e/late");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->payload, "late");
+    EXPECT_EQ(sim.control("status"), "OK state=connected inflight=0 data_mode=0");
+}
+
+TEST_F(E2E, SilentDropThenCme3AndReopen) {
+    SimProcess sim(sim_opts());
+    bring_up(sim, "silent-dev");
+    EXPECT_EQ(sim.control("drop 0"), "OK");
+    EXPECT_EQ(sim.command("AT+QMTPUB=0,1,1,0,\"e2e/silent\""), line("+CME ERROR: 3"));
+    EXPECT_EQ(sim.command("AT+QMTSUB=0,2,\"e2e/silent\",1"), line("+CME ERROR: 3"));
+    EXPECT_EQ(sim.command("AT+QMTCONN?"), kOk);
+    EXPECT_EQ(sim.control("status"), "OK state=closed inflight=0 data_mode=0");
+    // A stray ESC and the refused publish's payload do not spoil the next command line.
+    sim.send("payload\x1A\x1B");
+    EXPECT_EQ(sim.command("AT"), kOk);
+    ASSERT_EQ(sim.command(open_cmd()), kOk);
+    EXPECT_EQ(sim.wait_line("+QMTOPEN:"), "+QMTOPEN: 0,0");
+    ASSERT_EQ(sim.command("AT+QMTCONN=0,\"silent-dev\""), kOk);
+    EXPECT_EQ(sim.wait_line("+QMTCONN:"), "+QMTCONN: 0,0,0");
+}
+
 TEST_F(E2E, PingTimeoutFault) {
     SimProcess sim(sim_opts());
     bring_up(sim);

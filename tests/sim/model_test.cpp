@@ -734,6 +734,159 @@ TEST(Model, SplitDelayAndUrcInReplyFaults) {
     EXPECT_EQ(r.take(), "\xff\x00zz");
 }
 
+TEST(Model, DelayPromptHoldsOnlyThePrompt) {
+    Rig r;
+    r.connected();
+    r.m->delay_prompt(600);
+    // The command line is parsed at once: the module is in data mode before the '>' is seen, so
+    // whatever the host sends now is payload.
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t\""), "");
+    EXPECT_TRUE(r.m->in_data_mode());
+    EXPECT_EQ(r.raw("early"), "");
+    EXPECT_EQ(r.run(599), "");
+    EXPECT_EQ(r.run(1), "\r\n>");
+    EXPECT_EQ(r.raw("\x1A"), ok() + line("+QMTPUB: 0,1,0"));
+    EXPECT_EQ(r.net.pubs.at(0).payload, "early");
+
+    // Everything written after the late '>' queues behind it (UART order).
+    r.m->delay_prompt(300);
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,2,1,0,\"t\""), "");
+    EXPECT_EQ(r.raw("p\x1A"), "");
+    EXPECT_EQ(r.run(299), "");
+    EXPECT_EQ(r.run(1), "\r\n>" + ok() + line("+QMTPUB: 0,2,0"));
+
+    // ESC before the late '>' cancels as usual; its OK follows the '>'.
+    r.m->delay_prompt(3000);
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,3,1,0,\"t\""), "");
+    EXPECT_EQ(r.raw("\x1B"), "");
+    EXPECT_FALSE(r.m->in_data_mode());
+    EXPECT_EQ(r.cmd("AT"), "");  // behind the held '>' too
+    EXPECT_EQ(r.run(3000), "\r\n>" + ok() + ok());
+    EXPECT_EQ(r.net.pubs.size(), 2u);
+    EXPECT_EQ(r.m->inflight_publishes(), 0);
+
+    // One shot: the next prompt is on time; other replies are never affected.
+    r.m->delay_prompt(500);
+    EXPECT_EQ(r.cmd("AT+CSQ"), line("+CSQ:24,99") + ok());
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,4,1,0,\"t\""), "");
+    EXPECT_EQ(r.run(500), "\r\n>");
+    EXPECT_EQ(r.raw("q\x1A"), ok() + line("+QMTPUB: 0,4,0"));
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,5,1,0,\"t\""), "\r\n>");
+    EXPECT_EQ(r.raw("\x1B"), ok());
+}
+
+TEST(Model, DelayResultHoldsTheResultLineNotTheBookkeeping) {
+    Rig r;
+    r.connected();
+    ASSERT_EQ(r.cmd("AT+QMTCFG=\"timeout\",0,1,0"), ok());
+    r.m->delay_result(4500);
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t/a\""), "\r\n>");
+    EXPECT_EQ(r.raw("AAAA\x1A"), ok());
+    EXPECT_EQ(r.m->inflight_publishes(), 0);  // PUBACK in: msgID 1 is free again
+    EXPECT_EQ(r.run(3000), "");
+    // A host that gave up after 3 s sends msgID 1 again: accepted, and its '>' queues behind
+    // the late result line.
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t/a\""), "");
+    EXPECT_TRUE(r.m->in_data_mode());
+    EXPECT_EQ(r.run(1499), "");
+    EXPECT_EQ(r.run(1), line("+QMTPUB: 0,1,0") + "\r\n>");
+    EXPECT_EQ(r.raw("AAAA\x1A"), ok() + line("+QMTPUB: 0,1,0"));
+    ASSERT_EQ(r.net.pubs.size(), 2u);
+
+    // URCs are not results: a +QMTRECV / +QMTSTAT passes, the next result is the late one.
+    r.m->delay_result(100);
+    r.net.ev->net_message(0, "in", "m", 0, false);
+    EXPECT_EQ(r.run(0), line("+QMTRECV: 0,0,\"in\",m"));
+    EXPECT_EQ(r.cmd("AT+QMTSUB=0,5,\"x\",1"), ok());
+    EXPECT_EQ(r.run(99), "");
+    EXPECT_EQ(r.run(1), line("+QMTSUB: 0,5,0,1"));
+}
+
+TEST(Model, DelayResultIsOneShotAndAppliesToEveryTwoPhaseCommand) {
+    Rig r;
+    r.cmd("ATE0");
+    r.m->delay_result(200);
+    r.m->urc("+QMTSTAT: 0,1");
+    EXPECT_EQ(r.take(), line("+QMTSTAT: 0,1"));
+    EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"h\",1"), ok());
+    EXPECT_EQ(r.run(199), "");
+    EXPECT_EQ(r.run(1), line("+QMTOPEN: 0,0"));
+    EXPECT_EQ(r.cmd("AT+QMTCONN=0,\"c\""), ok() + line("+QMTCONN: 0,0,0"));
+    r.m->delay_result(50);
+    EXPECT_EQ(r.cmd("AT+QMTDISC=0"), ok());
+    EXPECT_EQ(r.run(50), line("+QMTDISC: 0,0"));
+}
+
+TEST(Model, RebootDropsHeldBackOutput) {
+    Rig r;
+    r.connected();
+    r.m->delay_prompt(1500);
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t\""), "");
+    r.m->delay_result(1500);  // disarmed by the reboot
+    r.m->reboot();
+    EXPECT_EQ(r.run(2000), "\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n");
+    r.connected();
+    EXPECT_EQ(r.run(0), "");
+}
+
+TEST(Model, SilentDropLeavesTheModuleClosedAndAnswering) {
+    Rig r;
+    r.connected();
+    r.net.auto_ack = false;
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t\""), "\r\n>");
+    EXPECT_EQ(r.raw("p\x1A"), ok());
+    r.m->drop_link(0);  // the control channel's "drop 0": the network detached silently
+    EXPECT_EQ(r.take(), "");
+    EXPECT_EQ(r.net.closes, 1);
+    EXPECT_EQ(r.m->state_name(), "closed");
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,2,1,0,\"t\""), cme(3));
+    EXPECT_FALSE(r.m->in_data_mode());
+    EXPECT_EQ(r.cmd("AT+QMTSUB=0,3,\"t\",1"), cme(3));
+    EXPECT_EQ(r.cmd("AT+QMTUNS=0,4,\"t\""), cme(3));
+    EXPECT_EQ(r.cmd("AT+QMTCONN?"), ok());  // no "+QMTCONN: 0,3"
+    EXPECT_EQ(r.cmd("AT+QMTOPEN?"), ok());
+    EXPECT_EQ(r.cmd("AT+QMTCONN=0,\"dev1\""), cme(3));  // not opened
+    EXPECT_EQ(r.run(100000), "");                       // the publish in flight is never reported
+    r.net.auto_ack = true;
+    EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"127.0.0.1\",1883"), ok() + line("+QMTOPEN: 0,0"));
+    EXPECT_EQ(r.cmd("AT+QMTCONN=0,\"dev1\""), ok() + line("+QMTCONN: 0,0,0"));
+    EXPECT_EQ(r.cmd("AT+QMTCONN?"), line("+QMTCONN: 0,3") + ok());
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t\""), "\r\n>");  // msgID 1 is free again
+    EXPECT_EQ(r.raw("q\x1A"), ok() + line("+QMTPUB: 0,1,0"));
+    EXPECT_EQ(r.net.opens.size(), 2u);
+}
+
+TEST(Model, EscAndStrayBytesOutsideDataMode) {
+    Rig r;
+    r.cmd("ATE0");
+    r.cmd("AT+CMEE=1");
+    // A lone ESC (a host cancelling a publish whose prompt never came) is ignored ...
+    EXPECT_EQ(r.raw("\x1B"), "");
+    EXPECT_EQ(r.cmd("AT"), ok());
+    EXPECT_EQ(r.raw("\x1B\r"), "");  // ... also followed by CR: an empty line, no answer
+    EXPECT_EQ(r.cmd("AT"), ok());
+    // Control characters anywhere in a command line are ignored (V.250 5.2.2).
+    EXPECT_EQ(r.cmd("\x1A\x1B"
+                    "AT+C\x1BSQ"),
+              line("+CSQ:24,99") + ok());
+    // Characters before the AT prefix are not part of the command line (V.250 5.2.1).
+    EXPECT_EQ(r.cmd("noise AT+CSQ"), line("+CSQ:24,99") + ok());
+    EXPECT_EQ(r.cmd("zzat"), ok());
+    // The payload of a publish the module refused, then the host's next command.
+    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,1,0,\"t\""), cme(3));
+    EXPECT_EQ(r.raw("hello\x1A"), "");
+    EXPECT_EQ(r.cmd("AT+CSQ"), line("+CSQ:24,99") + ok());
+    // A line with no prefix at all is still an error.
+    EXPECT_EQ(r.cmd("xyz"), cme(4));
+
+    // With echo on, the ignored control characters are not echoed either.
+    Rig e;
+    EXPECT_EQ(e.raw("\x1B"
+                    "AT\r"),
+              "AT\r" + ok());
+    EXPECT_EQ(e.raw("\x1B\r"), "\r");
+}
+
 TEST(Model, RttDelaysEveryExchange) {
     Options o;
     o.rtt_ms = 2000;

@@ -443,10 +443,10 @@ std::string control_command(Module& m, const std::string& line) {
 
     if (cmd.empty() || cmd == "help") {
         return "OK commands: status | drop [stat] | ping-timeout | stat <n> | reboot [cause] | "
-               "garbage [count] | garbage-hex <hex> | split <ms> | delay <ms> | urc <line> | "
-               "urc-in-reply <line> | refuse-open on|off | refuse-conn <rc>|off | stall-acks "
-               "on|off | "
-               "rtt <ms> | uplink <kbps> | csq <n>";
+               "garbage [count] | garbage-hex <hex> | split <ms> | delay <ms> | "
+               "delay-prompt <ms> | delay-result <ms> | urc <line> | urc-in-reply <line> | "
+               "refuse-open on|off | refuse-conn <rc>|off | stall-acks on|off | rtt <ms> | "
+               "uplink <kbps> | csq <n>";
     }
     if (cmd == "status") {
         return "OK state=" + m.state_name() +
@@ -489,12 +489,16 @@ std::string control_command(Module& m, const std::string& line) {
         m.garbage(hex_decode(rest));
         return "OK";
     }
-    if (cmd == "split" || cmd == "delay") {
+    if (cmd == "split" || cmd == "delay" || cmd == "delay-prompt" || cmd == "delay-result") {
         if (!parse_long(rest, n) || n < 0) return "ERR milliseconds expected";
         if (cmd == "split")
             m.split_next(n);
-        else
+        else if (cmd == "delay")
             m.delay_next(n);
+        else if (cmd == "delay-prompt")
+            m.delay_prompt(n);
+        else
+            m.delay_result(n);
         return "OK";
     }
     if (cmd == "urc") {

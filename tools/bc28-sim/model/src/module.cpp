@@ -159,6 +159,12 @@ void Module::emit(std::string bytes) {
     }
 }
 
+void Module::emit_at(Millis due, std::string bytes) {
+    emit(std::string());  // the echo before it is not held back
+    if (!outq_.empty() && outq_.back().first > due) due = outq_.back().first;  // UART order
+    outq_.emplace_back(std::max(due, now_), std::move(bytes));
+}
+
 void Module::send_reply(const Reply& r) {
     std::string head;
     if (!r.info.empty()) {
@@ -175,15 +181,27 @@ void Module::send_reply(const Reply& r) {
         urc_next_.reset();
     }
     if (!r.final_line.empty()) tail += "\r\n" + r.final_line + "\r\n";
-    if (r.prompt) tail += opt_.prompt_space ? "\r\n> " : "\r\n>";
-    std::string all = head + tail;
-    if (all.empty()) return;
+    std::string prompt;
+    if (r.prompt) prompt = opt_.prompt_space ? "\r\n> " : "\r\n>";
+    if (!prompt.empty() && delay_prompt_) {
+        // In data mode already; only the '>' is late.
+        const Millis late = *delay_prompt_;
+        delay_prompt_.reset();
+        write_reply(head + tail);
+        log("prompt held back " + std::to_string(late) + " ms");
+        emit_at(now_ + late, std::move(prompt));
+        return;
+    }
+    write_reply(head + tail + prompt);
+}
 
+void Module::write_reply(std::string all) {
+    if (all.empty()) return;
     emit(std::string());  // flush the echo first, undelayed
     if (delay_next_) {
-        const Millis due = std::max(now_ + *delay_next_, outq_.empty() ? now_ : outq_.back().first);
+        const Millis late = *delay_next_;
         delay_next_.reset();
-        outq_.emplace_back(due, std::move(all));
+        emit_at(now_ + late, std::move(all));
         return;
     }
     if (split_next_ && all.size() >= 2) {
@@ -191,22 +209,35 @@ void Module::send_reply(const Reply& r) {
         split_next_.reset();
         const std::size_t half = all.size() / 2;
         emit(all.substr(0, half));
-        const Millis due = std::max(now_ + gap, outq_.empty() ? now_ : outq_.back().first);
-        outq_.emplace_back(due, all.substr(half));
+        emit_at(now_ + gap, all.substr(half));
         return;
     }
     emit(std::move(all));
 }
 
 void Module::result_line(const std::string& line) {
+    write_line(LineKind::result, line);
+}
+
+void Module::urc_line(const std::string& line) {
+    write_line(LineKind::urc, line);
+}
+
+void Module::write_line(LineKind kind, const std::string& line) {
     if (data_) {
-        deferred_.push_back(line);
+        deferred_.emplace_back(kind, line);
         return;
     }
-    if (line.rfind("+QMTTENAUTH: 0,", 0) == 0) {
-        log("urc +QMTTENAUTH: 0,<password redacted>");
-    } else {
-        log("urc " + line);
+    const bool late = kind == LineKind::result && delay_result_.has_value();
+    std::string shown = line;
+    if (line.rfind("+QMTTENAUTH: 0,", 0) == 0) shown = "+QMTTENAUTH: 0,<password redacted>";
+    log(std::string(kind == LineKind::urc ? "urc " : "result ") + shown +
+        (late ? " (held back " + std::to_string(*delay_result_) + " ms)" : ""));
+    if (late) {
+        const Millis due = now_ + *delay_result_;
+        delay_result_.reset();
+        emit_at(due, "\r\n" + line + "\r\n");
+        return;
     }
     emit("\r\n" + line + "\r\n");
 }
@@ -214,11 +245,11 @@ void Module::result_line(const std::string& line) {
 void Module::flush_deferred() {
     auto lines = std::move(deferred_);
     deferred_.clear();
-    for (const auto& l : lines) result_line(l);
+    for (const auto& [kind, l] : lines) write_line(kind, l);
 }
 
 void Module::urc(const std::string& line) {
-    result_line(line);
+    urc_line(line);
 }
 
 void Module::garbage(std::string_view bytes) {
@@ -230,6 +261,12 @@ void Module::split_next(Millis gap_ms) {
 }
 void Module::delay_next(Millis delay_ms) {
     delay_next_ = delay_ms;
+}
+void Module::delay_prompt(Millis delay_ms) {
+    delay_prompt_ = delay_ms;
+}
+void Module::delay_result(Millis delay_ms) {
+    delay_result_ = delay_ms;
 }
 void Module::urc_in_next_reply(std::string line) {
     urc_next_ = std::move(line);
@@ -272,6 +309,13 @@ void Module::feed(std::string_view bytes) {
 }
 
 void Module::feed_byte(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 && c != '\r' && c != '\n' && c != 0x08) {
+        // V.250 5.2.2: control characters in a command line are ignored. A stray ESC or Ctrl+Z
+        // (a host cancelling a publish the module never took) neither echoes nor spoils the
+        // next command line.
+        return;
+    }
     if (s_.echo) echo_ += c;
     if (c == '\r') {
         std::string line;
@@ -346,7 +390,17 @@ void Module::finish_data(bool send) {
     flush_deferred();
 }
 
-void Module::run_line(const std::string& line) {
+void Module::run_line(const std::string& raw) {
+    // V.250 5.2.1: a command line begins with the "AT" prefix; what came before it on the line
+    // (line noise, the rest of a payload the module never asked for) is not part of it.
+    std::string_view line = raw;
+    for (std::size_t i = 0; i + 1 < line.size(); ++i) {
+        if ((line[i] == 'A' || line[i] == 'a') && (line[i + 1] == 'T' || line[i + 1] == 't')) {
+            if (i > 0) log("ignored " + std::to_string(i) + " byte(s) before the AT prefix");
+            line.remove_prefix(i);
+            break;
+        }
+    }
     const ParseResult p = parse_command_line(line);
     if (!p.cmd) {
         log("bad command line");
@@ -488,13 +542,16 @@ void Module::reboot(const std::string& cause) {
     ops_.clear();
     token_op_ = 0;
     actions_.clear();
-    deferred_.clear();  // (bytes already queued for the UART still go out)
+    deferred_.clear();
+    outq_.clear();  // output held back by a fault was never written: it dies with the firmware
     data_.reset();
     line_.clear();
     echo_.clear();
     overflow_ = false;
     split_next_.reset();
     delay_next_.reset();
+    delay_prompt_.reset();
+    delay_result_.reset();
     urc_next_.reset();
     uplink_free_ = now_;
     s_ = Settings{};  // nothing survives a reboot (the note: 掉电后不保存)
@@ -1033,7 +1090,7 @@ void Module::link_closed(int stat_code, bool report) {
     ++link_epoch_;
     state_ = NetState::closed;
     ops_.clear();  // whatever was in flight is gone with the link; +QMTSTAT is the report
-    if (report) result_line("+QMTSTAT: 0," + std::to_string(stat_code));
+    if (report) urc_line("+QMTSTAT: 0," + std::to_string(stat_code));
 }
 
 void Module::drop_link(int stat_code) {
@@ -1127,8 +1184,8 @@ void Module::net_message(std::uint16_t packet_id, std::string topic, std::string
     downlink([this, e, mid, t = std::move(topic), p = std::move(payload)] {
         if (e != link_epoch_) return;
         if (state_ != NetState::connected && state_ != NetState::disconnecting) return;
-        result_line("+QMTRECV: 0," + std::to_string(mid) + "," + quoted(t) + "," +
-                    (opt_.recv_quoted ? quoted(p) : p));
+        urc_line("+QMTRECV: 0," + std::to_string(mid) + "," + quoted(t) + "," +
+                 (opt_.recv_quoted ? quoted(p) : p));
     });
 }
 

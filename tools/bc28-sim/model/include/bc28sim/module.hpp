@@ -93,6 +93,13 @@ class Module final : private NetworkEvents {
     void garbage(std::string_view bytes);  // raw bytes to the host, now
     void split_next(Millis gap_ms);        // next reply in two pieces, gap_ms apart
     void delay_next(Millis delay_ms);      // next reply late by delay_ms
+    // The next AT+QMTPUB '>' prompt is written delay_ms late. The module is in data mode as soon
+    // as it has parsed the command line; only the '>' is late (later output queues behind it).
+    void delay_prompt(Millis delay_ms);
+    // The next result line of a two-phase command (+QMTOPEN/CLOSE/CONN/DISC/SUB/UNS/PUB/TENAUTH,
+    // retransmission reports included; not the URCs +QMTSTAT / +QMTRECV) is written delay_ms
+    // late. The module's bookkeeping is not: the operation completed when its ack arrived.
+    void delay_result(Millis delay_ms);
     void urc_in_next_reply(
         std::string line);              // next reply carries this URC before its final result
     void urc(const std::string& line);  // a URC now
@@ -171,7 +178,7 @@ class Module final : private NetworkEvents {
     // input
     void feed_byte(char c);
     void feed_data_byte(char c);
-    void run_line(const std::string& line);
+    void run_line(const std::string& raw);
     Reply dispatch(const CommandLine& c);
     Reply error(int cme) const;
     Reply ok(std::vector<std::string> info = {}) const;
@@ -190,9 +197,14 @@ class Module final : private NetworkEvents {
     Reply cmd_3gpp(const CommandLine& c);
 
     // output
+    enum class LineKind { result, urc };
     void emit(std::string bytes);
+    void emit_at(Millis due, std::string bytes);  // written at `due`, later output behind it
     void send_reply(const Reply& r);
-    void result_line(const std::string& line);  // a two-phase result or URC
+    void write_reply(std::string bytes);        // the delay / split faults apply here
+    void result_line(const std::string& line);  // the later result of a two-phase command
+    void urc_line(const std::string& line);     // +QMTSTAT, +QMTRECV, urc <line>
+    void write_line(LineKind kind, const std::string& line);
     void flush_deferred();
 
     // publish
@@ -236,7 +248,7 @@ class Module final : private NetworkEvents {
     bool overflow_ = false;
     bool skip_lf_ = false;
     std::optional<DataMode> data_;
-    std::vector<std::string> deferred_;  // URCs held while the host types a payload
+    std::vector<std::pair<LineKind, std::string>> deferred_;  // held while a payload is typed
     bool rebooting_ = false;
 
     // time-ordered work: network calls, network events, boot completion
@@ -249,6 +261,8 @@ class Module final : private NetworkEvents {
     // armed faults
     std::optional<Millis> split_next_;
     std::optional<Millis> delay_next_;
+    std::optional<Millis> delay_prompt_;
+    std::optional<Millis> delay_result_;
     std::optional<std::string> urc_next_;
     bool refuse_open_ = false;
     int refuse_connect_rc_ = 0;
