@@ -916,6 +916,8 @@ Result<std::uint32_t> ClientCore::unsubscribe(std::string_view filter) {
     if (slot != nullptr) {
         if (slot->state == detail::SubSlot::State::sending) engine_.abandon(slot->engine_seq);
         slot->state = detail::SubSlot::State::free;
+        // The bring-up may have been waiting for just this subscription.
+        Impl::maybe_online(*this);
     }
     if (state_ != LinkState::online) {
         listener_.on_unsubscribed(ticket, Result<void>{});  // nothing to tell the broker now

@@ -212,3 +212,22 @@ TEST_F(ClientTiming, ResultTimeoutChecksTheLinkAndNothingIsReportedFailed) {
 }
 
 }  // namespace
+
+namespace {
+// Found by the client fuzzer: unsubscribing the only filter while its AT+QMTSUB of the bring-up
+// is on the wire left the supervisor "subscribing" for good.
+TEST_F(ClientTiming, UnsubscribeWhileSubscribingStillComesOnline) {
+    ASSERT_TRUE(client.subscribe("cmd/#", 1));
+    module.results_enabled = false;  // the SUBACK is slow: the bring-up waits in "subscribing"
+    ASSERT_TRUE(client.configure(session()));
+    ASSERT_TRUE(client.start(now));
+    ASSERT_TRUE(run([&] { return client.state() == LinkState::subscribing; }, 30000));
+    ASSERT_TRUE(client.unsubscribe("cmd/#"));
+    ASSERT_TRUE(run([&] { return client.online(); }, 1000));
+    auto t = client.publish("t", text("after"), {1});
+    ASSERT_TRUE(t);
+    module.results_enabled = true;
+    ASSERT_TRUE(run([&] { return rec.published.count(*t) > 0; }, 60000));
+    EXPECT_TRUE(acked(rec.published[*t]));
+}
+}  // namespace
