@@ -1,8 +1,10 @@
 // qmtkit pub: publish one message (-m, -f, -s, optionally --repeat N) or every line of stdin (-l),
 // pipelined through the module's five-message window. Exit 0 only when every message got
-// +QMTPUB result 0.
+// +QMTPUB result 0. The whole command line is checked before the port is opened; a bring-up
+// cause retrying cannot heal ends the run at once; SIGINT / SIGTERM disconnect and close first.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <thread>
 
 #include "common.hpp"
+#include "link.hpp"
 
 namespace qmtkit::cli {
 namespace {
@@ -28,10 +31,18 @@ struct PubOptions {
     std::string file;
     bool lines = false;
     bool whole_stdin = false;
-    unsigned qos = 0;
+    std::string qos_text = "0";
     bool retain = false;
-    unsigned repeat = 1;
+    std::string repeat_text = "1";
     std::string form = "auto";
+    CLI::Option* topic_opt = nullptr;
+    CLI::Option* m_opt = nullptr;
+    CLI::Option* f_opt = nullptr;
+    CLI::Option* l_opt = nullptr;
+    CLI::Option* s_opt = nullptr;
+    // Checked (check_pub).
+    unsigned repeat = 1;
+    qmt::PublishOptions publish;
 };
 
 // One message to send.
@@ -294,9 +305,8 @@ std::optional<std::size_t> read_file(const std::string& path, std::string& out, 
 }
 
 // The core refuses this payload (not the topic or the session): skip the line, go on.
-bool payload_error(const host::Error& e) {
-    if (e.kind != host::FailureKind::client) return false;
-    switch (e.client.code) {
+bool payload_error(const qmt::ClientError& e) {
+    switch (e.code) {
         case qmt::Error::payload_empty:
         case qmt::Error::payload_too_long:
         case qmt::Error::payload_needs_fixed_length:
@@ -306,15 +316,58 @@ bool payload_error(const host::Error& e) {
     }
 }
 
+// The whole command line, before anything is read or opened (UsageError).
+void check_pub(PubOptions& o) {
+    check_common(o.common);
+    require(o.topic_opt, "-t");
+    const std::size_t sources =
+        o.m_opt->count() + o.f_opt->count() + o.l_opt->count() + o.s_opt->count();
+    if (sources == 0) throw UsageError("Nothing to publish: give -m, -f, -l or -s.");
+    if (sources > 1) throw UsageError("Give only one of -m, -f, -l and -s.");
+    o.publish.qos = static_cast<std::uint8_t>(
+        parse_uint(o.qos_text, "QoS", "-q", 0, 2, one_of({"0", "1", "2"})));
+    o.publish.retain = o.retain;
+    o.repeat =
+        static_cast<unsigned>(parse_uint(o.repeat_text, "repeat count", "--repeat", 1, 1000000));
+    const std::string form =
+        parse_choice(o.form, "payload form", "--form", {"auto", "fixed", "variable"});
+    o.publish.form = form == "fixed"      ? qmt::PayloadForm::fixed_length
+                     : form == "variable" ? qmt::PayloadForm::variable_length
+                                          : qmt::PayloadForm::automatic;
+    check_field(o.topic, "topic", "-t", 1, qmt::kMaxTopic);
+}
+
+// The SDK's own checks of the session and the topic, on a client that never runs.
+void check_offline(const PubOptions& o, const qmt::Session& session) {
+    OfflineClient offline;
+    check_session_offline(offline, session);
+    qmt::PublishOptions popts = o.publish;
+    popts.form = qmt::PayloadForm::automatic;
+    auto r = offline.core().publish(o.topic, ByteView("x"), popts);
+    if (r) return;
+    if (r.error().code == qmt::Error::topic_has_wildcard)
+        throw UsageError("Invalid publish topic '" + o.topic + "', does it contain '+' or '#'?");
+    throw UsageError("Invalid topic (-t): " + std::string(qmt::to_string(r.error().code)) + ".");
+}
+
+const char* signal_name(int sig) {
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
 int run_pub(PubOptions& o) {
     const std::string tool = "pub";
+    check_pub(o);
+    const std::string client_id = client_id_for(o.common, "qmtkit-pub-");
+    const qmt::Session session = make_session(o.common, client_id);
+    check_offline(o, session);
+
     if ((o.lines || o.whole_stdin) && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
         return fail(tool, "cannot read stdin: it is not open");
     std::string single;
     if (!o.lines) {
         std::string why;
         std::size_t size = 0;
-        if (!o.file.empty()) {
+        if (given(o.f_opt)) {
             auto n = read_file(o.file, single, why);
             if (!n) return fail(tool, "cannot read " + o.file + ": " + why);
             size = *n;
@@ -333,16 +386,17 @@ int run_pub(PubOptions& o) {
                                   " bytes: the module sends at most 1024");
     }
 
-    std::unique_ptr<host::BlockingClient> client;
+    std::unique_ptr<Link> link;
     try {
-        client = open_client(o.common, tool, "qmtkit-pub-");
+        link = open_link(o.common, tool);
     } catch (const host::TransportError& e) {
         return fail(tool, e.what());
     }
-    if (!client) return 1;
-    host::BlockingClient& c = *client;
+    Link& c = *link;
+    if (auto r = c.start(session); !r)
+        return fail(tool, "invalid session: " + host::describe(r.error()));
 
-    // Declared after `client`: a LineSource posts to c.io(), so it is destroyed (joined) first.
+    // Declared after `link`: a LineSource posts to c.io(), so it is destroyed (joined) first.
     std::unique_ptr<Source> source;
     try {
         if (o.lines)
@@ -353,14 +407,7 @@ int run_pub(PubOptions& o) {
         return fail(tool, std::string("cannot start reading stdin: ") + e.what());
     }
 
-    qmt::PublishOptions popts;
-    popts.qos = static_cast<std::uint8_t>(o.qos);
-    popts.retain = o.retain;
-    popts.form = o.form == "fixed"      ? qmt::PayloadForm::fixed_length
-                 : o.form == "variable" ? qmt::PayloadForm::variable_length
-                                        : qmt::PayloadForm::automatic;
-
-    using Clock = host::Runner::Clock;
+    using Clock = Link::Clock;
     const auto progress_timeout = seconds(o.common.timeout_s);
     std::size_t sent = 0, acked = 0, failed = 0, skipped = 0;
     std::string first_failure;
@@ -391,22 +438,20 @@ int run_pub(PubOptions& o) {
 
         // Hand the core as many messages as its outbox takes.
         outbox_full = false;
-        while (refused.empty() && source->ready()) {
+        while (refused.empty() && !c.ended() && source->ready()) {
             Item& m = source->front();
             if (m.bytes > qmt::kMaxPayload) {
                 skip("payload of " + std::to_string(m.bytes) +
                      " bytes is longer than 1024 bytes (the module's limit)");
                 continue;
             }
-            auto t = c.publish_async(o.topic, ByteView(m.payload), popts);
+            auto t = c.publish(o.topic, ByteView(m.payload), o.publish);
             if (!t) {
                 const auto& e = t.error();
-                if (e.kind == host::FailureKind::client &&
-                    e.client.code == qmt::Error::queue_full) {
+                if (e.code == qmt::Error::queue_full) {
                     outbox_full = true;
                     break;
                 }
-                if (e.kind == host::FailureKind::transport) break;  // reported below
                 if (m.line != 0 && payload_error(e)) {
                     skip(host::describe(e));
                     continue;
@@ -418,9 +463,7 @@ int run_pub(PubOptions& o) {
             ++sent;
         }
         // Collect completions.
-        while (c.completions_pending() > 0) {
-            auto d = c.next_published(std::chrono::milliseconds(0));
-            if (!d) break;
+        while (auto d = c.take_published()) {
             last_progress = Clock::now();
             if (d->result) {
                 ++acked;
@@ -431,14 +474,23 @@ int run_pub(PubOptions& o) {
         }
         const bool input_over = !refused.empty() || source->done();
         if (input_over && acked + failed == sent) break;
-        if (c.transport_failed()) return fail(tool, c.last_problem() + " (" + tally() + ")");
+        if (c.signal() != 0) {
+            (void)c.stop(std::chrono::seconds(3));  // DISCONNECT + CLOSE, bounded
+            if (acked < sent)
+                warn(tool, std::string("interrupted by ") + signal_name(c.signal()) + " after " +
+                               tally());
+            return exit_for_signal(c.signal());
+        }
+        if (!c.fatal().empty()) {
+            (void)c.stop(std::chrono::seconds(3));  // the supervisor would retry: stop it
+            return fail(tool, c.fatal() + (acked > 0 ? " (" + tally() + ")" : std::string()));
+        }
+        if (c.transport_failed()) return fail(tool, c.transport_error() + " (" + tally() + ")");
 
         const auto now = Clock::now();
         if (now - last_progress >= progress_timeout) {
-            std::string cause =
-                "timed out after " + tally() + " (link " + std::string(qmt::to_string(c.state()));
-            if (!c.last_problem().empty()) cause += "; last problem: " + c.last_problem();
-            return fail(tool, cause + ")");
+            (void)c.stop(std::chrono::seconds(3));
+            return fail(tool, "timed out after " + tally() + " (" + c.situation() + ")");
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
             progress_timeout - (now - last_progress));
@@ -447,7 +499,7 @@ int run_pub(PubOptions& o) {
         const bool accept_input = !outbox_full && refused.empty() && !input_over;
         c.run_until(
             [&] {
-                return c.completions_pending() > 0 || c.transport_failed() ||
+                return c.published_pending() > 0 ||
                        (accept_input && (source->ready() || source->done())) ||
                        (idle && c.state() != qmt::LinkState::online);
             },
@@ -466,7 +518,7 @@ int run_pub(PubOptions& o) {
     }
     if (skipped > 0)
         add(std::to_string(skipped) + (skipped == 1 ? " line" : " lines") + " skipped");
-    if (problems.empty()) return 0;
+    if (problems.empty()) return kExitOk;
     return fail(tool, problems + " (" + tally() + ")");
 }
 
@@ -476,51 +528,49 @@ Command add_pub(CLI::App& root) {
     auto o = std::make_shared<PubOptions>();
     CLI::App* app =
         root.add_subcommand("pub", "Publish messages through the module (like mosquitto_pub)");
+    app->allow_extras();
     add_common_options(*app, o->common);
     app->get_option("--timeout")
         ->description(
-            "Give up (non-zero exit, naming the cause) when the link does not come up, or the "
-            "messages already read are not acknowledged, for this many seconds; waiting for "
-            "stdin (-l) never times out");
-    app->add_option("-t,--topic", o->topic, "Topic to publish to (no wildcards, <= 255 bytes)")
-        ->required()
-        ->group("Message");
-    auto* m = app->add_option("-m,--message", o->message, "Send this message (1..1024 bytes)")
-                  ->group("Message");
-    auto* f = app->add_option("-f,--file", o->file,
-                              "Send the contents of FILE as one message (binary safe)")
-                  ->group("Message");
-    auto* l = app->add_flag("-l,--stdin-line", o->lines,
-                            "Send each line of stdin as a message, pipelined through the window, "
-                            "as the lines come (empty lines are skipped; a line longer than 1024 "
-                            "bytes is reported and skipped, and the exit status is then 1)")
-                  ->group("Message");
-    auto* s = app->add_flag("-s,--stdin-file", o->whole_stdin, "Send all of stdin as one message")
-                  ->group("Message");
-    m->excludes(f)->excludes(l)->excludes(s);
-    f->excludes(l)->excludes(s);
-    l->excludes(s);
-    app->add_option("-q,--qos", o->qos, "Quality of service: 0, 1 or 2")
+            "Give up (exit 1, naming the cause) when the link does not come up, or the messages "
+            "already read are not acknowledged, for this many seconds (0.001..1000000); waiting "
+            "for stdin (-l) never times out; a cause retrying cannot heal (a refused CONNECT, a "
+            "host name that does not resolve) ends the run at once");
+    o->topic_opt =
+        app->add_option("-t,--topic", o->topic, "Topic to publish to (no wildcards, <= 255 bytes)")
+            ->type_name("TOPIC")
+            ->group("Message");
+    o->m_opt = app->add_option("-m,--message", o->message, "Send this message (1..1024 bytes)")
+                   ->type_name("MESSAGE")
+                   ->group("Message");
+    o->f_opt = app->add_option("-f,--file", o->file,
+                               "Send the contents of FILE as one message (binary safe)")
+                   ->type_name("FILE")
+                   ->group("Message");
+    o->l_opt = app->add_flag("-l,--stdin-line", o->lines,
+                             "Send each line of stdin as a message, pipelined through the window, "
+                             "as the lines come (empty lines are skipped; a line longer than 1024 "
+                             "bytes is reported and skipped, and the exit status is then 1)")
+                   ->group("Message");
+    o->s_opt = app->add_flag("-s,--stdin-file", o->whole_stdin, "Send all of stdin as one message")
+                   ->group("Message");
+    app->add_option("-q,--qos", o->qos_text, "Quality of service: 0, 1 or 2")
         ->capture_default_str()
-        ->check(CLI::Range(0u, 2u))
+        ->type_name("0|1|2")
         ->group("Message");
     app->add_flag("-r,--retain", o->retain, "Ask the broker to retain the message")
         ->group("Message");
-    app->add_option("--repeat", o->repeat, "Send the message N times (with -m, -f or -s)")
+    app->add_option("--repeat", o->repeat_text,
+                    "Send the message N times (with -m, -f or -s; 1..1000000)")
         ->capture_default_str()
-        ->check(CLI::Range(1u, 1000000u))
+        ->type_name("N")
         ->group("Message");
     app->add_option("--form", o->form,
                     "AT+QMTPUB form: auto (fixed length when the payload holds 0x1A/0x1B or "
                     "non-text bytes), fixed, or variable (Ctrl+Z)")
         ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "fixed", "variable"}))
+        ->type_name("auto|fixed|variable")
         ->group("Message");
-    app->callback([app, m, f, l, s] {
-        if (m->count() + f->count() + l->count() + s->count() == 0)
-            throw CLI::RequiredError("one of -m, -f, -l or -s");
-        (void)app;
-    });
     return Command{app, [o] { return run_pub(*o); }};
 }
 

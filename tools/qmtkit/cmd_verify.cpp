@@ -37,7 +37,8 @@ struct VerifyOpts {
     bool insecure = false;
     bool json = false;
     bool check_only = false;
-    double timeout_s = 10;
+    std::string timeout_text = "10";
+    CLI::Option* manifest_opt = nullptr;
 };
 
 struct DeviceReport {
@@ -311,13 +312,15 @@ void print_json(const std::vector<DeviceReport>& reports) {
 
 int run_verify(const VerifyOpts& o) {
     const std::string tool = "verify";
+    require(o.manifest_opt, "--manifest");
+    const double timeout_s = parse_seconds(o.timeout_text, "timeout", "--timeout");
     auto loaded = mf::load_manifest(o.manifest);
     if (!loaded.manifest) {
         std::cout.flush();
         for (const auto& d : loaded.errors) std::cerr << d.to_string() << '\n';
         std::cerr << "qmtkit verify: " << o.manifest << ": " << loaded.errors.size() << " error(s)"
                   << std::endl;
-        return 2;
+        return kExitManifest;
     }
     const mf::Manifest& m = *loaded.manifest;
     if (o.check_only) {
@@ -326,7 +329,7 @@ int run_verify(const VerifyOpts& o) {
             for (const auto& d : errs) std::cerr << d.to_string() << '\n';
             std::cerr << "qmtkit verify: " << o.manifest << ": " << errs.size() << " error(s)"
                       << std::endl;
-            return 2;
+            return kExitManifest;
         }
         std::cout << o.manifest << ": ok (" << mf::to_string(m.cloud) << ", " << m.devices.size()
                   << " device(s))" << std::endl;
@@ -365,7 +368,7 @@ int run_verify(const VerifyOpts& o) {
             creds->host = broker->host;
             if (broker->port) creds->port = *broker->port;
         }
-        r.connack = mqtt_connect(*creds, tls, seconds(o.timeout_s), r.message);
+        r.connack = mqtt_connect(*creds, tls, seconds(timeout_s), r.message);
         r.ok = r.connack == 0;
         reports.push_back(std::move(r));
     }
@@ -374,8 +377,8 @@ int run_verify(const VerifyOpts& o) {
     else
         print_table(reports);
     for (const auto& r : reports)
-        if (!r.ok) return 1;
-    return 0;
+        if (!r.ok) return kExitFailed;
+    return kExitOk;
 }
 
 }  // namespace
@@ -387,9 +390,11 @@ Command add_verify(CLI::App& root) {
         "Sign each device of a manifest on the host and CONNECT (libmosquitto): "
         "report the CONNACK per device; non-zero exit if any fails");
     app->set_help_flag("--help", "Print this help message and exit");
-    app->add_option("--manifest", o->manifest,
-                    "The device manifest (JSON, docs/manifest.schema.json)")
-        ->required();
+    app->footer(kExitStatusHelp);
+    app->allow_extras();
+    o->manifest_opt = app->add_option("--manifest", o->manifest,
+                                      "The device manifest (JSON, docs/manifest.schema.json; "
+                                      "required)");
     app->add_option("--broker", o->broker,
                     "HOST:PORT to connect to instead of the manifest's broker / region endpoint");
     app->add_option("--token-url", o->token_url,
@@ -405,9 +410,10 @@ Command add_verify(CLI::App& root) {
     app->add_flag("--check-only", o->check_only,
                   "Only validate the manifest and its secret references (FILE:LINE:COL errors); no "
                   "connection");
-    app->add_option("--timeout", o->timeout_s, "Seconds to wait for each device's CONNACK")
+    app->add_option("--timeout", o->timeout_text,
+                    "Seconds to wait for each device's CONNACK (0.001..1000000)")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->type_name("SECONDS");
     return {app, [o]() { return run_verify(*o); }};
 }
 

@@ -1,62 +1,175 @@
 // Shared by every qmtkit subcommand: the common options (device, broker, credentials, trace),
-// building a session from them, and reporting a failure as one line on stderr.
+// checking a command line completely before anything is opened, building a session from it, the
+// exit statuses, and reporting a failure as one line on stderr.
+//
+// Two kinds of message, each one line on stderr:
+//   "Error: <what>"          the command line is wrong (a usage error, as mosquitto_pub prints
+//                            it); nothing was opened or sent. Exit status 1.
+//   "qmtkit <tool>: <cause>" the command ran and failed (a message, the link, a device). Exit 1.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "qmtkit/host/blocking_client.hpp"
+#include "qmtkit/qmt/client.hpp"
 
 namespace qmtkit::cli {
 
-// One subcommand: its CLI11 app and what runs when it was chosen. Each subcommand lives in its
-// own file and registers itself from main.cpp (add_pub, add_sub, later add_sign, ...).
+// ---------------------------------------------------------------------------- exit statuses
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;    // a message, subscription, device or the link failed
+inline constexpr int kExitUsage = 1;     // the command line is wrong (as mosquitto_pub)
+inline constexpr int kExitManifest = 2;  // verify: the manifest is invalid or unreadable
+// Stopped by SIGINT / SIGTERM (after DISCONNECT and CLOSE): 128 + the signal, 130 / 143.
+inline int exit_for_signal(int sig) {
+    return 128 + sig;
+}
+// The table every --help ends with (docs/host-and-cli.md, "Exit status", has the same rows).
+extern const char* const kExitStatusHelp;
+
+// ----------------------------------------------------------------------------- usage errors
+
+// The command line is wrong: main() prints "Error: <what()>" and exits kExitUsage.
+class UsageError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// An unsigned decimal integer in [lo, hi] (digits only: no sign, no exponent, no spaces), or a
+// UsageError "Invalid <what> given: <text> (<option> takes <allowed>)." — `allowed` defaults to
+// "<lo> to <hi>".
+std::uint64_t parse_uint(const std::string& text, const std::string& what,
+                         const std::string& option, std::uint64_t lo, std::uint64_t hi,
+                         const std::string& allowed = {});
+// A finite decimal number of seconds in [0.001, 1000000]; UsageError otherwise.
+double parse_seconds(const std::string& text, const std::string& what, const std::string& option);
+inline constexpr double kMinSeconds = 0.001, kMaxSeconds = 1000000;
+// One of `choices`; UsageError "Invalid <what> given: <text> (<option> takes a, b or c)." else.
+std::string parse_choice(const std::string& text, const std::string& what,
+                         const std::string& option, const std::vector<std::string>& choices);
+// "a", "a or b", "a, b or c".
+std::string one_of(const std::vector<std::string>& choices);
+
+// A string that goes on an AT command line: refused with its name unless it is `min`..`max`
+// bytes and free of '"', CR, LF and NUL. Never repeats the value (it may be a secret).
+//   "Invalid client id (-i): it holds a double quote, which an AT command line cannot carry."
+//   "Invalid client id (-i): 256 bytes; at most 255."     "Invalid client id (-i): it is empty."
+void check_field(std::string_view value, const std::string& what, const std::string& option,
+                 std::size_t min, std::size_t max);
+// `value` holds none of `separators`, or UsageError
+//   "Invalid <what> (<option>): it holds '<c>', which <role> uses as a separator."
+void check_separators(std::string_view value, const std::string& what, const std::string& option,
+                      std::string_view separators, const std::string& role);
+
+// Limits of what goes to the module. The note gives 100 bytes for a host and 255 for topics and
+// will strings, and no length for the client id or the credentials: qmtkit takes 255 for those
+// too (the SDK's default capacity; docs/host-and-cli.md, docs/emulator.md).
+inline constexpr std::size_t kMaxClientId = 255;
+inline constexpr std::size_t kMaxCredential = 255;
+
+// ------------------------------------------------------------------------ subcommand registry
+
+// One subcommand: its CLI11 app and what runs when it was chosen. run() checks the whole command
+// line first (throwing UsageError) and only then opens or sends anything.
 struct Command {
     CLI::App* app = nullptr;
     std::function<int()> run;
 };
 
+// Every value option is kept as text as given and checked by the subcommand, so that each
+// message names the option and its range in words (see parse_uint). `given(o)`: it was on the
+// command line.
+inline bool given(const CLI::Option* o) {
+    return o != nullptr && o->count() > 0;
+}
+// Throws UsageError("<name> is required.") unless the option was given.
+void require(const CLI::Option* o, const std::string& name);
+
+// ------------------------------------------------------------------------- common options
+
 struct CommonOptions {
+    // As given.
     std::string device;
-    unsigned baud = 9600;
+    std::string baud_text = "9600";
     std::string flow = "none";
     std::string host;
-    unsigned port = 1883;
+    std::string port_text = "1883";
     std::string client_id;
     std::string username;
     std::string password;
-    unsigned keepalive = 60;
+    std::string keepalive_text = "60";
     std::string protocol = "311";
+    std::string pkt_timeout_text = "10";
+    std::string retry_text = "3";
+    std::string timeout_text = "60";
     bool disable_clean_session = false;
+    bool trace = false;
+    bool debug = false;
+    CLI::Option* device_opt = nullptr;
+    CLI::Option* host_opt = nullptr;
+    CLI::Option* id_opt = nullptr;
+    CLI::Option* password_opt = nullptr;
+
+    // Checked (check_common).
+    unsigned baud = 9600;
+    unsigned port = 1883;
+    unsigned keepalive = 60;
+    std::uint8_t version = 4;
     unsigned pkt_timeout = 10;
     unsigned retry_times = 3;
-    bool trace = false;
     double timeout_s = 60;
 };
 
 // Adds --device, --baud, --flow, -h/--host, -p/--port, -i/--id, -u/--username, -P/--pw,
-// -k/--keepalive, -V/--protocol-version, -c, --pkt-timeout, --retry, --trace, --timeout.
+// -k/--keepalive, -V/--protocol-version, -c, --pkt-timeout, --retry, --trace, -d/--debug,
+// --timeout, and the exit-status table to --help.
 void add_common_options(CLI::App& app, CommonOptions& o);
+// Checks every common option (required ones, numbers, the strings that go to the module).
+void check_common(CommonOptions& o);
 
-// The session the supervisor brings up. Its string views point into `o` and `default_id`.
-qmt::Session make_session(const CommonOptions& o, const std::string& default_id);
+// The session the supervisor brings up. Its string views point into `o` and `client_id`.
+qmt::Session make_session(const CommonOptions& o, const std::string& client_id);
+// The client id: -i, or `prefix` and 8 random hex digits.
+std::string client_id_for(const CommonOptions& o, const std::string& prefix);
 
-// Opens the device, installs --trace and starts the supervisor. Throws host::TransportError;
-// on a refused session prints the cause and returns nullptr.
-std::unique_ptr<host::BlockingClient> open_client(const CommonOptions& o, const std::string& tool,
-                                                  const std::string& default_id_prefix);
+// A client that never runs (its writer drops everything, nothing is ever started): the checks
+// the SDK makes on a session, a topic or a filter, made before the real port is touched.
+class OfflineClient {
+  public:
+    OfflineClient();
+    ~OfflineClient();
+    OfflineClient(const OfflineClient&) = delete;
+    OfflineClient& operator=(const OfflineClient&) = delete;
+    qmt::ClientCore& core();
 
-// Prints "qmtkit <tool>: <cause>" on stderr and returns the exit code for a failure (1).
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Checks `s` on an offline client (a UsageError naming the SDK's reason if it refuses; the CLI's
+// own field checks come first and name the option).
+void check_session_offline(OfflineClient& c, const qmt::Session& s);
+
+// ---------------------------------------------------------------------------- reporting
+
+// Prints "qmtkit <tool>: <cause>" on stderr and returns kExitFailed.
 int fail(const std::string& tool, const std::string& cause);
 // Prints "qmtkit <tool>: <what>" on stderr (something went wrong, the command goes on).
 void warn(const std::string& tool, const std::string& what);
 
 std::chrono::milliseconds seconds(double s);
+// "2", "2.5", "0.001": seconds as a person writes them.
+std::string format_seconds(double s);
 
 // main.cpp calls these; each is defined in its own cmd_*.cpp.
 Command add_pub(CLI::App& root);

@@ -15,7 +15,7 @@ constexpr std::size_t kMaxPayload = 1024;
 constexpr std::size_t kMaxTopic = 255;
 constexpr std::size_t kMaxHost = 100;
 constexpr std::size_t kMaxWillMsg = 255;
-constexpr std::size_t kMaxClientId = 256;
+constexpr std::size_t kMaxClientId = 255;  // the note gives none: its longest other string
 constexpr std::size_t kMaxCredential = 256;
 
 // CME error codes the model answers with.

@@ -20,6 +20,8 @@ using detail::Member;
 using detail::Node;
 
 std::string Diagnostic::to_string() const {
+    // Positions are 1-based; a diagnostic about the file as a whole (it cannot be read) has none.
+    if (pos.line <= 0) return file + ": " + message;
     return file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col) + ": " + message;
 }
 

@@ -26,7 +26,7 @@ struct Diagnostic {
     std::string file;
     Position pos;
     std::string message;
-    std::string to_string() const;  // "FILE:LINE:COL: message"
+    std::string to_string() const;  // "FILE:LINE:COL: message"; "FILE: message" without a position
 };
 
 enum class Cloud { aliyun, tencent, tencent_token };
@@ -72,7 +72,7 @@ struct LoadResult {
 
 // Parses and validates `text`; `file` names it in diagnostics and anchors relative *_file paths.
 LoadResult parse_manifest(std::string_view text, const std::string& file);
-// Reads the file first (an unreadable file is one diagnostic at 0:0).
+// Reads the file first (an unreadable file is one diagnostic without a position).
 LoadResult load_manifest(const std::string& path);
 
 // The secret's value: inline, the file's content with one trailing newline ("\n" or "\r\n")
