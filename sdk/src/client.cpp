@@ -391,6 +391,11 @@ struct ClientCore::Impl {
     }
 
     static void step_failed(ClientCore& c, std::uint8_t step, const ClientError& e) {
+        if (step == s_close_first && e.code == Error::close_failed) {
+            // "+QMTCLOSE: 0,-1": there was no network to close (a refused CONNECT closes it
+            // itself). Not a problem of its own: open at once, and keep the real cause reported.
+            return go(c, s_open);
+        }
         c.listener_.on_bringup_error(c.state_, e);
         if (c.stopping_ && (step == s_disc || step == s_close)) {
             // Already down, or the module has no session: stopping is done either way.

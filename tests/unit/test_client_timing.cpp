@@ -231,3 +231,25 @@ TEST_F(ClientTiming, UnsubscribeWhileSubscribingStillComesOnline) {
     EXPECT_TRUE(acked(rec.published[*t]));
 }
 }  // namespace
+
+namespace {
+// After a refused CONNECT the network is closed already: the clean-up's "+QMTCLOSE: 0,-1" is
+// neither a second cause nor a second back-off.
+TEST_F(ClientTiming, CloseOfAnAlreadyClosedNetworkIsNotASecondCause) {
+    module.conn_ret = 5;
+    module.intercept = [&](const std::string& cmd) {
+        if (cmd != "AT+QMTCLOSE=0") return false;
+        module.line(10, "OK");
+        module.line(20, "+QMTCLOSE: 0,-1");
+        return true;
+    };
+    std::vector<Instant> opens;
+    ASSERT_TRUE(client.configure(session()));
+    ASSERT_TRUE(client.start(now));
+    ASSERT_TRUE(run([&] { return module.count("AT+QMTOPEN=") >= 2; }, 30000));
+    ASSERT_FALSE(rec.bringup_errors.empty());
+    EXPECT_EQ(rec.bringup_errors[0].code, Error::connect_refused);
+    for (const ClientError& e : rec.bringup_errors) EXPECT_NE(e.code, Error::close_failed);
+    EXPECT_EQ(rec.bringup_errors.size(), 1u);
+}
+}  // namespace
