@@ -605,6 +605,12 @@ struct ClientCore::Impl {
         return at::Claim::done(b.size);
     }
 
+    static void on_recv_overflow(ClientCore& c, ByteView head, std::size_t total) {
+        const RecvOverflow o = parse_recv_overflow(head, total, c.session_.recv_quoting);
+        ++c.stats_.dropped;
+        c.listener_.on_message_dropped(DroppedMessage{o.msg_id, o.topic, o.payload_size});
+    }
+
     static void on_stat(ClientCore& c, std::string_view line) {
         std::int32_t v[2] = {0, 0};
         if (read_ints(line, "+QMTSTAT", v, 2) < 2) return;
@@ -720,8 +726,13 @@ ClientCore::ClientCore(at::EngineCore& engine, Listener& listener,
                                   }),
                    /*bare=*/true);
     engine_.on_urc_claim(at::cmd::urc_recv,
-                         at::ClaimHandler(this, [](void* c, ByteView b, at::ClaimPhase p) {
-                             return Impl::on_recv(*static_cast<ClientCore*>(c), b, p);
+                         at::ClaimHandler(this,
+                                          [](void* c, ByteView b, at::ClaimPhase p) {
+                                              return Impl::on_recv(*static_cast<ClientCore*>(c), b,
+                                                                   p);
+                                          }),
+                         at::ClaimOverflowHandler(this, [](void* c, ByteView head, std::size_t n) {
+                             Impl::on_recv_overflow(*static_cast<ClientCore*>(c), head, n);
                          }));
 }
 

@@ -134,7 +134,8 @@ Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot,
 
 bool EngineCore::on_urc(std::string_view prefix, UrcHandler handler, bool bare) {
     if (urc_count_ >= storage_.urc_capacity) return false;
-    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, handler, ClaimHandler{}, bare};
+    storage_.urcs[urc_count_++] =
+        detail::UrcSlot{prefix, handler, ClaimHandler{}, ClaimOverflowHandler{}, bare};
     return true;
 }
 
@@ -178,9 +179,10 @@ bool EngineCore::abandon(std::uint32_t seq) {
     return found;
 }
 
-bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler) {
+bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler,
+                              ClaimOverflowHandler overflow) {
     if (urc_count_ >= storage_.urc_capacity) return false;
-    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler, false};
+    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler, overflow, false};
     return true;
 }
 
@@ -397,14 +399,26 @@ void EngineCore::on_byte(std::uint8_t b, Instant now) {
                 ++counters_.resyncs;
             }
             return;
+        case Rx::claim_overflow:
+            if (b == '\n' || b == '\r') {
+                end_claim_overflow();
+                return;
+            }
+            ++overflow_total_;
+            return;
         case Rx::claim:
             if (line_len_ >= storage_.line_capacity) {
+                // Too long to hold: keep its head (the owner reports what it was), count the rest.
                 ++counters_.overflows;
                 trace_text(TraceKind::overflow, storage_.urcs[claim_urc_].prefix);
-                line_len_ = 0;
                 claim_after_lf_ = false;
-                rx_ = b == '\n' ? Rx::line : Rx::discard;
-                if (b == '\n') ++counters_.resyncs;
+                overflow_total_ = line_len_;
+                rx_ = Rx::claim_overflow;
+                if (b == '\n' || b == '\r') {
+                    end_claim_overflow();
+                } else {
+                    ++overflow_total_;
+                }
                 return;
             }
             line[line_len_++] = static_cast<char>(b);
@@ -470,6 +484,18 @@ void EngineCore::check_claim_start() {
             return;
         }
     }
+}
+
+void EngineCore::end_claim_overflow() {
+    const detail::UrcSlot& u = storage_.urcs[claim_urc_];
+    if (u.overflow) {
+        u.overflow(ByteView(reinterpret_cast<const std::uint8_t*>(storage_.line), line_len_),
+                   overflow_total_);
+    }
+    line_len_ = 0;
+    overflow_total_ = 0;
+    rx_ = Rx::line;
+    ++counters_.resyncs;
 }
 
 void EngineCore::offer_claim(ClaimPhase phase, Instant now) {
@@ -708,6 +734,7 @@ void EngineCore::poll(Instant now) {
     }
     if (rx_ == Rx::claim && now >= last_rx_ + storage_.claim_idle)
         offer_claim(ClaimPhase::idle, now);
+    if (rx_ == Rx::claim_overflow && now >= last_rx_ + storage_.claim_idle) end_claim_overflow();
     --busy_;
     pump(now);
 }
@@ -723,7 +750,8 @@ Instant EngineCore::next_deadline() const {
         const detail::ResultSlot& r = storage_.results[i];
         if (r.active && r.armed && r.deadline < t) t = r.deadline;
     }
-    if (rx_ == Rx::claim && last_rx_ + storage_.claim_idle < t) t = last_rx_ + storage_.claim_idle;
+    if ((rx_ == Rx::claim || rx_ == Rx::claim_overflow) && last_rx_ + storage_.claim_idle < t)
+        t = last_rx_ + storage_.claim_idle;
     // Never "never" while work is queued: a host that sleeps until then must come back.
     if (t == kNever && q_count_ > 0) t = now_ + kRetryWrite;
     return t;

@@ -76,6 +76,27 @@ std::size_t strip_eol(std::string_view s, std::size_t n) {
 
 }  // namespace
 
+RecvOverflow parse_recv_overflow(ByteView head, std::size_t total, PayloadQuoting q) {
+    const std::string_view s = head.as_text();
+    const Header h = parse_header(s);
+    RecvOverflow r;
+    if (!h.ok) {
+        r.payload_size = total;
+        return r;
+    }
+    r.header_ok = true;
+    r.msg_id = h.msg_id;
+    r.topic = h.topic;
+    std::size_t at = h.payload_at;
+    if (q != PayloadQuoting::bare) {
+        while (at < s.size() && s[at] == ' ') ++at;
+        // A quoted payload: its two quotes are framing, not payload.
+        if (at < s.size() && s[at] == '"') at += total >= at + 2 ? 2 : 0;
+    }
+    r.payload_size = total > at ? total - at : 0;
+    return r;
+}
+
 RecvParse parse_recv(ByteView buffered, at::ClaimPhase phase, PayloadQuoting q) {
     const std::string_view s = buffered.as_text();
     const Header h = parse_header(s);

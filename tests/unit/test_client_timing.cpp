@@ -253,3 +253,41 @@ TEST_F(ClientTiming, CloseOfAnAlreadyClosedNetworkIsNotASecondCause) {
     EXPECT_EQ(rec.bringup_errors.size(), 1u);
 }
 }  // namespace
+
+namespace {
+struct DropRec final : Listener {
+    std::vector<std::pair<std::string, std::size_t>> dropped;
+    std::vector<std::pair<std::string, std::size_t>> messages;
+    void on_message_dropped(const DroppedMessage& m) override {
+        dropped.emplace_back(std::string(m.topic), m.size);
+    }
+    void on_message(const Message& m) override {
+        messages.emplace_back(std::string(m.topic), m.payload.size);
+    }
+};
+
+// A +QMTRECV longer than the engine's line buffer is skipped, but never silently: the listener
+// is told its topic and size, and what follows it is parsed as usual.
+TEST(ClientReceive, MessageLongerThanTheClientCanHoldIsReportedNotSilentlyDropped) {
+    Instant now = 0;
+    test::FakeModule module{now};
+    DropRec rec;
+    Client<> client{module, rec};
+    Session s = session();
+    s.recv_quoting = PayloadQuoting::quoted;
+    ASSERT_TRUE(client.configure(s));
+    ASSERT_TRUE(client.start(now));
+    ASSERT_TRUE(test::run_until(client, module, now, 30000, [&] { return client.online(); }));
+    const std::string big(3000, 'x');
+    const std::string small = "fits";
+    const std::string in = "\r\n+QMTRECV: 0,7,\"big/one\",\"" + big + "\"\r\n" +
+                           "\r\n+QMTRECV: 0,8,\"small\",\"" + small + "\"\r\n";
+    client.feed(reinterpret_cast<const std::uint8_t*>(in.data()), in.size(), now);
+    ASSERT_EQ(rec.dropped.size(), 1u);
+    EXPECT_EQ(rec.dropped[0], (std::pair<std::string, std::size_t>{"big/one", 3000}));
+    ASSERT_EQ(rec.messages.size(), 1u);
+    EXPECT_EQ(rec.messages[0], (std::pair<std::string, std::size_t>{"small", 4}));
+    EXPECT_EQ(client.stats().dropped, 1u);
+    EXPECT_EQ(client.stats().received, 1u);
+}
+}  // namespace

@@ -120,6 +120,9 @@ struct Claim {
     static constexpr Claim done(std::size_t n) { return {true, n}; }
 };
 using ClaimHandler = Delegate<Claim(ByteView buffered, ClaimPhase phase)>;
+// A claimed URC longer than the line buffer: `head` holds its first line_capacity bytes (the
+// header, for +QMTRECV), `total` how long it was up to its line end. The rest is skipped.
+using ClaimOverflowHandler = Delegate<void(ByteView head, std::size_t total)>;
 
 enum class TraceKind : std::uint8_t {
     tx,         // a command line as sent, secrets masked
@@ -206,6 +209,7 @@ struct UrcSlot {
     std::string_view prefix;
     UrcHandler line;
     ClaimHandler claim;
+    ClaimOverflowHandler overflow;
     bool bare;
 };
 struct Storage {
@@ -274,7 +278,8 @@ class EngineCore {
     // table is full. With `bare` the prefix matches any line that starts with it, for the
     // module's banner lines that have no colon ("REBOOT_CAUSE_...", "Neul").
     bool on_urc(std::string_view prefix, UrcHandler handler, bool bare = false);
-    bool on_urc_claim(std::string_view prefix, ClaimHandler handler);
+    bool on_urc_claim(std::string_view prefix, ClaimHandler handler,
+                      ClaimOverflowHandler overflow = {});
 
     // Fails every queued, running and awaited command with ErrorKind::aborted (module reboot).
     void abort_all();
@@ -318,7 +323,7 @@ class EngineCore {
         return phase_ == Phase::sending || phase_ == Phase::awaiting_final ||
                phase_ == Phase::writing_payload;
     }
-    enum class Rx : std::uint8_t { line, discard, claim, skip_prompt_space };
+    enum class Rx : std::uint8_t { line, discard, claim, claim_overflow, skip_prompt_space };
 
     detail::QueueSlot* reserve();
     bool begin(detail::QueueSlot& slot, const CommandSpec& spec, ArgWriter& w);
@@ -334,6 +339,7 @@ class EngineCore {
     bool handle_result(std::string_view line, Instant now);
     void finish_running(const Outcome& outcome, Instant now);
     void check_claim_start();
+    void end_claim_overflow();
     void offer_claim(ClaimPhase phase, Instant now);
     void on_prompt(Instant now, bool late);
     void on_timeout(Instant now);
@@ -373,7 +379,8 @@ class EngineCore {
 
     // Receive side.
     std::size_t line_len_ = 0;
-    std::size_t claim_urc_ = 0;  // which URC slot claims
+    std::size_t claim_urc_ = 0;       // which URC slot claims
+    std::size_t overflow_total_ = 0;  // length so far of a claimed URC too long for the buffer
     Instant last_rx_ = 0;
     std::size_t urc_count_ = 0;
     Instant now_ = 0;

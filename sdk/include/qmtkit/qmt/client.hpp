@@ -147,6 +147,8 @@ class Listener {
     virtual void on_unsubscribed(std::uint32_t /*ticket*/, const Result<void>& /*r*/) {}
     // Messages no subscription handler took (filters registered without a handler included).
     virtual void on_message(const Message& /*m*/) {}
+    // A message longer than the client can hold arrived and was skipped (ClientStats::dropped).
+    virtual void on_message_dropped(const DroppedMessage& /*m*/) {}
     // Completion of a low-level operation (open, connect, queries, ...).
     virtual void on_reply(std::uint32_t /*ticket*/, const Result<Reply>& /*r*/) {}
 
@@ -162,6 +164,7 @@ struct ClientStats {
     std::uint32_t backpressure = 0;   // +CME ERROR: 159 answers
     std::uint32_t received = 0;       // +QMTRECV messages
     std::uint32_t malformed = 0;      // +QMTRECV that did not parse
+    std::uint32_t dropped = 0;        // +QMTRECV longer than the client can hold (reported)
     std::uint32_t stats = 0;          // +QMTSTAT URCs
     std::uint32_t reboots = 0;        // module restarts seen
     std::uint32_t sessions = 0;       // times the link came online

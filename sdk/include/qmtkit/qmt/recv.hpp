@@ -37,4 +37,15 @@ struct RecvParse {
 RecvParse parse_recv(ByteView buffered, at::ClaimPhase phase,
                      PayloadQuoting quoting = PayloadQuoting::detect);
 
+// The head of a +QMTRECV too long for the line buffer, `total` bytes up to its line end: what
+// can be told of the message (its topic, and the payload's size).
+struct RecvOverflow {
+    bool header_ok = false;
+    std::uint16_t msg_id = 0;
+    std::string_view topic;
+    std::size_t payload_size = 0;
+};
+RecvOverflow parse_recv_overflow(ByteView head, std::size_t total,
+                                 PayloadQuoting quoting = PayloadQuoting::detect);
+
 }  // namespace qmtkit::qmt

@@ -164,6 +164,14 @@ struct Message {
     ByteView payload;
 };
 
+// A message the module delivered that is longer than the client can hold (its +QMTRECV did not
+// fit the engine's line buffer): never silently lost, always reported.
+struct DroppedMessage {
+    std::uint16_t msg_id = 0;
+    std::string_view topic;  // empty when even the header did not fit
+    std::size_t size = 0;    // payload bytes as the module sent them (quotes not counted)
+};
+
 // MQTT topic-filter matching with '+' and '#'.
 bool topic_matches(std::string_view filter, std::string_view topic);
 
