@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # qmtkit's one entry point for people and CI.
 #   ./dev.sh demo    the main job: build and run the demo
-#   ./dev.sh test    every test: normal build, then the unit tests again under ASan + UBSan
-#   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only)
+#   ./dev.sh test    every test: normal build, then the unit tests again under ASan + UBSan,
+#                    then the engine and client fuzzers for a short run each (clang, libFuzzer)
+#   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz)
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +12,7 @@ BUILD_PKGS=(cmake ninja-build g++ ccache pkg-config git)
 LIB_PKGS=(libasio-dev libssl-dev openssl libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
           libcpp-httplib-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format clang-tidy)
+FUZZ_PKGS=(clang libclang-rt-14-dev)   # clang++ -fsanitize=fuzzer: libFuzzer is in clang's runtime
 
 ensure_packages() {
     local missing=()
@@ -41,7 +43,7 @@ build() {
 }
 
 cmd_build() {
-    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}"
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}"
     build "${1:-dev}"
 }
 
@@ -52,7 +54,7 @@ cmd_demo() {
 }
 
 cmd_test() {
-    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}"
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}"
     local start=$SECONDS rc=0
     echo "==> normal build (dev preset): every test"
     build dev
@@ -61,6 +63,9 @@ cmd_test() {
     build asan
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --preset asan || rc=1
+    echo "==> fuzz build (fuzz preset: clang, libFuzzer, ASan + UBSan): each fuzzer briefly"
+    build fuzz
+    ctest --preset fuzz || rc=1
     echo "==> test command took $((SECONDS - start)) s; result: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
     return $rc
 }

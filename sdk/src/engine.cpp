@@ -787,7 +787,9 @@ void EngineCore::abort_all() {
         }
     }
     --busy_;
-    pump(now_);
+    // Called from a URC handler inside feed() (a reboot banner), the rest of that chunk arrived
+    // before anything we write now: feed() starts the next command once it has all been read.
+    if (busy_ == 0) pump(now_);
 }
 
 // ---------------------------------------------------------------- trace

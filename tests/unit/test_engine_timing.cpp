@@ -260,3 +260,37 @@ TEST_F(Timing, OnWireHoldsUntilTheFinalEvenAfterAbandon) {
 }
 
 }  // namespace
+
+namespace {
+// Found by the engine fuzzer: a reboot banner handled inside feed() aborted everything, and the
+// command its owner submitted again from on_final(aborted) went out at once — so a '>' later in
+// the same chunk, sent before the module could have seen that command, was taken as its prompt.
+struct Resubmitter final : CommandHandler {
+    EngineCore* engine = nullptr;
+    std::vector<std::string> log;
+    void on_final(const CommandRef& r, const Outcome& o) override {
+        log.push_back("final " + std::to_string(r.tag) + (o ? " OK" : " error"));
+        if (!o && r.tag == 1) {
+            EXPECT_TRUE(engine->submit(cmd::pub, this, 2, 0, 9, 1, 0, "t/new"));
+        }
+    }
+    Payload on_prompt(const CommandRef& r) override {
+        log.push_back("prompt " + std::to_string(r.tag));
+        return Payload{ByteView(std::string_view("new")), Payload::End::ctrl_z};
+    }
+    void on_reboot(std::string_view) { engine->abort_all(); }
+};
+
+TEST_F(Timing, BytesOfTheSameChunkAreNotRepliesToACommandWrittenWhileReadingIt) {
+    Resubmitter h;
+    h.engine = &engine;
+    ASSERT_TRUE(engine.on_urc("REBOOT_CAUSE", UrcHandler::bind<&Resubmitter::on_reboot>(&h), true));
+    ASSERT_TRUE(engine.submit(cmd::pub, &h, 1, 0, 7, 1, 0, "t/old"));
+    wire.take();
+    rx("\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\n>");
+    EXPECT_EQ(wire.take(), "AT+QMTPUB=0,9,1,0,\"t/new\"\r");  // after the chunk, and no payload
+    EXPECT_EQ(h.log, (std::vector<std::string>{"final 1 error"}));
+    rx("\r\n>");
+    EXPECT_EQ(wire.take(), "new\x1A");
+}
+}  // namespace

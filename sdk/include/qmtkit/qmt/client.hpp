@@ -327,7 +327,6 @@ class ClientCore {
     LinkState state_ = LinkState::stopped;
     Backoff backoff_{};
     std::uint32_t rng_ = 0x9E3779B9u;
-    Millis backoff_now_ = 0;
     Instant wake_at_ = ~Instant{0};
     Instant now_ = 0;
     std::uint8_t step_ = 0;  // bring-up step
