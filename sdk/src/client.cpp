@@ -1308,6 +1308,10 @@ void ClientCore::on_final(const at::CommandRef& r, const at::Outcome& o) {
         case kSub: {
             detail::SubSlot& s = st_.subs[id];
             if (s.state != detail::SubSlot::State::sending || s.engine_seq != r.seq || o) return;
+            if (o.error().kind == at::ErrorKind::aborted) {
+                s.state = detail::SubSlot::State::pending;  // a reboot or a new port: sent again
+                return;
+            }
             if (o.error().kind == at::ErrorKind::timeout) {
                 s.state = detail::SubSlot::State::pending;  // sent again once the module answers
                 Impl::check_link(*this);

@@ -45,14 +45,14 @@ class TempDir {
     std::string path_;
 };
 
-// `qmtkit <args...>` with QMTKIT_DEVICE_SECRET / QMTKIT_DEVICE_PSK removed from the environment
-// and `env` added. Waits for the exit (the process is killed after `timeout`).
+// `qmtkit <args...>` with QMTKIT_DEVICE_SECRET / QMTKIT_DEVICE_PSK / QMTKIT_PASSWORD removed
+// from the environment and `env` added. Waits for the exit (the process is killed after `timeout`).
 inline CliRun run_qmtkit(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env = {},
                          std::chrono::milliseconds timeout = std::chrono::milliseconds(60000)) {
     TempDir dir;
-    std::vector<std::string> argv = {"/usr/bin/env", "-u", "QMTKIT_DEVICE_SECRET", "-u",
-                                     "QMTKIT_DEVICE_PSK"};
+    std::vector<std::string> argv = {"/usr/bin/env",      "-u", "QMTKIT_DEVICE_SECRET", "-u",
+                                     "QMTKIT_DEVICE_PSK", "-u", "QMTKIT_PASSWORD"};
     for (const auto& [k, v] : env) argv.push_back(k + "=" + v);
     argv.push_back(QMTKIT_EXE);
     argv.insert(argv.end(), args.begin(), args.end());

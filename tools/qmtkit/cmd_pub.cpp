@@ -20,6 +20,7 @@
 
 #include "common.hpp"
 #include "link.hpp"
+#include "session.hpp"
 
 namespace qmtkit::cli {
 namespace {
@@ -31,6 +32,8 @@ struct PubOptions {
     std::string file;
     bool lines = false;
     bool whole_stdin = false;
+    bool null_message = false;
+    bool quiet = false;
     std::string qos_text = "0";
     bool retain = false;
     std::string repeat_text = "1";
@@ -318,6 +321,11 @@ bool payload_error(const qmt::ClientError& e) {
 
 // The whole command line, before anything is read or opened (UsageError).
 void check_pub(PubOptions& o) {
+    if (o.null_message)
+        throw UsageError(
+            "-n is not supported: qmtkit's client cannot send an empty payload "
+            "(the SDK refuses one, although the module takes an empty "
+            "variable-length payload).");
     check_common(o.common);
     require(o.topic_opt, "-t");
     const std::size_t sources =
@@ -357,8 +365,11 @@ const char* signal_name(int sig) {
 int run_pub(PubOptions& o) {
     const std::string tool = "pub";
     check_pub(o);
-    const std::string client_id = client_id_for(o.common, "qmtkit-pub-");
-    const qmt::Session session = make_session(o.common, client_id);
+    set_quiet(o.quiet);
+    int status = kExitOk;
+    const auto rs = make_run_session(o.common, tool, "qmtkit-pub-", status);
+    if (!rs) return status;
+    const qmt::Session& session = rs->session();
     check_offline(o, session);
 
     if ((o.lines || o.whole_stdin) && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
@@ -554,6 +565,14 @@ Command add_pub(CLI::App& root) {
                    ->group("Message");
     o->s_opt = app->add_flag("-s,--stdin-file", o->whole_stdin, "Send all of stdin as one message")
                    ->group("Message");
+    app->add_flag("-n,--null-message", o->null_message,
+                  "Not supported (refused): an empty message. The module takes an empty "
+                  "variable-length payload, but the SDK's publish() refuses one")
+        ->group("Message");
+    app->add_flag("--quiet", o->quiet,
+                  "Print no error or warning lines (\"qmtkit pub: ...\"); the exit status still "
+                  "tells. Usage errors, -d and --trace still print")
+        ->group("Message");
     app->add_option("-q,--qos", o->qos_text, "Quality of service: 0, 1 or 2")
         ->capture_default_str()
         ->type_name("0|1|2")

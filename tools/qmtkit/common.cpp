@@ -8,6 +8,7 @@
 #include <random>
 
 #include "qmtkit/at/fields.hpp"
+#include "qmtkit/manifest/manifest.hpp"
 
 namespace qmtkit::cli {
 
@@ -15,10 +16,12 @@ const char* const kExitStatusHelp =
     "Exit status:\n"
     "  0    success\n"
     "  1    failure, with one line on stderr naming the cause: a message, subscription or\n"
-    "       device failed, the link did not come up (a cause retrying cannot heal at once,\n"
-    "       others after --timeout), the device went away; or a usage error (\"Error: ...\",\n"
-    "       nothing was sent), as mosquitto_pub\n"
-    "  2    verify: the manifest is invalid or cannot be read (FILE:LINE:COL: ... lines)\n"
+    "       device failed (sub: a message too long for the client was dropped), the link did\n"
+    "       not come up (a cause retrying cannot heal at once, others after --timeout), the\n"
+    "       device went away; or a usage error (\"Error: ...\", nothing was sent), as\n"
+    "       mosquitto_pub\n"
+    "  2    verify, and pub / sub with --manifest: the manifest is invalid or cannot be read,\n"
+    "       or a device's secret cannot be resolved (FILE:LINE:COL: ... lines)\n"
     "  130  stopped by SIGINT (Ctrl+C); pub and sub send DISCONNECT and CLOSE first (at most\n"
     "       3 s; a second signal ends at once)\n"
     "  143  stopped by SIGTERM, as SIGINT\n";
@@ -159,25 +162,33 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
 
     o.host_opt = app.add_option("-h,--host", o.host,
                                 "Broker host name or IP as given to AT+QMTOPEN (1..100 bytes); "
-                                "required")
+                                "required unless --manifest")
                      ->type_name("HOST")
                      ->group("Broker");
-    app.add_option("-p,--port", o.port_text, "Broker port (1..65535)")
-        ->capture_default_str()
-        ->type_name("N")
-        ->group("Broker");
+    o.port_opt = app.add_option("-p,--port", o.port_text, "Broker port (1..65535)")
+                     ->capture_default_str()
+                     ->type_name("N")
+                     ->group("Broker");
     o.id_opt = app.add_option("-i,--id", o.client_id,
                               "MQTT client id, 1..255 bytes (default: qmtkit-<tool>-<random>)")
                    ->type_name("ID")
                    ->group("Broker");
-    app.add_option("-u,--username", o.username, "MQTT user name (at most 255 bytes)")
-        ->type_name("USER")
-        ->group("Broker");
+    o.username_opt =
+        app.add_option("-u,--username", o.username, "MQTT user name (at most 255 bytes)")
+            ->type_name("USER")
+            ->group("Broker");
     o.password_opt = app.add_option("-P,--pw", o.password,
                                     "MQTT password, at most 255 bytes (never printed, masked in "
-                                    "--trace)")
+                                    "--trace; visible in `ps` and shell history: prefer --pw-file "
+                                    "or $QMTKIT_PASSWORD)")
                          ->type_name("PASSWORD")
                          ->group("Broker");
+    o.pw_file_opt = app.add_option("--pw-file", o.pw_file,
+                                   "Read the MQTT password from FILE (one trailing newline is "
+                                   "ignored). Or set $QMTKIT_PASSWORD. Give the password exactly "
+                                   "one way: -P, --pw-file or $QMTKIT_PASSWORD")
+                        ->type_name("FILE")
+                        ->group("Broker");
     app.add_option("-k,--keepalive", o.keepalive_text, "Keep-alive in seconds (0..3600, 0 = off)")
         ->capture_default_str()
         ->type_name("SECONDS")
@@ -198,11 +209,200 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
         ->capture_default_str()
         ->type_name("N")
         ->group("Broker");
+
+    o.will_topic_opt =
+        app.add_option("--will-topic", o.will_topic,
+                       "Topic of the will the broker publishes when the link ends without "
+                       "DISCONNECT (AT+QMTCFG=\"will\"; 1..255 bytes, no wildcards)")
+            ->type_name("TOPIC")
+            ->group("Will");
+    o.will_payload_opt =
+        app.add_option("--will-payload", o.will_payload,
+                       "Payload of the will, 0..255 bytes (default: empty); needs --will-topic")
+            ->type_name("PAYLOAD")
+            ->group("Will");
+    o.will_qos_opt =
+        app.add_option("--will-qos", o.will_qos_text, "QoS of the will: 0, 1 or 2 (default 0)")
+            ->type_name("0|1|2")
+            ->group("Will");
+    o.will_retain_opt =
+        app.add_flag("--will-retain", o.will_retain, "Make the will a retained message")
+            ->group("Will");
+
+    o.manifest_opt =
+        app.add_option("--manifest", o.manifest,
+                       "Take the broker, client id and credentials of one device of this manifest "
+                       "(docs/manifest.schema.json) and bring the module up through its cloud "
+                       "profile: aliyun signed by the module (AT+QMTCFG=\"aliauth\"), tencent "
+                       "signed on the host, tencent-token through AT+QMTTENAUTH; instead of -h, "
+                       "-p, -i, -u and the password")
+            ->type_name("FILE")
+            ->group("Cloud device");
+    o.device_name_opt = app.add_option("--device-name", o.device_name,
+                                       "The device of --manifest, by its device_name")
+                            ->type_name("NAME")
+                            ->group("Cloud device");
+    o.imei_opt = app.add_option("--imei", o.imei, "The device of --manifest, by its imei")
+                     ->type_name("IMEI")
+                     ->group("Cloud device");
+    o.sign_on_host_opt =
+        app.add_flag("--sign-on-host", o.sign_on_host,
+                     "Compute the credentials on the host instead of in the module: aliyun "
+                     "signed here (the secret never goes to the module), tencent-token fetched "
+                     "here; tencent (PSK) is always signed on the host")
+            ->group("Cloud device");
+    o.broker_opt = app.add_option("--broker", o.broker,
+                                  "HOST[:PORT] instead of the manifest's broker (as verify)")
+                       ->type_name("HOST:PORT")
+                       ->group("Cloud device");
+    o.token_url_opt =
+        app.add_option("--token-url", o.token_url,
+                       "Token endpoint instead of the manifest's token_url (tencent-token)")
+            ->type_name("URL")
+            ->group("Cloud device");
 }
+
+namespace {
+
+// "a", "a and b", "a, b and c".
+std::string all_of(const std::vector<std::string>& items) {
+    std::string s;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) s += i + 1 == items.size() ? " and " : ", ";
+        s += items[i];
+    }
+    return s;
+}
+
+// Exactly one of -P, --pw-file and $QMTKIT_PASSWORD (or none); the password read.
+void check_password_source(CommonOptions& o) {
+    const char* env = std::getenv(kPasswordEnv);
+    std::vector<std::string> sources;
+    if (given(o.password_opt)) sources.push_back("-P");
+    if (given(o.pw_file_opt)) sources.push_back("--pw-file");
+    if (env != nullptr) sources.push_back(std::string("$") + kPasswordEnv);
+    if (sources.size() > 1)
+        throw UsageError("Give the password one way only: " + all_of(sources) +
+                         (sources.size() == 2 ? " are both given." : " are all given."));
+    if (sources.empty()) return;
+    o.password_source = sources.front();
+    if (given(o.pw_file_opt)) {
+        std::string why;
+        auto v = manifest::read_text_file(o.pw_file, true, &why);
+        if (!v)
+            throw UsageError("Cannot read the password file (--pw-file) " + o.pw_file + ": " + why +
+                             ".");
+        o.password = std::move(*v);
+    } else if (env != nullptr) {
+        o.password = env;
+    }
+    check_field(o.password, "password", o.password_source, given(o.password_opt) ? 0 : 1,
+                kMaxCredential);
+}
+
+void check_will(CommonOptions& o) {
+    if (!given(o.will_topic_opt)) {
+        if (given(o.will_payload_opt))
+            throw UsageError("A will payload (--will-payload) needs a will topic (--will-topic).");
+        if (given(o.will_qos_opt))
+            throw UsageError("A will QoS (--will-qos) needs a will topic (--will-topic).");
+        if (given(o.will_retain_opt))
+            throw UsageError("--will-retain needs a will topic (--will-topic).");
+        return;
+    }
+    check_field(o.will_topic, "will topic", "--will-topic", 1, qmt::kMaxTopic);
+    if (o.will_topic.find_first_of("+#") != std::string::npos)
+        throw UsageError("Invalid will topic '" + o.will_topic + "', does it contain '+' or '#'?");
+    check_field(o.will_payload, "will payload", "--will-payload", 0, qmt::kMaxWillMessage);
+    o.will_qos = static_cast<std::uint8_t>(
+        parse_uint(o.will_qos_text, "will QoS", "--will-qos", 0, 2, one_of({"0", "1", "2"})));
+    o.has_will = true;
+}
+
+// --broker HOST or HOST:PORT ([v6]:PORT).
+void check_broker(CommonOptions& o) {
+    const std::string& s = o.broker;
+    const std::string bad =
+        "Invalid broker given: " + s + " (--broker takes HOST or HOST:PORT, the port 1 to 65535).";
+    std::string host = s, port;
+    if (!s.empty() && s[0] == '[') {
+        const auto close = s.find(']');
+        if (close == std::string::npos) throw UsageError(bad);
+        host = s.substr(1, close - 1);
+        if (close + 1 < s.size()) {
+            if (s[close + 1] != ':') throw UsageError(bad);
+            port = s.substr(close + 2);
+            if (port.empty()) throw UsageError(bad);
+        }
+    } else if (const auto colon = s.rfind(':'); colon != std::string::npos) {
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+        if (port.empty()) throw UsageError(bad);
+    }
+    if (host.empty()) throw UsageError(bad);
+    check_field(host, "broker host", "--broker", 1, qmt::kMaxHost);
+    o.broker_host = host;
+    if (!port.empty()) {
+        try {
+            o.broker_port = static_cast<std::uint16_t>(parse_uint(port, "", "", 1, 65535));
+        } catch (const UsageError&) {
+            throw UsageError(bad);
+        }
+    }
+}
+
+// --manifest and the options that go with it (or, without it, that none of them was given).
+void check_device_options(CommonOptions& o) {
+    struct Named {
+        const CLI::Option* opt;
+        const char* name;
+        const char* why;
+    };
+    if (!given(o.manifest_opt)) {
+        for (const Named& n :
+             {Named{o.device_name_opt, "--device-name", ""}, Named{o.imei_opt, "--imei", ""},
+              Named{o.sign_on_host_opt, "--sign-on-host", ""}, Named{o.broker_opt, "--broker", ""},
+              Named{o.token_url_opt, "--token-url", ""}})
+            if (given(n.opt)) throw UsageError(std::string(n.name) + " needs --manifest.");
+        return;
+    }
+    const char* broker = "the broker is the device's (override it with --broker HOST:PORT)";
+    const char* creds = "the credentials are the device's";
+    for (const Named& n : {Named{o.host_opt, "-h", broker}, Named{o.port_opt, "-p", broker},
+                           Named{o.id_opt, "-i", "the client id is the device's"},
+                           Named{o.username_opt, "-u", creds}, Named{o.password_opt, "-P", creds},
+                           Named{o.pw_file_opt, "--pw-file", creds}})
+        if (given(n.opt))
+            throw UsageError(std::string(n.name) + " cannot be used with --manifest: " + n.why +
+                             ".");
+    if (std::getenv(kPasswordEnv) != nullptr)
+        throw UsageError(std::string("$") + kPasswordEnv +
+                         " is set, but --manifest takes the device's credentials: unset it.");
+    check_field(o.manifest, "manifest", "--manifest", 1, 4096);
+    if (given(o.device_name_opt) == given(o.imei_opt))
+        throw UsageError(given(o.imei_opt)
+                             ? "Give --device-name or --imei, not both."
+                             : "--manifest needs the device: give --device-name NAME or --imei N.");
+    if (given(o.device_name_opt))
+        check_field(o.device_name, "device name", "--device-name", 1, 255);
+    if (given(o.imei_opt)) {
+        bool digits = o.imei.size() == 15;
+        for (const char c : o.imei) digits = digits && c >= '0' && c <= '9';
+        if (!digits)
+            throw UsageError("Invalid IMEI given: " + o.imei +
+                             " (--imei takes 15 decimal digits).");
+    }
+    if (given(o.broker_opt)) check_broker(o);
+    if (given(o.token_url_opt)) check_field(o.token_url, "token URL", "--token-url", 1, 255);
+}
+
+}  // namespace
 
 void check_common(CommonOptions& o) {
     require(o.device_opt, "--device");
-    require(o.host_opt, "-h");
+    check_device_options(o);
+    const bool device = given(o.manifest_opt);
+    if (!device) require(o.host_opt, "-h");
     o.baud = static_cast<unsigned>(parse_uint(o.baud_text, "baud rate", "--baud", 50, 4000000));
     parse_choice(o.flow, "flow control", "--flow", {"none", "hardware"});
     o.timeout_s = parse_seconds(o.timeout_text, "timeout", "--timeout");
@@ -225,13 +425,15 @@ void check_common(CommonOptions& o) {
                                              std::to_string(qmt::kMaxPktTimeout) + " seconds"));
     o.retry_times = static_cast<unsigned>(
         parse_uint(o.retry_text, "retry count", "--retry", 0, qmt::kMaxRetryTimes));
+    check_will(o);
+    if (device) return;
 
     check_field(o.host, "host", "-h", 1, qmt::kMaxHost);
     if (given(o.id_opt)) check_field(o.client_id, "client id", "-i", 1, kMaxClientId);
     check_field(o.username, "username", "-u", 0, kMaxCredential);
-    check_field(o.password, "password", "-P", 0, kMaxCredential);
+    check_password_source(o);
     if (!o.password.empty() && o.username.empty())
-        throw UsageError("A password (-P) needs a username (-u).");
+        throw UsageError("A password (" + o.password_source + ") needs a username (-u).");
 }
 
 std::string client_id_for(const CommonOptions& o, const std::string& prefix) {
@@ -250,12 +452,23 @@ qmt::Session make_session(const CommonOptions& o, const std::string& client_id) 
     s.client_id = client_id;
     s.username = o.username;
     s.password = o.password;
+    apply_settings(o, s);
+    return s;
+}
+
+void apply_settings(const CommonOptions& o, qmt::Session& s) {
     s.settings.version = o.version;
     s.settings.keepalive_s = static_cast<std::uint16_t>(o.keepalive);
     s.settings.clean_session = !o.disable_clean_session;
     s.settings.pkt_timeout_s = static_cast<std::uint8_t>(o.pkt_timeout);
     s.settings.retry_times = static_cast<std::uint8_t>(o.retry_times);
-    return s;
+    s.has_will = o.has_will;
+    if (o.has_will) {
+        s.will.qos = o.will_qos;
+        s.will.retain = o.will_retain;
+        s.will.topic = o.will_topic;
+        s.will.message = o.will_payload;
+    }
 }
 
 // ---------------------------------------------------------------------------- offline client
@@ -286,7 +499,16 @@ void check_session_offline(OfflineClient& c, const qmt::Session& s) {
 
 // ---------------------------------------------------------------------------- reporting
 
+namespace {
+bool quiet_ = false;
+}  // namespace
+
+void set_quiet(bool quiet) {
+    quiet_ = quiet;
+}
+
 void warn(const std::string& tool, const std::string& what) {
+    if (quiet_) return;
     std::cout.flush();
     std::cerr << "qmtkit " << tool << ": " << what << std::endl;
 }

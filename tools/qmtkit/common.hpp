@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,7 +29,7 @@ namespace qmtkit::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;    // a message, subscription, device or the link failed
 inline constexpr int kExitUsage = 1;     // the command line is wrong (as mosquitto_pub)
-inline constexpr int kExitManifest = 2;  // verify: the manifest is invalid or unreadable
+inline constexpr int kExitManifest = 2;  // verify, pub / sub --manifest: the manifest is invalid
 // Stopped by SIGINT / SIGTERM (after DISCONNECT and CLOSE): 128 + the signal, 130 / 143.
 inline int exit_for_signal(int sig) {
     return 128 + sig;
@@ -99,6 +100,18 @@ void require(const CLI::Option* o, const std::string& name);
 struct CommonOptions {
     // As given.
     std::string device;
+    std::string pw_file;
+    std::string will_topic;
+    std::string will_payload;
+    std::string will_qos_text = "0";
+    bool will_retain = false;
+    // A device of a manifest (docs/signing.md): its broker, client id and credentials.
+    std::string manifest;
+    std::string device_name;
+    std::string imei;
+    bool sign_on_host = false;
+    std::string broker;
+    std::string token_url;
     std::string baud_text = "9600";
     std::string flow = "none";
     std::string host;
@@ -118,6 +131,19 @@ struct CommonOptions {
     CLI::Option* host_opt = nullptr;
     CLI::Option* id_opt = nullptr;
     CLI::Option* password_opt = nullptr;
+    CLI::Option* port_opt = nullptr;
+    CLI::Option* username_opt = nullptr;
+    CLI::Option* pw_file_opt = nullptr;
+    CLI::Option* will_topic_opt = nullptr;
+    CLI::Option* will_payload_opt = nullptr;
+    CLI::Option* will_qos_opt = nullptr;
+    CLI::Option* will_retain_opt = nullptr;
+    CLI::Option* manifest_opt = nullptr;
+    CLI::Option* device_name_opt = nullptr;
+    CLI::Option* imei_opt = nullptr;
+    CLI::Option* sign_on_host_opt = nullptr;
+    CLI::Option* broker_opt = nullptr;
+    CLI::Option* token_url_opt = nullptr;
 
     // Checked (check_common).
     unsigned baud = 9600;
@@ -127,17 +153,32 @@ struct CommonOptions {
     unsigned pkt_timeout = 10;
     unsigned retry_times = 3;
     double timeout_s = 60;
+    // Where the password came from: "" (none), "-P", "--pw-file" or "$QMTKIT_PASSWORD"; the
+    // password itself is in `password` (a file's content without one trailing newline).
+    std::string password_source;
+    bool has_will = false;
+    std::uint8_t will_qos = 0;
+    std::string broker_host;  // --broker HOST[:PORT]
+    std::optional<std::uint16_t> broker_port;
 };
 
+// The environment variable a password may come from (exactly one of -P, --pw-file and it).
+inline constexpr const char* kPasswordEnv = "QMTKIT_PASSWORD";
+
 // Adds --device, --baud, --flow, -h/--host, -p/--port, -i/--id, -u/--username, -P/--pw,
-// -k/--keepalive, -V/--protocol-version, -c, --pkt-timeout, --retry, --trace, -d/--debug,
-// --timeout, and the exit-status table to --help.
+// --pw-file, -k/--keepalive, -V/--protocol-version, -c, --pkt-timeout, --retry, the will
+// options, the manifest device options (--manifest, --device-name, --imei, --sign-on-host,
+// --broker, --token-url), --trace, -d/--debug, --timeout, and the exit-status table to --help.
 void add_common_options(CLI::App& app, CommonOptions& o);
-// Checks every common option (required ones, numbers, the strings that go to the module).
+// Checks every common option (required ones, numbers, the strings that go to the module, which
+// options go together) and reads the password from --pw-file or $QMTKIT_PASSWORD.
 void check_common(CommonOptions& o);
 
-// The session the supervisor brings up. Its string views point into `o` and `client_id`.
+// The session the supervisor brings up from -h, -p, -i, -u and the password. Its string views
+// point into `o` and `client_id`.
 qmt::Session make_session(const CommonOptions& o, const std::string& client_id);
+// The module settings (-k, -V, -c, --pkt-timeout, --retry) and the will (views into `o`).
+void apply_settings(const CommonOptions& o, qmt::Session& s);
 // The client id: -i, or `prefix` and 8 random hex digits.
 std::string client_id_for(const CommonOptions& o, const std::string& prefix);
 
@@ -166,6 +207,9 @@ void check_session_offline(OfflineClient& c, const qmt::Session& s);
 int fail(const std::string& tool, const std::string& cause);
 // Prints "qmtkit <tool>: <what>" on stderr (something went wrong, the command goes on).
 void warn(const std::string& tool, const std::string& what);
+// pub --quiet: warn() and fail() print nothing from now on (the exit status still tells; usage
+// errors, -d and --trace still print).
+void set_quiet(bool quiet);
 
 std::chrono::milliseconds seconds(double s);
 // "2", "2.5", "0.001": seconds as a person writes them.

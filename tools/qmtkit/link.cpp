@@ -92,11 +92,39 @@ Link::Link(const std::string& device, const host::SerialOptions& serial)
       runner_(std::make_unique<host::Runner>(transport_, static_cast<qmt::ClientCore&>(*client_))) {
     runner_->set_error_handler([this](std::error_code ec) {
         transport_failed_ = true;
-        transport_error_ =
-            transport_->description() + ": " +
-            (ec == asio::error::eof ? std::string("closed by the other end") : ec.message());
+        transport_error_ = runner_->gave_up()
+                               ? runner_->port_situation()
+                               : transport_->description() + ": " + host::describe_port_error(ec);
     });
+    runner_->set_port_observer([this](host::PortEvent e, std::error_code ec) { on_port(e, ec); });
     runner_->start();
+}
+
+void Link::set_reopen(Duration give_up) {
+    host::ReopenPolicy p;
+    p.interval = std::chrono::milliseconds(1000);
+    p.give_up = give_up;
+    runner_->set_reopen(p);
+}
+
+void Link::on_port(host::PortEvent e, std::error_code ec) {
+    if (e == host::PortEvent::lost) {
+        const std::string what =
+            transport_->description() + ": went away (" + host::describe_port_error(ec) + ")";
+        debug(what + "; looking for it once a second");
+        if (stopping_) {
+            // DISCONNECT / CLOSE cannot reach a module that is gone: the stop ends here.
+            runner_->stop();
+            transport_failed_ = true;
+            transport_error_ = what;
+            return;
+        }
+        attempt_cause_ = what;  // the cause of this outage, whatever the aborted commands said
+        last_cause_ = what;
+    } else {
+        debug(transport_->description() + ": reopened; bringing the link up again");
+        attempt_cause_.clear();  // a new attempt; the outage stays the last cause until online
+    }
 }
 
 Link::~Link() {
@@ -177,6 +205,22 @@ std::optional<host::ReceivedMessage> Link::take_message() {
     return m;
 }
 
+std::optional<Link::Dropped> Link::take_dropped() {
+    if (dropped_.empty()) return std::nullopt;
+    Dropped d = std::move(dropped_.front());
+    dropped_.pop_front();
+    return d;
+}
+
+qmt::Result<std::uint32_t> Link::unsubscribe(std::string_view filter) {
+    return runner_->apply([&] { return client_->unsubscribe(filter); });
+}
+
+const qmt::Result<void>* Link::unsubscribed(std::uint32_t ticket) const {
+    const auto it = unsubscribed_.find(ticket);
+    return it == unsubscribed_.end() ? nullptr : &it->second;
+}
+
 bool Link::run_one_until(Clock::time_point deadline) {
     if (Clock::now() >= deadline) return false;
     if (io_.stopped()) io_.restart();
@@ -186,6 +230,10 @@ bool Link::run_one_until(Clock::time_point deadline) {
 
 bool Link::stop(Duration timeout) {
     if (transport_failed_) return false;
+    if (runner_->port_down()) {
+        runner_->stop();  // nothing to say DISCONNECT to; and no more reopening
+        return false;
+    }
     stopping_ = true;
     runner_->apply([&] { client_->stop(); });
     const auto deadline = Clock::now() + timeout;
@@ -196,6 +244,7 @@ bool Link::stop(Duration timeout) {
 }
 
 std::string Link::situation() const {
+    if (runner_->port_down()) return runner_->port_situation();
     std::string s = "link " + std::string(qmt::to_string(client_->state()));
     if (!cause().empty()) s += "; " + cause();
     return s;
@@ -225,8 +274,9 @@ void Link::on_bringup_error(qmt::LinkState during, const qmt::ClientError& e) {
     const std::string what = describe_cause(during, e);
     debug(what);
     // Our own DISCONNECT / CLOSE, and the clean-up CLOSE before a new attempt, report "failed"
-    // when the network is already closed: never the cause of anything.
-    if (stopping_ || e.code == qmt::Error::close_failed) return;
+    // when the network is already closed: never the cause of anything. Nor is a step aborted
+    // because the device went away (the runner aborts what was on the wire; on_port() names it).
+    if (stopping_ || e.code == qmt::Error::close_failed || e.code == qmt::Error::aborted) return;
     note_cause(what);
     if (fatal_.empty() && cannot_heal(e)) fatal_ = what;
 }
@@ -255,6 +305,14 @@ void Link::on_message(const qmt::Message& m) {
     messages_.push_back(std::move(rm));
 }
 
+void Link::on_message_dropped(const qmt::DroppedMessage& m) {
+    dropped_.push_back(Dropped{m.msg_id, std::string(m.topic), m.size});
+}
+
+void Link::on_unsubscribed(std::uint32_t ticket, const qmt::Result<void>& r) {
+    unsubscribed_.emplace(ticket, r);
+}
+
 std::unique_ptr<Link> open_link(const CommonOptions& o, const std::string& tool) {
     host::SerialOptions serial;
     serial.baud = o.baud;
@@ -263,6 +321,7 @@ std::unique_ptr<Link> open_link(const CommonOptions& o, const std::string& tool)
     link->set_trace(o.trace);
     if (o.debug) link->set_debug(tool);
     link->catch_signals();
+    link->set_reopen(seconds(o.timeout_s));
     return link;
 }
 

@@ -59,6 +59,14 @@ class Link final : private qmt::Listener {
     void set_debug(const std::string& tool);
     // Catches SIGINT and SIGTERM (unless ignored when the process started): see signal().
     void catch_signals();
+    // A device that goes away (a USB modem re-enumerating, the emulator restarted on the same
+    // --link): the runner looks for it once a second and the supervisor brings the link up again
+    // once it is back, the outbox kept; not back within `give_up` (the tool's --timeout) ends
+    // the run (transport_failed(), "<device>: went away (...) and did not come back within
+    // N s"). Waits keep going meanwhile; situation() names the device while it is away.
+    void set_reopen(Duration give_up);
+    // The device went away and is not back (yet).
+    bool port_down() const { return runner_->port_down(); }
 
     // Configures the supervisor (strings copied) and starts bringing the link up.
     qmt::Result<void> start(const qmt::Session& session);
@@ -78,6 +86,18 @@ class Link final : private qmt::Listener {
 
     std::size_t messages_pending() const { return messages_.size(); }
     std::optional<host::ReceivedMessage> take_message();
+    // Messages the module delivered that were longer than the client can hold (never printed).
+    struct Dropped {
+        std::uint16_t msg_id = 0;
+        std::string topic;  // empty when even the header did not fit
+        std::size_t size = 0;
+    };
+    std::size_t dropped_pending() const { return dropped_.size(); }
+    std::optional<Dropped> take_dropped();
+
+    // AT+QMTUNS now (call it online); its result through unsubscribed(ticket).
+    qmt::Result<std::uint32_t> unsubscribe(std::string_view filter);
+    const qmt::Result<void>* unsubscribed(std::uint32_t ticket) const;
 
     // Runs the io_context until `done()` holds (true), or `timeout` passes or ended() (false).
     template <class Pred>
@@ -119,8 +139,11 @@ class Link final : private qmt::Listener {
     void on_published(std::uint32_t ticket, const qmt::Result<qmt::PublishReport>& r) override;
     void on_subscribed(std::uint32_t ticket, const qmt::Result<qmt::SubscribeReport>& r) override;
     void on_message(const qmt::Message& m) override;
+    void on_message_dropped(const qmt::DroppedMessage& m) override;
+    void on_unsubscribed(std::uint32_t ticket, const qmt::Result<void>& r) override;
 
     bool run_one_until(Clock::time_point deadline);
+    void on_port(host::PortEvent e, std::error_code ec);
     void note_cause(const std::string& what);
     void debug(const std::string& what) const;
 
@@ -135,6 +158,8 @@ class Link final : private qmt::Listener {
     std::deque<Published> published_;
     std::map<std::uint32_t, qmt::Result<qmt::SubscribeReport>> subscribed_;
     std::deque<host::ReceivedMessage> messages_;
+    std::deque<Dropped> dropped_;
+    std::map<std::uint32_t, qmt::Result<void>> unsubscribed_;
 
     qmt::LinkState prev_state_ = qmt::LinkState::stopped;
     bool stopping_ = false;

@@ -62,13 +62,25 @@ BlockingClient::BlockingClient(const std::string& device, const SerialOptions& s
       runner_(std::make_unique<Runner>(transport_, static_cast<qmt::ClientCore&>(*client_))) {
     runner_->set_error_handler([this](std::error_code ec) {
         transport_failed_ = true;
-        transport_error_ =
-            transport_->description() + ": " +
-            (ec == asio::error::eof ? std::string("closed by the other end") : ec.message());
+        transport_error_ = runner_->gave_up()
+                               ? runner_->port_situation()
+                               : transport_->description() + ": " + describe_port_error(ec);
         last_problem_ = transport_error_;
+    });
+    runner_->set_port_observer([this](PortEvent e, std::error_code ec) {
+        if (e == PortEvent::lost)
+            last_problem_ =
+                transport_->description() + ": went away (" + describe_port_error(ec) + ")";
+        else
+            last_problem_ = transport_->description() + ": reopened";
+        if (port_observer_) port_observer_(e, ec);
     });
     runner_->set_trace([this](at::TraceKind k, std::string_view t) { on_trace(k, t); });
     runner_->start();
+}
+
+void BlockingClient::set_reopen(const ReopenPolicy& policy) {
+    runner_->set_reopen(policy);
 }
 
 void BlockingClient::on_trace(at::TraceKind kind, std::string_view text) {
@@ -89,15 +101,28 @@ bool BlockingClient::run_one_until(Runner::Clock::time_point deadline) {
 
 Error BlockingClient::deadline_error(const char* what) const {
     std::string d = what;
-    d += " (link ";
-    d += qmt::to_string(client_->state());
-    if (!last_problem_.empty()) d += "; last problem: " + last_problem_;
+    d += " (";
+    if (runner_->port_down()) {
+        d += runner_->port_situation();
+    } else {
+        d += "link ";
+        d += qmt::to_string(client_->state());
+        if (!last_problem_.empty()) d += "; last problem: " + last_problem_;
+    }
     d += ")";
     return Error{FailureKind::deadline, {}, d};
 }
 
 Error BlockingClient::transport_error() const {
     return Error{FailureKind::transport, {}, transport_error_};
+}
+
+Error BlockingClient::abandon_port() {
+    transport_error_ = runner_->port_situation() + "; stopped";
+    runner_->stop();  // no more reopening: the caller is done with this device
+    transport_failed_ = true;
+    last_problem_ = transport_error_;
+    return transport_error();
 }
 
 Result<void> BlockingClient::start(const qmt::Session& session) {
@@ -190,9 +215,15 @@ std::optional<ReceivedMessage> BlockingClient::next_message(Duration timeout) {
 
 Result<void> BlockingClient::stop(Duration timeout) {
     if (transport_failed_) return unexpected(transport_error());
+    if (runner_->port_down()) return unexpected(abandon_port());
     runner_->apply([&] { client_->stop(); });
-    if (run_until([&] { return client_->state() == qmt::LinkState::stopped; }, timeout)) return {};
+    if (run_until(
+            [&] { return client_->state() == qmt::LinkState::stopped || runner_->port_down(); },
+            timeout) &&
+        client_->state() == qmt::LinkState::stopped)
+        return {};
     if (transport_failed_) return unexpected(transport_error());
+    if (runner_->port_down()) return unexpected(abandon_port());
     return unexpected(deadline_error("waiting for DISCONNECT / CLOSE"));
 }
 

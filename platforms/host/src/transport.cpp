@@ -4,6 +4,12 @@
 #include <charconv>
 #include <cstring>
 
+#ifndef _WIN32
+#include <sys/stat.h>
+
+#include <cerrno>
+#endif
+
 namespace qmtkit::host {
 
 // ---------------------------------------------------------------- Transport (shared logic)
@@ -20,12 +26,13 @@ void Transport::start(ReceiveHandler on_receive, ErrorHandler on_error) {
 
 void Transport::read_next() {
     auto self = shared_from_this();
-    do_read(asio::buffer(rx_buf_), [this, self](std::error_code ec, std::size_t n) {
-        if (closed_) return;
+    const std::uint64_t gen = generation_;
+    do_read(asio::buffer(rx_buf_), [this, self, gen](std::error_code ec, std::size_t n) {
+        if (closed_ || gen != generation_) return;  // closed, or a completion of an earlier opening
         if (n > 0) {
             bytes_read_ += n;
             if (on_receive_) on_receive_(rx_buf_.data(), n);
-            if (closed_) return;  // the handler closed us
+            if (closed_ || gen != generation_) return;  // the handler closed (or reopened) us
         }
         if (ec) {
             fail(ec);
@@ -54,8 +61,9 @@ void Transport::write_next() {
     tx_inflight_.swap(tx_queued_);
     tx_queued_.clear();
     auto self = shared_from_this();
-    do_write(asio::buffer(tx_inflight_), [this, self](std::error_code ec, std::size_t n) {
-        if (closed_) return;
+    const std::uint64_t gen = generation_;
+    do_write(asio::buffer(tx_inflight_), [this, self, gen](std::error_code ec, std::size_t n) {
+        if (closed_ || gen != generation_) return;
         bytes_written_ += n;
         tx_inflight_.clear();
         if (ec) {
@@ -79,8 +87,10 @@ void Transport::fail(std::error_code ec) {
 }
 
 void Transport::close() {
-    if (closed_) return;
+    if (closed_ && !opening_) return;
+    ++generation_;  // whatever is still pending belongs to this opening: never delivered
     closed_ = true;
+    opening_ = false;
     writing_ = false;
     tx_queued_.clear();
     do_close();
@@ -90,22 +100,54 @@ void Transport::close() {
     on_drain_ = nullptr;
 }
 
+void Transport::reopen(OpenHandler done) {
+    if (!closed_ || opening_) {
+        if (done) done(std::make_error_code(std::errc::operation_in_progress));
+        return;
+    }
+    opening_ = true;
+    const std::uint64_t gen = ++generation_;
+    auto self = shared_from_this();
+    do_reopen([this, self, gen, done = std::move(done)](std::error_code ec) {
+        if (gen != generation_) return;  // close()d meanwhile: nobody waits for this attempt
+        opening_ = false;
+        if (!ec) {
+            closed_ = false;
+            started_ = false;
+            writing_ = false;
+            short_write_ = false;
+            tx_queued_.clear();
+            tx_inflight_.clear();
+        }
+        if (done) done(ec);
+    });
+}
+
 // ---------------------------------------------------------------- serial
 
 SerialTransport::SerialTransport(asio::io_context& io, std::string device,
                                  const SerialOptions& opts)
     : Transport(io.get_executor()), port_(io), device_(std::move(device)), opts_(opts) {
+    std::string what;
+    if (const std::error_code ec = open_port(what)) throw TransportError(what, ec);
+}
+
+std::error_code SerialTransport::open_port(std::string& what) {
     std::error_code ec;
     port_.open(device_, ec);
-    if (ec) throw TransportError("cannot open serial device " + device_ + ": " + ec.message(), ec);
-    auto set = [&](auto option, const char* what) {
+    if (ec) {
+        what = "cannot open serial device " + device_ + ": " + ec.message();
+        return ec;
+    }
+    bool failed = false;
+    auto set = [&](auto option, const char* name) {
+        if (failed) return;
         port_.set_option(option, ec);
-        if (ec) {
-            std::error_code ignored;
-            port_.close(ignored);
-            throw TransportError(
-                "cannot set " + std::string(what) + " on " + device_ + ": " + ec.message(), ec);
-        }
+        if (!ec) return;
+        failed = true;
+        std::error_code ignored;
+        port_.close(ignored);
+        what = "cannot set " + std::string(name) + " on " + device_ + ": " + ec.message();
     };
     set(asio::serial_port_base::baud_rate(opts_.baud), "baud rate");
     set(asio::serial_port_base::character_size(8), "character size");
@@ -115,6 +157,35 @@ SerialTransport::SerialTransport(asio::io_context& io, std::string device,
                                                  ? asio::serial_port_base::flow_control::hardware
                                                  : asio::serial_port_base::flow_control::none),
         "flow control");
+    return failed ? ec : std::error_code{};
+}
+
+void SerialTransport::do_reopen(OpenHandler done) {
+    std::error_code ignored;
+    port_.close(ignored);
+    std::string what;
+    done(open_port(what));
+}
+
+bool SerialTransport::reopenable() const {
+    return device_.rfind("/dev/pts/", 0) != 0;
+}
+
+std::error_code SerialTransport::check_present() {
+#ifdef _WIN32
+    return {};  // a COM port that goes away fails its I/O
+#else
+    if (!port_.is_open()) return {};
+    struct stat by_path {};
+    struct stat held {};
+    if (::stat(device_.c_str(), &by_path) != 0) return {errno, std::system_category()};
+    if (::fstat(port_.native_handle(), &held) != 0) return {errno, std::system_category()};
+    if (by_path.st_dev != held.st_dev || by_path.st_ino != held.st_ino ||
+        by_path.st_rdev != held.st_rdev) {
+        return std::make_error_code(std::errc::no_such_device);  // the name is another node now
+    }
+    return {};
+#endif
 }
 
 std::shared_ptr<SerialTransport> SerialTransport::open(asio::io_context& io,
@@ -166,7 +237,10 @@ std::shared_ptr<TcpTransport> TcpTransport::connect(asio::io_context& io, const 
     asio::ip::tcp::socket socket(io);
     asio::connect(socket, endpoints, ec);
     if (ec) throw TransportError("cannot connect to " + name + ": " + ec.message(), ec);
-    return std::make_shared<TcpTransport>(std::move(socket), name);
+    auto t = std::make_shared<TcpTransport>(std::move(socket), name);
+    t->host_ = host;
+    t->port_ = port;
+    return t;
 }
 
 std::shared_ptr<TcpTransport> TcpTransport::adopt(asio::ip::tcp::socket socket) {
@@ -193,6 +267,28 @@ void TcpTransport::do_close() {
     std::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
+}
+
+void TcpTransport::do_reopen(OpenHandler done) {
+    std::error_code ec;
+    socket_.close(ec);
+    // Resolving is synchronous (a numeric address costs nothing; a name is looked up as
+    // connect() does); the connect itself is asynchronous, and close() cancels it.
+    asio::ip::tcp::resolver resolver(socket_.get_executor());
+    auto endpoints = resolver.resolve(host_, std::to_string(port_), ec);
+    if (ec) {
+        done(ec);
+        return;
+    }
+    asio::async_connect(
+        socket_, endpoints,
+        [this, done = std::move(done)](std::error_code e, const asio::ip::tcp::endpoint&) {
+            if (!e) {
+                std::error_code ignored;
+                socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+            }
+            done(e);
+        });
 }
 
 // ---------------------------------------------------------------- factory

@@ -84,6 +84,22 @@ class BlockingClient final : private qmt::Listener {
         link_observer_ = std::move(fn);
     }
 
+    // A device that goes away and comes back (a USB modem that re-enumerates, an emulator
+    // restarted on the same --link): instead of failing the calls, the runner reopens the device
+    // every policy.interval and the supervisor brings the link up again; QoS >= 1 publishes not
+    // yet acknowledged and the subscriptions are kept and go out after (Runner::set_reopen).
+    // The calls keep waiting meanwhile, within their own timeouts; last_problem() and the
+    // deadline errors say the device is away. A device not back within policy.give_up is a
+    // transport failure ("<device>: went away (...) and did not come back within 60 s").
+    // Off by default; call before start(). stop() while the device is away ends at once (a
+    // transport error): there is no module to say DISCONNECT to.
+    void set_reopen(const ReopenPolicy& policy = {});
+    // Every loss and reopen of the device (from inside the calls).
+    void set_port_observer(std::function<void(PortEvent, std::error_code)> fn) {
+        port_observer_ = std::move(fn);
+    }
+    bool port_down() const { return runner_->port_down(); }
+
     // Configures the supervisor (strings copied) and starts bringing the link up; returns at once.
     Result<void> start(const qmt::Session& session);
     // Runs until the link is online.
@@ -150,6 +166,7 @@ class BlockingClient final : private qmt::Listener {
     void on_trace(at::TraceKind kind, std::string_view text);
     Error deadline_error(const char* what) const;
     Error transport_error() const;
+    Error abandon_port();  // stop() while the device is away
 
     asio::io_context io_;
     asio::executor_work_guard<asio::io_context::executor_type> work_;
@@ -157,6 +174,7 @@ class BlockingClient final : private qmt::Listener {
     std::unique_ptr<ClientType> client_;
     std::unique_ptr<Runner> runner_;
     std::function<void(qmt::LinkState)> link_observer_;
+    std::function<void(PortEvent, std::error_code)> port_observer_;
     TraceFn user_trace_;
 
     std::map<std::uint32_t, qmt::Result<qmt::PublishReport>> published_;

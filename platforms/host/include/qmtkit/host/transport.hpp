@@ -53,6 +53,8 @@ class Transport : public at::Writer, public std::enable_shared_from_this<Transpo
     using ErrorHandler = std::function<void(std::error_code ec)>;
     // tx buffer space was freed after a write() that could not take everything.
     using DrainHandler = std::function<void()>;
+    // A reopen() attempt ended: success (empty code) or why the device could not be opened.
+    using OpenHandler = std::function<void(std::error_code ec)>;
 
     static constexpr std::size_t kDefaultTxCapacity = 4096;
 
@@ -60,16 +62,34 @@ class Transport : public at::Writer, public std::enable_shared_from_this<Transpo
     Transport(const Transport&) = delete;
     Transport& operator=(const Transport&) = delete;
 
-    // Starts reading. Handlers run on the io_context; may be called once.
+    // Starts reading. Handlers run on the io_context; may be called once per opening (again
+    // after a successful reopen()).
     void start(ReceiveHandler on_receive, ErrorHandler on_error = {});
     void set_drain_handler(DrainHandler h) { on_drain_ = std::move(h); }
 
     // at::Writer: non-blocking; copies up to the free tx space and returns how much it took.
     std::size_t write(const std::uint8_t* data, std::size_t size) override;
 
-    // Cancels I/O and closes the stream; no handler is called afterwards.
+    // Cancels I/O and closes the stream; no handler is called afterwards (a pending reopen()'s
+    // included).
     void close();
     bool is_open() const { return !closed_; }
+
+    // ---- a device that goes away and comes back (the runner's reopen loop, runner.hpp)
+    // Whether reopen() can work: a serial device (by its path) or a TCP endpoint made by
+    // TcpTransport::connect(); not an adopted socket.
+    virtual bool reopenable() const { return false; }
+    // Opens the same device again after close() or a failure. `done` runs once, on the
+    // io_context thread (a serial device: before reopen() returns; TCP: when the connect ends);
+    // on success the transport is open with empty tx buffers and not started: call start()
+    // again. Handlers of the previous opening are never called afterwards.
+    void reopen(OpenHandler done);
+    // Whether the device the transport has open is still the one its name gives. A serial
+    // device: its path must still exist and name the same device node (a USB modem that
+    // re-enumerates loses its node; a symlink may be removed or point elsewhere) — POSIX
+    // stat() against the open descriptor; always fine on Windows and for TCP, whose failures
+    // show as I/O errors. Empty when fine, else why not.
+    virtual std::error_code check_present() { return {}; }
 
     std::size_t tx_pending() const { return tx_queued_.size() + tx_inflight_.size(); }
     std::size_t tx_capacity() const { return tx_capacity_; }
@@ -91,6 +111,10 @@ class Transport : public at::Writer, public std::enable_shared_from_this<Transpo
     virtual void do_read(asio::mutable_buffer buf, IoHandler h) = 0;
     virtual void do_write(asio::const_buffer buf, IoHandler h) = 0;  // writes all of buf
     virtual void do_close() = 0;
+    // Opens the OS handle again; calls `done` exactly once (see reopen()).
+    virtual void do_reopen(OpenHandler done) {
+        done(std::make_error_code(std::errc::operation_not_supported));
+    }
 
   private:
     void read_next();
@@ -107,10 +131,12 @@ class Transport : public at::Writer, public std::enable_shared_from_this<Transpo
     std::size_t tx_capacity_ = kDefaultTxCapacity;
     bool started_ = false;
     bool closed_ = false;
+    bool opening_ = false;  // a reopen() is under way
     bool writing_ = false;
     bool short_write_ = false;  // write() refused bytes: tell the drain handler when space frees
     std::uint64_t bytes_written_ = 0;
     std::uint64_t bytes_read_ = 0;
+    std::uint64_t generation_ = 0;  // bumped by close() and reopen(): older completions are stale
 };
 
 // A serial port: 8N1, the given baud and flow control.
@@ -122,6 +148,13 @@ class SerialTransport final : public Transport {
     std::uint32_t byte_time_us() const override;
     std::string description() const override;
     asio::serial_port& port() { return port_; }
+    const std::string& device() const { return device_; }
+    // Any device path but a pseudo-terminal's own name (/dev/pts/N), which dies with the pty:
+    // the kernel gives the number to the next pty anyone makes, so opening it again would reach
+    // a stranger. A stable name — /dev/ttyUSB0, /dev/serial/by-id/..., a symlink such as
+    // bc28-sim's --link — is looked for again.
+    bool reopenable() const override;
+    std::error_code check_present() override;
 
     SerialTransport(asio::io_context& io, std::string device, const SerialOptions& opts);
 
@@ -129,6 +162,9 @@ class SerialTransport final : public Transport {
     void do_read(asio::mutable_buffer buf, IoHandler h) override;
     void do_write(asio::const_buffer buf, IoHandler h) override;
     void do_close() override;
+    void do_reopen(OpenHandler done) override;
+    // Opens device_ with opts_; on failure `what` names the step and the port is closed.
+    std::error_code open_port(std::string& what);
 
     asio::serial_port port_;
     std::string device_;
@@ -146,6 +182,8 @@ class TcpTransport final : public Transport {
     std::uint32_t byte_time_us() const override { return 0; }
     std::string description() const override;
     asio::ip::tcp::socket& socket() { return socket_; }
+    // Made by connect(): reopen() resolves and connects again (asynchronously).
+    bool reopenable() const override { return !host_.empty(); }
 
     explicit TcpTransport(asio::ip::tcp::socket socket, std::string name);
 
@@ -153,9 +191,12 @@ class TcpTransport final : public Transport {
     void do_read(asio::mutable_buffer buf, IoHandler h) override;
     void do_write(asio::const_buffer buf, IoHandler h) override;
     void do_close() override;
+    void do_reopen(OpenHandler done) override;
 
     asio::ip::tcp::socket socket_;
     std::string name_;
+    std::string host_;  // connect()'s endpoint, for reopen(); empty when adopted
+    std::uint16_t port_ = 0;
 };
 
 // "tcp://HOST:PORT" → TCP; anything else is a serial device path ("/dev/ttyUSB0", "COM3").
