@@ -296,6 +296,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     int rest_argc = static_cast<int>(rest.size());
+    rest.push_back(nullptr);  // argv[argc] is a null pointer, and gtest reads it
     ::testing::InitGoogleTest(&rest_argc, rest.data());
     return RUN_ALL_TESTS();
 }
