@@ -4,6 +4,7 @@
 #   ./dev.sh test    every test: normal build, then the unit tests again under ASan + UBSan,
 #                    then the engine and client fuzzers for a short run each (clang, libFuzzer)
 #   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz)
+#   ./dev.sh footprint [--check]   the firmware footprint (Cortex-M3) and parse cost (callgrind)
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +14,8 @@ LIB_PKGS=(libasio-dev libssl-dev openssl libcurl4-openssl-dev nlohmann-json3-dev
           libcpp-httplib-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format clang-tidy)
 FUZZ_PKGS=(clang libclang-rt-14-dev)   # clang++ -fsanitize=fuzzer: libFuzzer is in clang's runtime
+FOOTPRINT_PKGS=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi python3
+                valgrind)   # Cortex-M3 probes; callgrind counts the parser's instructions
 
 ensure_packages() {
     local missing=()
@@ -70,9 +73,22 @@ cmd_test() {
     return $rc
 }
 
+cmd_footprint() {
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FOOTPRINT_PKGS[@]}"
+    local rc=0
+    echo "==> firmware footprint (Cortex-M3 probes): build/footprint/report.json"
+    bench/footprint.sh "$@" || rc=1
+    echo "==> parse cost (release preset, callgrind): build/footprint/parse.json"
+    cmake --preset release >/dev/null
+    cmake --build --preset release --target qmtkit_bench_parse -j "$(jobs)" >/dev/null
+    bench/parse-cost.sh build/release || rc=1
+    return $rc
+}
+
 case "${1:-}" in
     demo) shift; cmd_demo "$@" ;;
     test) shift; cmd_test "$@" ;;
     build) shift; cmd_build "$@" ;;
-    *) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    footprint) shift; cmd_footprint "$@" ;;
+    *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

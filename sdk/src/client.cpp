@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "qmtkit/common/arith.hpp"
+
 namespace qmtkit::qmt {
 namespace {
 
@@ -201,8 +203,15 @@ struct ClientCore::Impl {
         c.rng_ ^= c.rng_ << 13;
         c.rng_ ^= c.rng_ >> 17;
         c.rng_ ^= c.rng_ << 5;
-        const std::uint64_t spread = d * c.backoff_.jitter_percent / 100u;
-        if (spread > 0) d = d - spread + (c.rng_ % (2u * spread + 1u));
+        // No 64-bit division (a runtime helper on a 32-bit MCU): div_small(), and a 32-bit
+        // modulus whenever the range fits 32 bits (a wider range leaves rng_ as it is anyway).
+        const std::uint64_t spread = div_small(d * c.backoff_.jitter_percent, 100).quot;
+        if (spread > 0) {
+            const std::uint64_t range = 2u * spread + 1u;
+            const std::uint32_t jitter =
+                range > 0xFFFFFFFFu ? c.rng_ : c.rng_ % static_cast<std::uint32_t>(range);
+            d = d - spread + jitter;
+        }
         if (c.attempt_ < 30) ++c.attempt_;
         set_state(c, LinkState::backing_off);
         c.step_seq_ = 0;

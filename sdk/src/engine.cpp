@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "qmtkit/common/arith.hpp"
+#include "qmtkit/common/text.hpp"
+
 namespace qmtkit::at {
 namespace {
 
@@ -17,7 +20,7 @@ char lower(char c) {
 }
 
 bool starts_with(std::string_view s, std::string_view p) {
-    return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+    return has_prefix(s, p);
 }
 
 bool starts_with_nocase(std::string_view s, std::string_view p) {
@@ -30,7 +33,7 @@ bool starts_with_nocase(std::string_view s, std::string_view p) {
 
 // Body of a line after "<name>:" and any spaces.
 std::string_view body_after(std::string_view line, std::string_view name) {
-    std::string_view b = line.substr(name.size() + 1);
+    std::string_view b = sub_view(line, name.size() + 1);
     while (!b.empty() && b.front() == ' ') b.remove_prefix(1);
     return b;
 }
@@ -193,7 +196,7 @@ Instant EngineCore::wire_deadline(const detail::QueueSlot& s, Millis base, std::
     // Our bytes and their echo both cross the line before the answer can.
     const std::uint64_t wire_us =
         (static_cast<std::uint64_t>(s.len) + extra_bytes) * 2u * byte_time_us_;
-    return now + base + static_cast<Millis>((wire_us + 999u) / 1000u);
+    return now + base + static_cast<Millis>(div_small(wire_us + 999u, 1000).quot);
 }
 
 Instant EngineCore::final_deadline(const detail::QueueSlot& s, std::size_t extra_bytes,
@@ -581,7 +584,8 @@ bool EngineCore::handle_final(std::string_view line, Instant now) {
     } else if (line == "ERROR") {
         outcome = unexpected(error_of(ErrorKind::error));
     } else if (starts_with(line, "+CME ERROR:")) {
-        outcome = unexpected(AtError{ErrorKind::cme, cme_parse(line.substr(11)), ArgError::none});
+        outcome =
+            unexpected(AtError{ErrorKind::cme, cme_parse(sub_view(line, 11)), ArgError::none});
     } else {
         return false;
     }
@@ -796,7 +800,7 @@ void EngineCore::abort_all() {
 
 void EngineCore::trace_text(TraceKind kind, std::string_view text) {
     if (!trace_) return;
-    if (text.size() > storage_.trace_capacity) text = text.substr(0, storage_.trace_capacity);
+    if (text.size() > storage_.trace_capacity) text = sub_view(text, 0, storage_.trace_capacity);
     trace_(kind, text);
 }
 
@@ -841,13 +845,13 @@ void EngineCore::trace_rx(std::string_view line) {
         const std::size_t colon = line.find(':');
         std::size_t n = 0;
         for (std::size_t k = 0; k <= colon && n < cap; ++k) out[n++] = line[k];
-        std::string_view body = line.substr(colon + 1);
+        std::string_view body = sub_view(line, colon + 1);
         while (!body.empty() && body.front() == ' ') body.remove_prefix(1);
         if (n < cap) out[n++] = ' ';
         bool first = true;
         while (!body.empty() || first) {
             const std::size_t comma = body.find(',');
-            const std::string_view field = body.substr(0, comma);
+            const std::string_view field = sub_view(body, 0, comma);
             if (!first && n < cap) out[n++] = ',';
             const std::string_view shown = is_integer(field) ? field : std::string_view("\"***\"");
             for (char c : shown) {

@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "qmtkit/common/arith.hpp"
+#include "qmtkit/common/text.hpp"
+
 namespace qmtkit::at {
 
 std::string_view to_string(ArgError e) {
@@ -80,10 +83,18 @@ ArgWriter& ArgWriter::integer(std::int64_t v) {
     const bool neg = v < 0;
     // Negate in unsigned arithmetic so INT64_MIN is safe.
     std::uint64_t u = neg ? (~static_cast<std::uint64_t>(v) + 1u) : static_cast<std::uint64_t>(v);
+    // No 64-bit division (a runtime helper on a 32-bit MCU): div_small() while the value needs
+    // more than 32 bits, then plain 32-bit division.
+    while (u > 0xFFFFFFFFu) {
+        const DivResult d = div_small(u, 10);
+        tmp[n++] = static_cast<char>('0' + d.rem);
+        u = d.quot;
+    }
+    auto w = static_cast<std::uint32_t>(u);
     do {
-        tmp[n++] = static_cast<char>('0' + (u % 10u));
-        u /= 10u;
-    } while (u != 0u);
+        tmp[n++] = static_cast<char>('0' + w % 10u);
+        w /= 10u;
+    } while (w != 0u);
     if (neg && !put('-')) return *this;
     while (n > 0) {
         if (!put(tmp[--n])) return *this;
@@ -117,7 +128,7 @@ ArgWriter& ArgWriter::raw(std::string_view token) {
 }
 
 bool line_has_prefix(std::string_view line, std::string_view name) {
-    if (line.size() <= name.size() || line.compare(0, name.size(), name) != 0) return false;
+    if (line.size() <= name.size() || !has_prefix(line, name)) return false;
     return line[name.size()] == ':';
 }
 
@@ -191,7 +202,7 @@ FieldReader& FieldReader::string(std::string_view& out) {
         // The closing quote is the first one followed by ',' or the end of the line.
         for (std::size_t i = 1; i < rest_.size(); ++i) {
             if (rest_[i] == '"' && (i + 1 == rest_.size() || rest_[i + 1] == ',')) {
-                out = rest_.substr(1, i - 1);
+                out = sub_view(rest_, 1, i - 1);
                 rest_.remove_prefix(i + 1);
                 return *this;
             }
@@ -200,7 +211,7 @@ FieldReader& FieldReader::string(std::string_view& out) {
         return *this;
     }
     const std::size_t comma = rest_.find(',');
-    out = rest_.substr(0, comma);
+    out = sub_view(rest_, 0, comma);
     rest_.remove_prefix(comma == std::string_view::npos ? rest_.size() : comma);
     return *this;
 }

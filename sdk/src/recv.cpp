@@ -1,5 +1,7 @@
 #include "qmtkit/qmt/recv.hpp"
 
+#include "qmtkit/common/text.hpp"
+
 namespace qmtkit::qmt {
 namespace {
 
@@ -15,7 +17,7 @@ struct Header {
 // Parses up to the start of the payload; fails if the bytes so far cannot be a header.
 Header parse_header(std::string_view s) {
     Header h;
-    if (s.size() < kPrefix.size() || s.compare(0, kPrefix.size(), kPrefix) != 0) return h;
+    if (!has_prefix(s, kPrefix)) return h;
     std::size_t i = kPrefix.size();
     while (i < s.size() && s[i] == ' ') ++i;
     if (i >= s.size() || s[i] != '0') return h;  // <TCP_connectID> is always 0
@@ -40,7 +42,7 @@ Header parse_header(std::string_view s) {
         ++i;
     }
     if (i + 1 >= s.size()) return h;
-    h.topic = s.substr(topic_at, i - topic_at);
+    h.topic = sub_view(s, topic_at, i - topic_at);
     h.msg_id = static_cast<std::uint16_t>(id);
     h.payload_at = i + 2;
     h.ok = true;
@@ -52,14 +54,14 @@ RecvParse complete(const Header& h, std::string_view s, std::size_t end, std::si
     RecvParse r;
     r.status = RecvParse::Status::complete;
     r.consumed = consumed;
-    std::string_view p = s.substr(h.payload_at, end > h.payload_at ? end - h.payload_at : 0);
+    std::string_view p = sub_view(s, h.payload_at, end > h.payload_at ? end - h.payload_at : 0);
     if (q != PayloadQuoting::bare) {
         // A quoted payload may follow its comma after spaces, as the note prints it.
         std::size_t k = 0;
         while (k < p.size() && p[k] == ' ') ++k;
-        const std::string_view rest = p.substr(k);
+        const std::string_view rest = sub_view(p, k);
         if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"')
-            p = rest.substr(1, rest.size() - 2);
+            p = sub_view(rest, 1, rest.size() - 2);
     }
     r.message.msg_id = h.msg_id;
     r.message.topic = h.topic;

@@ -1,5 +1,7 @@
 #include "qmtkit/qmt/types.hpp"
 
+#include "qmtkit/common/text.hpp"
+
 namespace qmtkit::qmt {
 
 std::string_view to_string(Error e) {
@@ -189,20 +191,20 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
     for (;;) {
         const std::size_t fe = filter.find('/', f);
         const std::string_view flevel =
-            filter.substr(f, fe == std::string_view::npos ? std::string_view::npos : fe - f);
+            sub_view(filter, f, fe == std::string_view::npos ? std::string_view::npos : fe - f);
         if (flevel == "#") return true;  // matches the parent level and everything below
         const bool t_done = t > topic.size();
         if (t_done) return false;
         const std::size_t te = topic.find('/', t);
         const std::string_view tlevel =
-            topic.substr(t, te == std::string_view::npos ? std::string_view::npos : te - t);
+            sub_view(topic, t, te == std::string_view::npos ? std::string_view::npos : te - t);
         if (flevel != "+" && flevel != tlevel) return false;
         const bool f_last = fe == std::string_view::npos;
         const bool t_last = te == std::string_view::npos;
         if (f_last || t_last) {
             if (f_last && t_last) return true;
             // "a/#" matches "a": the filter has one more level, and it is '#'.
-            return t_last && !f_last && filter.substr(fe + 1) == "#";
+            return t_last && !f_last && sub_view(filter, fe + 1) == "#";
         }
         f = fe + 1;
         t = te + 1;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The firmware footprint of the core: builds the Cortex-M3 probes (bench/footprint/: the AT
+# engine alone, the QMT client, the client + the Aliyun device profile) with
+# cmake/toolchains/arm-none-eabi-cortex-m3.cmake and prints, per image, flash (text + data), RAM
+# (data + bss), sizeof() on the target, where the flash goes, and any heap / abort / __cxa_* /
+# __throw_* / 64-bit division symbol with the core function that pulled it in.
+#   bench/footprint.sh [--check] [--build DIR] [--json FILE]
+#     --build DIR   the probes' build directory (default build/footprint/arm)
+#     --json FILE   the report as JSON (default build/footprint/report.json)
+#     --check       exit 1 if malloc, free, abort, __cxa_* or __throw_* is in any image
+# Needs: gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi cmake ninja-build
+# python3 (./dev.sh footprint installs them).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build/footprint/arm
+json=$root/build/footprint/report.json
+check=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --check) check=(--check) ;;
+        --build) build=$2; shift ;;
+        --json) json=$2; shift ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "footprint.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+for tool in arm-none-eabi-g++ arm-none-eabi-size arm-none-eabi-c++filt cmake ninja python3; do
+    command -v "$tool" >/dev/null || { echo "footprint.sh: $tool not found (./dev.sh footprint installs it)" >&2; exit 1; }
+done
+cmake -S "$root/bench/footprint" -B "$build" -G Ninja \
+    --toolchain "$root/cmake/toolchains/arm-none-eabi-cortex-m3.cmake" >/dev/null
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
+    || { cmake --build "$build" -j 1; exit 1; }   # again, one job, to show the error
+exec python3 "$root/bench/footprint/report.py" --build "$build" --json "$json" "${check[@]}"

@@ -1,0 +1,23 @@
+// Footprint probe (b): the QMT client (with its engine) over a hand-filled Session.
+#include "probe_client.hpp"
+
+using namespace qmtkit;
+
+namespace probe {
+Uart uart;
+App app;
+qmt::Client<> client(uart, app);
+}  // namespace probe
+
+QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client, qmt::Client<>);
+QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client_core, qmt::ClientCore);
+QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client_engine, at::Engine<qmt::ClientConfig::Engine>);
+
+int main() {
+    qmt::Session s;
+    s.host = "broker.example";
+    s.client_id = "dev-42";
+    s.username = "dev-42";
+    s.password = "secret";
+    probe::run(probe::client, s);
+}
