@@ -313,13 +313,17 @@ void EngineCore::pump(Instant now) {
     }
 }
 
-void EngineCore::on_prompt(Instant now, bool late) {
+void EngineCore::on_prompt(Instant now) {
     detail::QueueSlot& s = storage_.queue[q_head_];
     prompt_done_ = true;
-    trace_text(TraceKind::prompt, late ? "> (late: fixed-length payload written without it)" : ">");
-    CommandRef ref{s.spec, s.tag, s.seq};
-    ref.prompt_late = late;
-    payload_ = s.handler != nullptr ? s.handler->on_prompt(ref) : Payload{};
+    trace_text(TraceKind::prompt, ">");
+    const CommandRef ref{s.spec, s.tag, s.seq};
+    start_payload(s.handler != nullptr ? s.handler->on_prompt(ref) : Payload{}, now);
+}
+
+void EngineCore::start_payload(const Payload& p, Instant now) {
+    const detail::QueueSlot& s = storage_.queue[q_head_];
+    payload_ = p;
     if (payload_.end == Payload::End::cancel) {
         payload_.bytes = {};
         // ESC withdraws the command: its OK may come, its result line never will.
@@ -453,7 +457,7 @@ void EngineCore::on_byte(std::uint8_t b, Instant now) {
     if (line_len_ == 0 && b == '>' && phase_ == Phase::awaiting_final && !prompt_done_ &&
         storage_.queue[q_head_].spec->prompt) {
         rx_ = Rx::skip_prompt_space;
-        on_prompt(now, false);
+        on_prompt(now);
         return;
     }
     if (line_len_ == 0 && b == '>' && phase_ == Phase::settling) {
@@ -658,12 +662,7 @@ void EngineCore::on_timeout(Instant now) {
             if (p.end == Payload::End::fixed && p.bytes.size > 0) {
                 prompt_done_ = true;
                 trace_text(TraceKind::prompt, "> (late: fixed-length payload written without it)");
-                payload_ = p;
-                payload_off_ = 0;
-                payload_end_pending_ = false;
-                echo_payload_ = saw_echo_ ? payload_.bytes : ByteView{};
-                echo_off_ = 0;
-                phase_ = Phase::writing_payload;
+                start_payload(p, now);
                 return;
             }
         }

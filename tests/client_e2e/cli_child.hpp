@@ -1,7 +1,7 @@
 // A `qmtkit` process for the CLI tests that watch it while it runs: stdin is a pipe the test
-// writes (or /dev/null), stdout and stderr are read as they come, so a test can wait for an event
-// the process reports (a line on stdout, a trace line on stderr) and then signal it. The end of
-// both pipes (EOF) is how wait() learns that the process exited: qmtkit starts no children.
+// writes, a file, or /dev/null; stdout and stderr are read as they come, so a test can wait for an
+// event the process reports (a line on stdout, a trace line on stderr) and then signal it. The end
+// of both pipes (EOF) is how wait() learns that the process exited: qmtkit starts no children.
 #pragma once
 
 #include <fcntl.h>
@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "fixture.hpp"
+
 extern char** environ;
 
 namespace qmtkit::e2e {
@@ -28,17 +30,20 @@ class CliChild {
     using Clock = std::chrono::steady_clock;
     using Ms = std::chrono::milliseconds;
 
-    explicit CliChild(const std::vector<std::string>& argv, bool stdin_pipe = false) {
+    // stdin: a pipe the test writes (stdin_pipe), else the file `stdin_path`, else /dev/null.
+    explicit CliChild(const std::vector<std::string>& argv, bool stdin_pipe = false,
+                      const std::string& stdin_path = "") {
         int out[2], err[2], in[2] = {-1, -1};
         if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
             throw std::runtime_error("pipe failed");
         if (stdin_pipe && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
+        const std::string from = stdin_path.empty() ? "/dev/null" : stdin_path;
         if (stdin_pipe)
             posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
         else
-            posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+            posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, from.c_str(), O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
         std::vector<char*> args;
@@ -56,6 +61,7 @@ class CliChild {
             pid_ = -1;
             throw std::runtime_error("cannot start " + argv[0]);
         }
+        started_ = Clock::now();
     }
     ~CliChild() {
         close_input();
@@ -137,6 +143,8 @@ class CliChild {
     const std::string& err() const { return err_; }
     // From the last signal() to the end of the output (the exit).
     Ms since_signal() const { return std::chrono::duration_cast<Ms>(ended_ - signalled_); }
+    // From the start to the end of the output (the exit).
+    Ms run_time() const { return std::chrono::duration_cast<Ms>(ended_ - started_); }
 
   private:
     template <class Pred>
@@ -173,7 +181,24 @@ class CliChild {
     int status_ = -1;
     std::string out_, err_;
     std::size_t taken_ = 0;
-    Clock::time_point signalled_{}, ended_{};
+    Clock::time_point started_{}, signalled_{}, ended_{};
+};
+
+// A real mosquitto for CLI tests against bc28-sim, and the command line that points a tool at both.
+class CliOnSim : public ::testing::Test {
+  protected:
+    void SetUp() override { broker.start(); }
+
+    std::vector<std::string> args(const std::string& tool, const Sim& sim,
+                                  std::vector<std::string> more) const {
+        std::vector<std::string> v{
+            QMTKIT_EXE, tool,          "--device", sim.pty(),
+            "-h",       broker.host(), "-p",       std::to_string(broker.port())};
+        v.insert(v.end(), more.begin(), more.end());
+        return v;
+    }
+
+    test::Broker broker;
 };
 
 }  // namespace qmtkit::e2e

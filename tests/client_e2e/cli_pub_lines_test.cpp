@@ -1,143 +1,16 @@
 // `qmtkit pub -l` (and the other message sources) when things go wrong: the CLI must always end,
 // with the right exit status and one line naming the cause, and never lose or crash on input.
 // The test plays the input generator: qmtkit's stdin is a pipe the test writes (or a file).
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <thread>
 
+#include "cli_child.hpp"
 #include "fixture.hpp"
-
-extern char** environ;
 
 namespace qmtkit::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// A qmtkit process: stdin is a pipe (write_input / close_input) or the file `stdin_path`, stdout
-// is /dev/null, stderr is read through a pipe. The end of stderr (EOF) is how wait() learns that
-// the process exited: qmtkit starts no children, so nothing else holds that pipe.
-class Child {
-  public:
-    explicit Child(const std::vector<std::string>& argv, const std::string& stdin_path = "") {
-        int err[2];
-        if (::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-        int in[2] = {-1, -1};
-        if (stdin_path.empty() && ::pipe2(in, O_CLOEXEC) != 0)
-            throw std::runtime_error("pipe failed");
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        if (stdin_path.empty())
-            posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-        else
-            posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, stdin_path.c_str(), O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        const int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        ::close(err[1]);
-        err_fd_ = err[0];
-        if (in[0] >= 0) ::close(in[0]);
-        in_fd_ = in[1];
-        if (rc != 0) {
-            pid_ = -1;
-            throw std::runtime_error("cannot start " + argv[0]);
-        }
-        started_ = Clock::now();
-    }
-    ~Child() {
-        close_input();
-        if (pid_ > 0 && !reaped_) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        if (err_fd_ >= 0) ::close(err_fd_);
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-
-    // Writes all of `s` to the child's stdin; false when the child no longer reads it (EPIPE).
-    // SIGPIPE is blocked around the write (and a pending one consumed) so the test survives.
-    bool write_input(const std::string& s) {
-        sigset_t pipe_set, old;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-        bool ok = in_fd_ >= 0;
-        for (std::size_t off = 0; ok && off < s.size();) {
-            const ssize_t n = ::write(in_fd_, s.data() + off, s.size() - off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                ok = false;
-                const timespec zero{0, 0};
-                ::sigtimedwait(&pipe_set, nullptr, &zero);
-                break;
-            }
-            off += static_cast<std::size_t>(n);
-        }
-        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        return ok;
-    }
-    void close_input() {
-        if (in_fd_ >= 0) ::close(in_fd_);
-        in_fd_ = -1;
-    }
-
-    // The exit status (128 + signal when killed by one), or nullopt when the process is still
-    // running after `timeout` (it is killed then). Collects stderr meanwhile.
-    std::optional<int> wait(Ms timeout) {
-        const auto deadline = Clock::now() + timeout;
-        while (err_fd_ >= 0) {
-            const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
-            if (left.count() <= 0) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, nullptr, 0);
-                reaped_ = true;
-                return std::nullopt;
-            }
-            pollfd p{err_fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            char b[1024];
-            const ssize_t n = ::read(err_fd_, b, sizeof b);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                ::close(err_fd_);
-                err_fd_ = -1;
-                break;
-            }
-            err_.append(b, static_cast<std::size_t>(n));
-        }
-        if (reaped_) return status_;
-        int st = 0;
-        ::waitpid(pid_, &st, 0);  // stderr closed: the process is exiting
-        reaped_ = true;
-        ended_ = Clock::now();
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        return status_;
-    }
-    const std::string& err() const { return err_; }
-    Ms run_time() const { return std::chrono::duration_cast<Ms>(ended_ - started_); }
-
-  private:
-    pid_t pid_ = -1;
-    int in_fd_ = -1;
-    int err_fd_ = -1;
-    bool reaped_ = false;
-    int status_ = -1;
-    std::string err_;
-    Clock::time_point started_, ended_;
-};
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> v;
@@ -191,7 +64,7 @@ TEST_F(CliPub, LinesGiveUpAfterTheTimeoutWhenTheBrokerIsUnreachable) {
     const std::uint16_t dead_port = test::free_loopback_port();
     const auto args = pub(sim.pty(), dead_port, {"-t", "t", "-l", "--timeout", "3"});
     {
-        Child p(args);
+        CliChild p(args, true);
         ASSERT_TRUE(p.write_input(numbered("m-", 1, 100)));  // seq -f m-%g 1 100 |
         p.close_input();
         const auto st = p.wait(15s);
@@ -204,7 +77,7 @@ TEST_F(CliPub, LinesGiveUpAfterTheTimeoutWhenTheBrokerIsUnreachable) {
         EXPECT_NE(err[0].find("QMTOPEN"), std::string::npos) << err[0];
     }
     {
-        Child p(args);  // stdin open, nothing written
+        CliChild p(args, true);  // stdin open, nothing written
         const auto st = p.wait(15s);
         ASSERT_TRUE(st.has_value()) << "still running after 15 s; stderr:\n" << p.err();
         EXPECT_EQ(*st, 1) << p.err();
@@ -224,7 +97,7 @@ TEST_F(CliPub, LinesSkipATooLongLineAndDeliverTheRest) {
     Sim sim;
     for (int run = 0; run < 3; ++run) {
         const std::string topic = "mix/" + std::to_string(run);
-        Child p(pub(sim.pty(), broker.port(), {"-t", topic, "-l", "-q", "1"}));
+        CliChild p(pub(sim.pty(), broker.port(), {"-t", topic, "-l", "-q", "1"}), true);
         // Line 2 is empty (skipped, not a message), line 3 is 1025 bytes.
         ASSERT_TRUE(p.write_input("one\n\n" + std::string(1025, 'x') + "\nthree\n"));
         p.close_input();
@@ -250,7 +123,7 @@ TEST_F(CliPub, LinesEndWhenTheModuleGoesAway) {
     ASSERT_TRUE(watcher.subscribe("gone", 1));
     auto sim = std::make_unique<Sim>(std::vector<std::string>{"--rtt-ms", "100"});
     const std::string pty = sim->pty();
-    Child p(pub(pty, broker.port(), {"-t", "gone", "-q", "1", "-l"}));
+    CliChild p(pub(pty, broker.port(), {"-t", "gone", "-q", "1", "-l"}), true);
     ASSERT_TRUE(p.write_input(numbered("", 1, 300)));
     p.close_input();
     for (int i = 1; i <= 5; ++i) ASSERT_TRUE(watcher.wait_message("gone", 10s)) << i;
@@ -271,7 +144,8 @@ TEST_F(CliPub, LinesWaitForQuietStdinWithoutTimingOut) {
     test::MqttClient watcher(broker.host(), broker.port());
     ASSERT_TRUE(watcher.subscribe("quiet", 1));
     Sim sim;
-    Child p(pub(sim.pty(), broker.port(), {"-t", "quiet", "-l", "-q", "1", "--timeout", "2"}));
+    CliChild p(pub(sim.pty(), broker.port(), {"-t", "quiet", "-l", "-q", "1", "--timeout", "2"}),
+               true);
     ASSERT_TRUE(p.write_input("a\n"));
     auto a = watcher.wait_message("quiet", 10s);
     ASSERT_TRUE(a.has_value());
@@ -305,7 +179,7 @@ TEST_F(CliPub, FileThatCannotBeReadFailsNamingTheReason) {
 TEST_F(CliPub, StdinThatCannotBeReadFailsNamingTheReason) {
     Sim sim;
     for (const char* mode : {"-l", "-s"}) {
-        Child p(pub(sim.pty(), broker.port(), {"-t", "f", mode, "--timeout", "5"}), dir);
+        CliChild p(pub(sim.pty(), broker.port(), {"-t", "f", mode, "--timeout", "5"}), false, dir);
         const auto st = p.wait(15s);
         ASSERT_TRUE(st.has_value()) << mode << ": still running; stderr:\n" << p.err();
         EXPECT_EQ(*st, 1) << mode;

@@ -12,18 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CliSignal : public ::testing::Test {
+class CliSignal : public CliOnSim {
   protected:
-    void SetUp() override { broker.start(); }
-
-    std::vector<std::string> args(const std::string& tool, const Sim& sim,
-                                  std::vector<std::string> more) const {
-        std::vector<std::string> v{
-            QMTKIT_EXE, tool,          "--device", sim.pty(),
-            "-h",       broker.host(), "-p",       std::to_string(broker.port())};
-        v.insert(v.end(), more.begin(), more.end());
-        return v;
-    }
     // The emulator saw DISC and CLOSE and reports its MQTT instance closed.
     static void expect_closed(Sim& sim) {
         const std::string log = sim.log();
@@ -31,8 +21,6 @@ class CliSignal : public ::testing::Test {
         EXPECT_NE(log.find("cmd AT+QMTCLOSE set"), std::string::npos) << log;
         EXPECT_EQ(sim.control("status").rfind("OK state=closed ", 0), 0u) << sim.control("status");
     }
-
-    test::Broker broker;
 };
 
 TEST_F(CliSignal, SubDisconnectsAndClosesOnSigintAndSigterm) {

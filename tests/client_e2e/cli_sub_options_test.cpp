@@ -14,22 +14,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CliSubOptions : public ::testing::Test {
+class CliSubOptions : public CliOnSim {
   protected:
-    void SetUp() override { broker.start(); }
-
-    std::vector<std::string> args(const std::string& tool, const Sim& sim,
-                                  std::vector<std::string> more) const {
-        std::vector<std::string> v{
-            QMTKIT_EXE, tool,          "--device", sim.pty(),
-            "-h",       broker.host(), "-p",       std::to_string(broker.port())};
-        v.insert(v.end(), more.begin(), more.end());
-        return v;
-    }
     // The exit status (-1: still running after 20 s, then killed).
     static int finish(CliChild& p) { return p.wait(20s).value_or(-1); }
-
-    test::Broker broker;
 };
 
 // Defect 5: the emulator delivers a 3000-byte payload whole (its log shows the +QMTRECV); the

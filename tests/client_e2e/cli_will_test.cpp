@@ -11,21 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CliWill : public ::testing::Test {
-  protected:
-    void SetUp() override { broker.start(); }
-
-    std::vector<std::string> args(const std::string& tool, const Sim& sim,
-                                  std::vector<std::string> more) const {
-        std::vector<std::string> v{
-            QMTKIT_EXE, tool,          "--device", sim.pty(),
-            "-h",       broker.host(), "-p",       std::to_string(broker.port())};
-        v.insert(v.end(), more.begin(), more.end());
-        return v;
-    }
-
-    test::Broker broker;
-};
+using CliWill = CliOnSim;
 
 TEST_F(CliWill, PublishedByTheBrokerAfterAnAbruptDrop) {
     test::MqttClient watcher(broker.host(), broker.port());

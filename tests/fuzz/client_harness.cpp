@@ -734,14 +734,7 @@ class ClientHarness final : public at::Writer, public qmt::Listener {
 }  // namespace
 
 Verdict check_client_case(const std::uint8_t* data, std::size_t size) {
-    Verdict v = ClientHarness(data, size, false).run();
-    if (v.ok) return v;
-    Verdict traced = ClientHarness(data, size, true).run();
-    if (traced.ok) {
-        v.detail += " [the traced replay passed: the harness is not deterministic]";
-        return v;
-    }
-    return traced;
+    return check_case<ClientHarness>(data, size);
 }
 
 Verdict trace_client_case(const std::uint8_t* data, std::size_t size) {

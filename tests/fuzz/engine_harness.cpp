@@ -1194,15 +1194,7 @@ class EngineHarness final : public at::CommandHandler, public at::Writer {
 }  // namespace
 
 Verdict check_engine_case(const std::uint8_t* data, std::size_t size) {
-    Verdict v = EngineHarness(data, size, false).run();
-    if (v.ok) return v;
-    // Replay with the trace on: deterministic, so it fails the same way and says how.
-    Verdict traced = EngineHarness(data, size, true).run();
-    if (traced.ok) {
-        v.detail += " [the traced replay passed: the harness is not deterministic]";
-        return v;
-    }
-    return traced;
+    return check_case<EngineHarness>(data, size);
 }
 
 Verdict trace_engine_case(const std::uint8_t* data, std::size_t size) {

@@ -47,6 +47,20 @@ inline std::string printable(const std::uint8_t* d, std::size_t n, std::size_t m
     return printable(std::string_view(reinterpret_cast<const char*>(d), n), max);
 }
 
+// Runs a case untraced (fast); a failing one again with the trace on. The harness is
+// deterministic, so the replay fails the same way and says how.
+template <class Harness>
+Verdict check_case(const std::uint8_t* data, std::size_t size) {
+    Verdict v = Harness(data, size, false).run();
+    if (v.ok) return v;
+    Verdict traced = Harness(data, size, true).run();
+    if (traced.ok) {
+        v.detail += " [the traced replay passed: the harness is not deterministic]";
+        return v;
+    }
+    return traced;
+}
+
 // Prints the report to stderr and aborts: what a fuzzer entry point does with a violation.
 [[noreturn]] void report_and_abort(std::string_view harness, const Verdict& v);
 

@@ -35,25 +35,36 @@ bool run_until(asio::io_context& io, Pred done,
     return true;
 }
 
+// A pty whose slave side is raw, so nothing is translated on the way; the slave stays open (the
+// caller closes it) so the pty lives while a transport reopens it by path.
+struct RawPty {
+    int master = -1;
+    int slave = -1;
+    std::string slave_path;
+};
+inline RawPty open_raw_pty() {
+    RawPty p;
+    char name[256] = {};
+    if (::openpty(&p.master, &p.slave, name, nullptr, nullptr) != 0)
+        throw std::runtime_error("openpty failed");
+    termios t{};
+    if (::tcgetattr(p.slave, &t) == 0) {
+        ::cfmakeraw(&t);
+        ::tcsetattr(p.slave, TCSANOW, &t);
+    }
+    p.slave_path = name;
+    return p;
+}
+
 // The module's side of a pty: reads what the host writes (asynchronously, into `received`) and
 // writes raw answers.
 class PtyModule {
   public:
     explicit PtyModule(asio::io_context& io) : master_(io) {
-        int m = -1;
-        int s = -1;
-        char name[256] = {};
-        if (::openpty(&m, &s, name, nullptr, nullptr) != 0)
-            throw std::runtime_error("openpty failed");
-        // Raw master side, so nothing is translated on the way to the slave.
-        termios t{};
-        if (::tcgetattr(s, &t) == 0) {
-            ::cfmakeraw(&t);
-            ::tcsetattr(s, TCSANOW, &t);
-        }
-        slave_fd_ = s;  // kept open: the pty stays alive while the transport reopens it by path
-        slave_path_ = name;
-        master_.assign(m);
+        const RawPty p = open_raw_pty();
+        slave_fd_ = p.slave;
+        slave_path_ = p.slave_path;
+        master_.assign(p.master);
         read_next();
     }
     ~PtyModule() {

@@ -24,7 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using test::open_raw_pty;
 using test::PtyModule;
+using test::RawPty;
 using test::Recorder;
 using test::run_until;
 
@@ -295,19 +297,10 @@ TEST(RunnerReopen, TcpDeviceIsConnectedAgain) {
 class ScriptedModule {
   public:
     explicit ScriptedModule(asio::io_context& io) : master_(io) {
-        int m = -1;
-        int s = -1;
-        char name[256] = {};
-        if (::openpty(&m, &s, name, nullptr, nullptr) != 0)
-            throw std::runtime_error("openpty failed");
-        termios t{};
-        if (::tcgetattr(s, &t) == 0) {
-            ::cfmakeraw(&t);
-            ::tcsetattr(s, TCSANOW, &t);
-        }
-        slave_fd_ = s;
-        slave_path_ = name;
-        master_.assign(m);
+        const RawPty p = open_raw_pty();
+        slave_fd_ = p.slave;
+        slave_path_ = p.slave_path;
+        master_.assign(p.master);
         read_next();
     }
     ~ScriptedModule() {

@@ -85,23 +85,30 @@ MosquittoNetwork::MosquittoNetwork(Post post, Log log, long token_timeout_ms)
     : post_(std::move(post)),
       log_(std::move(log)),
       token_timeout_ms_(token_timeout_ms),
-      alive_(std::make_shared<std::atomic<bool>>(true)) {
+      alive_(std::make_shared<std::atomic<bool>>(true)),
+      gate_(std::make_shared<Gate>()) {
+    gate_->post = post_;
     lib_init();
 }
 
 MosquittoNetwork::~MosquittoNetwork() {
     alive_->store(false);
+    {
+        // After this no helper posts anything; one inside post() finishes first.
+        std::lock_guard<std::mutex> g(gate_->mu);
+        gate_->open = false;
+    }
     destroy_conn();
     std::lock_guard<std::mutex> lk(threads_mu_);
     for (auto& w : threads_) {
         if (w.done->load())
             w.thread.join();
         else
-            w.thread.detach();  // a token request may be stuck in its timeout; let it go
+            w.thread.detach();  // stuck in a timeout; it owns all it touches (see Gate)
     }
 }
 
-void MosquittoNetwork::spawn(std::function<void()> job) {
+void MosquittoNetwork::spawn(std::function<std::function<void()>()> job) {
     std::lock_guard<std::mutex> lk(threads_mu_);
     // Reap the helpers that are done, so a long session does not pile up threads.
     for (auto it = threads_.begin(); it != threads_.end();) {
@@ -113,8 +120,13 @@ void MosquittoNetwork::spawn(std::function<void()> job) {
         }
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
-    threads_.push_back(Worker{std::thread([job = std::move(job), done] {
-                                  job();
+    threads_.push_back(Worker{std::thread([job = std::move(job), done, gate = gate_] {
+                                  std::function<void()> completion = job();
+                                  {
+                                      std::lock_guard<std::mutex> g(gate->mu);
+                                      if (gate->open && completion)
+                                          gate->post(std::move(completion));
+                                  }
                                   done->store(true);
                               }),
                               done});
@@ -125,13 +137,12 @@ void MosquittoNetwork::open(const std::string& host, std::uint16_t port) {
     port_ = port;
     const std::uint32_t gen = ++open_gen_;
     auto alive = alive_;
-    spawn([this, alive, gen, host, port] {
+    spawn([this, alive, gen, host, port]() -> std::function<void()> {
         const int r = probe(host, port);
-        if (!alive->load()) return;
-        post_([this, alive, gen, r] {
+        return [this, alive, gen, r] {  // runs on the model's thread
             if (!alive->load() || gen != open_gen_ || !ev_) return;
             ev_->net_open_result(r);
-        });
+        };
     });
 }
 
@@ -299,22 +310,21 @@ void MosquittoNetwork::fetch_token(OpId op, const TokenFetch& req) {
     const std::string url = req.url;
     const long timeout = token_timeout_ms_;
     auto alive = alive_;
-    spawn([this, alive, op, tr, url, timeout] {
+    spawn([this, alive, op, tr, url, timeout]() -> std::function<void()> {
         qmtkit::cloud::TokenOutcome out = qmtkit::cloud::fetch_token(url, tr, timeout);
-        if (!alive->load()) return;
         std::string user, pass;
         if (out.result_code == 0 && out.token) {
             user = out.token->username;
             pass = out.token->password;
         }
         const int code = out.result_code == 0 && !out.token ? 5 : out.result_code;
-        const std::string msg = out.message;  // never carries a secret
-        post_([this, alive, op, code, user, pass, msg] {
+        const std::string msg = out.message;               // never carries a secret
+        return [this, alive, op, code, user, pass, msg] {  // runs on the model's thread
             if (!alive->load()) return;
             if (log_ && code != 0)
                 log_("token request failed (" + std::to_string(code) + "): " + msg);
             if (ev_) ev_->net_token(op, code, user, pass);
-        });
+        };
     });
 }
 

@@ -59,7 +59,9 @@ class MosquittoNetwork final : public Network {
     void lost(int stat_code);
     void finished();
     void destroy_conn();
-    void spawn(std::function<void()> job);
+    // Runs `job` on a helper thread; what it returns is posted to the model's thread unless the
+    // network is gone by then. The thread touches nothing of `this`: only its captures and gate_.
+    void spawn(std::function<std::function<void()>()> job);
 
     Post post_;
     Log log_;
@@ -71,6 +73,14 @@ class MosquittoNetwork final : public Network {
     std::unique_ptr<Conn> conn_;
     std::uint32_t conn_gen_ = 0;
     std::shared_ptr<std::atomic<bool>> alive_;
+    // Shared with every helper thread, so one that outlives the network (a token request stuck
+    // in its timeout, left to finish on its own) still only uses what it owns.
+    struct Gate {
+        std::mutex mu;
+        bool open = true;
+        Post post;
+    };
+    std::shared_ptr<Gate> gate_;
     std::mutex threads_mu_;
     struct Worker {
         std::thread thread;

@@ -341,7 +341,8 @@ class EngineCore {
     void check_claim_start();
     void end_claim_overflow();
     void offer_claim(ClaimPhase phase, Instant now);
-    void on_prompt(Instant now, bool late);
+    void on_prompt(Instant now);
+    void start_payload(const Payload& p, Instant now);
     void on_timeout(Instant now);
     void begin_settle(Instant now, bool cancel);
     void settle_probe(Instant now);
