@@ -57,7 +57,8 @@ cmd_demo() {
 }
 
 cmd_test() {
-    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}"
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}" \
+                    "${FOOTPRINT_PKGS[@]}"
     local start=$SECONDS rc=0
     echo "==> normal build (dev preset): every test"
     build dev
