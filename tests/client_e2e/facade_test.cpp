@@ -72,6 +72,58 @@ TEST_F(Facade, PublishSubscribeAndReceive) {
     EXPECT_TRUE(c.stop(10s).has_value());
 }
 
+// What a tool builds on: asynchronous subscribe / unsubscribe with their results kept by ticket,
+// messages too long for the client reported (topic and size), never handed over cut.
+TEST_F(Facade, AsyncSubscriptionsAndDroppedMessages) {
+    Sim sim;
+    BlockingClient c(sim.pty());
+    ASSERT_TRUE(c.start(session("facade-async")).has_value());
+    ASSERT_TRUE(c.wait_online(30s).has_value()) << sim.log();
+    auto t = c.subscribe_async("big/#", 1);
+    ASSERT_TRUE(t.has_value()) << host::describe(t.error());
+    EXPECT_EQ(c.subscription(*t), nullptr);
+    ASSERT_TRUE(c.run_until([&] { return c.subscription(*t) != nullptr; }, 20s));
+    ASSERT_TRUE(c.subscription(*t)->has_value());
+    EXPECT_EQ(c.subscription(*t)->value().granted_qos, 1);
+
+    test::MqttClient peer(broker.host(), broker.port());
+    const std::string big(3000, 'x');  // the module delivers it; the client cannot hold it
+    ASSERT_TRUE(peer.publish("big/one", big, 1));
+    ASSERT_TRUE(peer.publish("big/two", "small", 1));
+    auto m = c.next_message(20s);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->topic, "big/two");
+    EXPECT_EQ(m->payload, "small");
+    auto d = c.next_dropped(5s);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->topic, "big/one");
+    EXPECT_EQ(d->size, big.size());
+    EXPECT_EQ(c.dropped_pending(), 0u);
+
+    auto u = c.unsubscribe_async("big/#");
+    ASSERT_TRUE(u.has_value()) << host::describe(u.error());
+    ASSERT_TRUE(c.run_until([&] { return c.unsubscription(*u) != nullptr; }, 20s));
+    EXPECT_TRUE(c.unsubscription(*u)->has_value());
+    EXPECT_TRUE(c.stop(10s).has_value());
+}
+
+// The first cause of a failed bring-up reaches an observer as it happens, typed.
+TEST_F(Facade, BringupObserverSeesTheRefusal) {
+    Sim sim({"--fault", "refuse-conn 4"});
+    BlockingClient c(sim.pty());
+    std::vector<qmt::ClientError> seen;
+    c.set_bringup_observer([&](qmt::LinkState, const qmt::ClientError& e) { seen.push_back(e); });
+    c.set_backoff(fast_backoff());
+    qmt::Session s = session("facade-refused");
+    s.username = "observer";
+    s.password = "WRONG";
+    ASSERT_TRUE(c.start(s).has_value());
+    ASSERT_TRUE(c.run_until([&] { return !seen.empty(); }, 20s)) << sim.log();
+    EXPECT_EQ(seen.front().code, qmt::Error::connect_refused);
+    EXPECT_EQ(seen.front().value, static_cast<int>(qmt::ConnectReturn::bad_credentials));
+    EXPECT_FALSE(c.wait_online(1s).has_value());
+}
+
 TEST_F(Facade, PayloadWithEveryByteValue) {
     Sim sim;
     BlockingClient c(sim.pty());

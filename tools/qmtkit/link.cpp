@@ -84,68 +84,59 @@ bool cannot_heal(const qmt::ClientError& e) {
     return false;
 }
 
+namespace {
+// +QMTTENAUTH result 3 is what the module reports for any HTTP answer but 200: a token server
+// refusing the device's signature (it will refuse it again) or one having a bad moment. One is
+// retried; the same answer on the next attempt ends the run.
+bool token_refused(const qmt::ClientError& e) {
+    return e.code == qmt::Error::tenauth_failed &&
+           e.value == static_cast<int>(qmt::TenAuthResult::http_packet_error);
+}
+}  // namespace
+
 Link::Link(const std::string& device, const host::SerialOptions& serial)
-    : work_(asio::make_work_guard(io_)),
-      signals_(io_),
-      transport_(host::open_transport(io_, device, serial)),
-      client_(std::make_unique<qmt::Client<>>(*transport_, static_cast<qmt::Listener&>(*this))),
-      runner_(std::make_unique<host::Runner>(transport_, static_cast<qmt::ClientCore&>(*client_))) {
-    runner_->set_error_handler([this](std::error_code ec) {
-        transport_failed_ = true;
-        transport_error_ = runner_->gave_up()
-                               ? runner_->port_situation()
-                               : transport_->description() + ": " + host::describe_port_error(ec);
-    });
-    runner_->set_port_observer([this](host::PortEvent e, std::error_code ec) { on_port(e, ec); });
-    runner_->start();
+    : bc_(device, serial), signals_(bc_.io()) {
+    bc_.set_link_observer([this](qmt::LinkState s) { on_link(s); });
+    bc_.set_bringup_observer(
+        [this](qmt::LinkState during, const qmt::ClientError& e) { on_bringup_error(during, e); });
+    bc_.set_stat_observer([this](qmt::StatCode c) { on_stat(c); });
+    bc_.set_port_observer([this](host::PortEvent e, std::error_code ec) { on_port(e, ec); });
+}
+
+Link::~Link() {
+    std::error_code ignored;
+    signals_.clear(ignored);
 }
 
 void Link::set_reopen(Duration give_up) {
     host::ReopenPolicy p;
     p.interval = std::chrono::milliseconds(1000);
     p.give_up = give_up;
-    runner_->set_reopen(p);
+    bc_.set_reopen(p);
 }
 
 void Link::on_port(host::PortEvent e, std::error_code ec) {
     if (e == host::PortEvent::lost) {
         const std::string what =
-            transport_->description() + ": went away (" + host::describe_port_error(ec) + ")";
+            bc_.transport().description() + ": went away (" + host::describe_port_error(ec) + ")";
         debug(what + "; looking for it once a second");
-        if (stopping_) {
-            // DISCONNECT / CLOSE cannot reach a module that is gone: the stop ends here.
-            runner_->stop();
-            transport_failed_ = true;
-            transport_error_ = what;
-            return;
-        }
+        // (While stopping, BlockingClient::stop() ends the stop: there is no module to talk to.)
         attempt_cause_ = what;  // the cause of this outage, whatever the aborted commands said
         last_cause_ = what;
     } else {
-        debug(transport_->description() + ": reopened; bringing the link up again");
+        debug(bc_.transport().description() + ": reopened; bringing the link up again");
         attempt_cause_.clear();  // a new attempt; the outage stays the last cause until online
     }
 }
 
-Link::~Link() {
-    std::error_code ignored;
-    signals_.clear(ignored);
-    runner_.reset();  // closes the transport, cancels the timer
-    client_.reset();
-}
-
 void Link::set_trace(bool on) {
     if (!on) {
-        runner_->set_trace({});
+        bc_.set_trace({});
         return;
     }
-    runner_->set_trace([](at::TraceKind k, std::string_view t) {
+    bc_.set_trace([](at::TraceKind k, std::string_view t) {
         std::cerr << host::format_trace(k, t) << std::endl;
     });
-}
-
-void Link::set_debug(const std::string& tool) {
-    debug_tool_ = tool;
 }
 
 void Link::debug(const std::string& what) const {
@@ -172,90 +163,54 @@ void Link::catch_signals() {
     });
 }
 
+namespace {
+qmt::ClientError core_error(const host::Error& e) {
+    if (e.kind == host::FailureKind::client) return e.client;
+    return qmt::ClientError{qmt::Error::not_running, at::Cme::none, 0};  // transport gone
+}
+}  // namespace
+
 qmt::Result<void> Link::start(const qmt::Session& session) {
-    if (auto r = client_->configure(session); !r) return r;
-    return runner_->apply([&] { return client_->start(host::Runner::now()); });
+    if (auto r = bc_.start(session); !r) return unexpected(core_error(r.error()));
+    return {};
 }
 
 qmt::Result<std::uint32_t> Link::publish(std::string_view topic, ByteView payload,
                                          qmt::PublishOptions opts) {
-    return runner_->apply([&] { return client_->publish(topic, payload, opts); });
-}
-
-std::optional<Link::Published> Link::take_published() {
-    if (published_.empty()) return std::nullopt;
-    Published p = std::move(published_.front());
-    published_.pop_front();
-    return p;
+    auto r = bc_.publish_async(topic, payload, opts);
+    if (!r) return unexpected(core_error(r.error()));
+    return r.value();
 }
 
 qmt::Result<std::uint32_t> Link::subscribe(std::string_view filter, std::uint8_t qos) {
-    return runner_->apply([&] { return client_->subscribe(filter, qos, qmt::MessageHandler{}); });
-}
-
-const qmt::Result<qmt::SubscribeReport>* Link::subscribed(std::uint32_t ticket) const {
-    const auto it = subscribed_.find(ticket);
-    return it == subscribed_.end() ? nullptr : &it->second;
-}
-
-std::optional<host::ReceivedMessage> Link::take_message() {
-    if (messages_.empty()) return std::nullopt;
-    host::ReceivedMessage m = std::move(messages_.front());
-    messages_.pop_front();
-    return m;
-}
-
-std::optional<Link::Dropped> Link::take_dropped() {
-    if (dropped_.empty()) return std::nullopt;
-    Dropped d = std::move(dropped_.front());
-    dropped_.pop_front();
-    return d;
+    auto r = bc_.subscribe_async(filter, qos);
+    if (!r) return unexpected(core_error(r.error()));
+    return r.value();
 }
 
 qmt::Result<std::uint32_t> Link::unsubscribe(std::string_view filter) {
-    return runner_->apply([&] { return client_->unsubscribe(filter); });
-}
-
-const qmt::Result<void>* Link::unsubscribed(std::uint32_t ticket) const {
-    const auto it = unsubscribed_.find(ticket);
-    return it == unsubscribed_.end() ? nullptr : &it->second;
-}
-
-bool Link::run_one_until(Clock::time_point deadline) {
-    if (Clock::now() >= deadline) return false;
-    if (io_.stopped()) io_.restart();
-    io_.run_one_until(deadline);
-    return true;
+    auto r = bc_.unsubscribe_async(filter);
+    if (!r) return unexpected(core_error(r.error()));
+    return r.value();
 }
 
 bool Link::stop(Duration timeout) {
-    if (transport_failed_) return false;
-    if (runner_->port_down()) {
-        runner_->stop();  // nothing to say DISCONNECT to; and no more reopening
-        return false;
-    }
     stopping_ = true;
-    runner_->apply([&] { client_->stop(); });
-    const auto deadline = Clock::now() + timeout;
-    while (client_->state() != qmt::LinkState::stopped) {
-        if (transport_failed_ || !run_one_until(deadline)) return false;
-    }
-    return true;
+    return bc_.stop(timeout).has_value();
 }
 
 std::string Link::situation() const {
-    if (runner_->port_down()) return runner_->port_situation();
-    std::string s = "link " + std::string(qmt::to_string(client_->state()));
+    if (bc_.port_down()) return bc_.port_situation();
+    std::string s = "link " + std::string(qmt::to_string(bc_.state()));
     if (!cause().empty()) s += "; " + cause();
     return s;
 }
-
-// ---------------------------------------------------------------- qmt::Listener
 
 void Link::on_link(qmt::LinkState state) {
     if (state == qmt::LinkState::online) {
         attempt_cause_.clear();
         last_cause_.clear();
+        tenauth_refusals_ = 0;
     } else if (state == qmt::LinkState::backing_off) {
         if (!attempt_cause_.empty()) last_cause_ = attempt_cause_;
     } else if (prev_state_ == qmt::LinkState::backing_off) {
@@ -267,7 +222,7 @@ void Link::on_link(qmt::LinkState state) {
 
 void Link::note_cause(const std::string& what) {
     if (attempt_cause_.empty()) attempt_cause_ = what;
-    if (client_->state() == qmt::LinkState::backing_off) last_cause_ = attempt_cause_;
+    if (bc_.state() == qmt::LinkState::backing_off) last_cause_ = attempt_cause_;
 }
 
 void Link::on_bringup_error(qmt::LinkState during, const qmt::ClientError& e) {
@@ -278,7 +233,8 @@ void Link::on_bringup_error(qmt::LinkState during, const qmt::ClientError& e) {
     // because the device went away (the runner aborts what was on the wire; on_port() names it).
     if (stopping_ || e.code == qmt::Error::close_failed || e.code == qmt::Error::aborted) return;
     note_cause(what);
-    if (fatal_.empty() && cannot_heal(e)) fatal_ = what;
+    tenauth_refusals_ = token_refused(e) ? tenauth_refusals_ + 1 : 0;
+    if (fatal_.empty() && (cannot_heal(e) || tenauth_refusals_ >= 2)) fatal_ = what;
 }
 
 void Link::on_stat(qmt::StatCode code) {
@@ -287,30 +243,6 @@ void Link::on_stat(qmt::StatCode code) {
     debug(what);
     if (stopping_ || code == qmt::StatCode::disconnected) return;  // 5: after our DISCONNECT
     note_cause(what);
-}
-
-void Link::on_published(std::uint32_t ticket, const qmt::Result<qmt::PublishReport>& r) {
-    published_.push_back(Published{ticket, r});
-}
-
-void Link::on_subscribed(std::uint32_t ticket, const qmt::Result<qmt::SubscribeReport>& r) {
-    subscribed_.emplace(ticket, r);  // the first result; re-subscriptions keep it
-}
-
-void Link::on_message(const qmt::Message& m) {
-    host::ReceivedMessage rm;
-    rm.msg_id = m.msg_id;
-    rm.topic.assign(m.topic.data(), m.topic.size());
-    rm.payload.assign(reinterpret_cast<const char*>(m.payload.data), m.payload.size);
-    messages_.push_back(std::move(rm));
-}
-
-void Link::on_message_dropped(const qmt::DroppedMessage& m) {
-    dropped_.push_back(Dropped{m.msg_id, std::string(m.topic), m.size});
-}
-
-void Link::on_unsubscribed(std::uint32_t ticket, const qmt::Result<void>& r) {
-    unsubscribed_.emplace(ticket, r);
 }
 
 std::unique_ptr<Link> open_link(const CommonOptions& o, const std::string& tool) {

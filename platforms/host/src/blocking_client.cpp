@@ -188,29 +188,63 @@ std::optional<PublishDone> BlockingClient::next_published(Duration timeout) {
     return d;
 }
 
-Result<qmt::SubscribeReport> BlockingClient::subscribe(std::string_view filter, std::uint8_t qos,
-                                                       Duration timeout) {
+Result<std::uint32_t> BlockingClient::subscribe_async(std::string_view filter, std::uint8_t qos) {
     if (transport_failed_) return unexpected(transport_error());
     auto ticket =
         runner_->apply([&] { return client_->subscribe(filter, qos, qmt::MessageHandler{}); });
     if (!ticket) return unexpected(client_error(ticket.error()));
+    return ticket.value();
+}
+
+const qmt::Result<qmt::SubscribeReport>* BlockingClient::subscription(std::uint32_t ticket) const {
+    const auto it = subscribed_.find(ticket);
+    return it == subscribed_.end() ? nullptr : &it->second;
+}
+
+Result<qmt::SubscribeReport> BlockingClient::subscribe(std::string_view filter, std::uint8_t qos,
+                                                       Duration timeout) {
+    auto ticket = subscribe_async(filter, qos);
+    if (!ticket) return unexpected(ticket.error());
     const std::uint32_t t = ticket.value();
-    if (!run_until([&] { return subscribed_.count(t) != 0; }, timeout)) {
+    if (!run_until([&] { return subscription(t) != nullptr; }, timeout)) {
         return unexpected(transport_failed_ ? transport_error()
                                             : deadline_error("waiting for the +QMTSUB result"));
     }
-    auto it = subscribed_.find(t);
-    qmt::Result<qmt::SubscribeReport> res = it->second;
-    subscribed_.erase(it);
+    const qmt::Result<qmt::SubscribeReport>& res = *subscription(t);
     if (!res) return unexpected(client_error(res.error()));
     return res.value();
 }
 
+Result<std::uint32_t> BlockingClient::unsubscribe_async(std::string_view filter) {
+    if (transport_failed_) return unexpected(transport_error());
+    auto ticket = runner_->apply([&] { return client_->unsubscribe(filter); });
+    if (!ticket) return unexpected(client_error(ticket.error()));
+    return ticket.value();
+}
+
+const qmt::Result<void>* BlockingClient::unsubscription(std::uint32_t ticket) const {
+    const auto it = unsubscribed_.find(ticket);
+    return it == unsubscribed_.end() ? nullptr : &it->second;
+}
+
+namespace {
+template <class T>
+std::optional<T> take_front(std::deque<T>& q) {
+    if (q.empty()) return std::nullopt;
+    T v = std::move(q.front());
+    q.pop_front();
+    return v;
+}
+}  // namespace
+
 std::optional<ReceivedMessage> BlockingClient::next_message(Duration timeout) {
-    if (!run_until([&] { return !messages_.empty(); }, timeout)) return std::nullopt;
-    ReceivedMessage m = std::move(messages_.front());
-    messages_.pop_front();
-    return m;
+    run_until([&] { return !messages_.empty(); }, timeout);
+    return take_front(messages_);
+}
+
+std::optional<DroppedMessage> BlockingClient::next_dropped(Duration timeout) {
+    run_until([&] { return !dropped_.empty(); }, timeout);
+    return take_front(dropped_);
 }
 
 Result<void> BlockingClient::stop(Duration timeout) {
@@ -236,6 +270,7 @@ void BlockingClient::on_link(qmt::LinkState state) {
 
 void BlockingClient::on_bringup_error(qmt::LinkState during, const qmt::ClientError& e) {
     last_problem_ = std::string(qmt::to_string(during)) + ": " + describe(e);
+    if (bringup_observer_) bringup_observer_(during, e);
 }
 
 void BlockingClient::on_stat(qmt::StatCode code) {
@@ -248,6 +283,7 @@ void BlockingClient::on_stat(qmt::StatCode code) {
     } else {
         last_problem_ = stat;
     }
+    if (stat_observer_) stat_observer_(code);
 }
 
 void BlockingClient::on_published(std::uint32_t ticket, const qmt::Result<qmt::PublishReport>& r) {
@@ -259,7 +295,7 @@ void BlockingClient::on_published(std::uint32_t ticket, const qmt::Result<qmt::P
 void BlockingClient::on_subscribed(std::uint32_t ticket,
                                    const qmt::Result<qmt::SubscribeReport>& r) {
     if (!r) last_problem_ = "subscribe: " + describe(r.error());
-    subscribed_.insert_or_assign(ticket, r);
+    subscribed_.emplace(ticket, r);  // the first result; re-subscriptions keep it
 }
 
 void BlockingClient::on_message(const qmt::Message& m) {
@@ -268,6 +304,15 @@ void BlockingClient::on_message(const qmt::Message& m) {
     rm.topic.assign(m.topic.data(), m.topic.size());
     rm.payload.assign(reinterpret_cast<const char*>(m.payload.data), m.payload.size);
     messages_.push_back(std::move(rm));
+}
+
+void BlockingClient::on_message_dropped(const qmt::DroppedMessage& m) {
+    dropped_.push_back(DroppedMessage{m.msg_id, std::string(m.topic), m.size});
+}
+
+void BlockingClient::on_unsubscribed(std::uint32_t ticket, const qmt::Result<void>& r) {
+    if (!r) last_problem_ = "unsubscribe: " + describe(r.error());
+    unsubscribed_.emplace(ticket, r);
 }
 
 void BlockingClient::on_reply(std::uint32_t, const qmt::Result<qmt::Reply>& r) {

@@ -60,6 +60,14 @@ struct ReceivedMessage {
     std::string payload;  // raw bytes
 };
 
+// A message the module delivered that was longer than the client can hold: reported, not lost
+// silently (qmt::Listener::on_message_dropped).
+struct DroppedMessage {
+    std::uint16_t msg_id = 0;
+    std::string topic;  // empty when even the header did not fit
+    std::size_t size = 0;
+};
+
 struct PublishDone {
     std::uint32_t ticket = 0;
     qmt::Result<qmt::PublishReport> result = qmt::PublishReport{};
@@ -99,6 +107,16 @@ class BlockingClient final : private qmt::Listener {
         port_observer_ = std::move(fn);
     }
     bool port_down() const { return runner_->port_down(); }
+    // "<device>: went away (...)" while it is away.
+    std::string port_situation() const { return runner_->port_situation(); }
+    // Every failed bring-up step and every +QMTSTAT as it happens (from inside the calls): for
+    // tools that report the first cause of a failed attempt, or stop on one that cannot heal.
+    void set_bringup_observer(std::function<void(qmt::LinkState, const qmt::ClientError&)> fn) {
+        bringup_observer_ = std::move(fn);
+    }
+    void set_stat_observer(std::function<void(qmt::StatCode)> fn) {
+        stat_observer_ = std::move(fn);
+    }
 
     // Configures the supervisor (strings copied) and starts bringing the link up; returns at once.
     Result<void> start(const qmt::Session& session);
@@ -121,8 +139,21 @@ class BlockingClient final : private qmt::Listener {
     // Registers the filter (kept across reconnects) and waits for its +QMTSUB result.
     Result<qmt::SubscribeReport> subscribe(std::string_view filter, std::uint8_t qos,
                                            Duration timeout);
+    // Registers the filter and returns at once; its first result from subscription(ticket).
+    Result<std::uint32_t> subscribe_async(std::string_view filter, std::uint8_t qos);
+    // The first +QMTSUB result of `ticket` (nullptr until it came); re-subscriptions keep it.
+    const qmt::Result<qmt::SubscribeReport>* subscription(std::uint32_t ticket) const;
+    // AT+QMTUNS (the filter is forgotten); its result from unsubscription(ticket).
+    Result<std::uint32_t> unsubscribe_async(std::string_view filter);
+    const qmt::Result<void>* unsubscription(std::uint32_t ticket) const;
+
     // The next received message; nullopt after `timeout` (or when the transport failed).
+    // A zero timeout takes one only if it is already there.
     std::optional<ReceivedMessage> next_message(Duration timeout);
+    std::size_t messages_pending() const { return messages_.size(); }
+    // The next message that was too long for the client (topic and size only).
+    std::optional<DroppedMessage> next_dropped(Duration timeout);
+    std::size_t dropped_pending() const { return dropped_.size(); }
 
     // DISCONNECT + CLOSE, waiting until the supervisor reports stopped.
     Result<void> stop(Duration timeout);
@@ -146,6 +177,8 @@ class BlockingClient final : private qmt::Listener {
     // The last problem seen (a +QMTSTAT, a failed bring-up step, a transport error); empty if none.
     const std::string& last_problem() const { return last_problem_; }
     bool transport_failed() const { return transport_failed_; }
+    // What failed, in one line naming the device ("" while nothing did).
+    const std::string& transport_failure() const { return transport_error_; }
 
     asio::io_context& io() { return io_; }
     Runner& runner() { return *runner_; }
@@ -161,6 +194,8 @@ class BlockingClient final : private qmt::Listener {
     void on_subscribed(std::uint32_t ticket, const qmt::Result<qmt::SubscribeReport>& r) override;
     void on_message(const qmt::Message& m) override;
     void on_reply(std::uint32_t ticket, const qmt::Result<qmt::Reply>& r) override;
+    void on_message_dropped(const qmt::DroppedMessage& m) override;
+    void on_unsubscribed(std::uint32_t ticket, const qmt::Result<void>& r) override;
 
     bool run_one_until(Runner::Clock::time_point deadline);
     void on_trace(at::TraceKind kind, std::string_view text);
@@ -176,11 +211,15 @@ class BlockingClient final : private qmt::Listener {
     std::function<void(qmt::LinkState)> link_observer_;
     std::function<void(PortEvent, std::error_code)> port_observer_;
     TraceFn user_trace_;
+    std::function<void(qmt::LinkState, const qmt::ClientError&)> bringup_observer_;
+    std::function<void(qmt::StatCode)> stat_observer_;
 
     std::map<std::uint32_t, qmt::Result<qmt::PublishReport>> published_;
     std::deque<std::uint32_t> pub_order_;
     std::map<std::uint32_t, qmt::Result<qmt::SubscribeReport>> subscribed_;
+    std::map<std::uint32_t, qmt::Result<void>> unsubscribed_;
     std::deque<ReceivedMessage> messages_;
+    std::deque<DroppedMessage> dropped_;
     std::string last_problem_;
     bool transport_failed_ = false;
     std::string transport_error_;
