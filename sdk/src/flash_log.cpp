@@ -182,7 +182,7 @@ bool FlashLog::has_copy_after_head(std::uint32_t id) {
     c.k = 1;
     Rec r;
     while (walk(c, r))
-        if (r.id == id) return true;
+        if (r.id == id && r.pending) return true;
     return false;
 }
 
@@ -393,7 +393,7 @@ Expected<void, StoreError> FlashLog::mount() {
     return {};
 }
 
-Expected<std::uint32_t, StoreError> FlashLog::append(const StoredMessage& m) {
+Expected<std::uint32_t, StoreError> FlashLog::do_append(const StoredMessage& m) {
     if (!mounted_) return unexpected(StoreError::io);
     if (m.topic.size() > 0xFFu || m.payload.size > 0xFFFFu) return unexpected(StoreError::full);
     const auto tl = static_cast<std::uint32_t>(m.topic.size());
@@ -430,7 +430,7 @@ Expected<std::uint32_t, StoreError> FlashLog::append(const StoredMessage& m) {
     return id;
 }
 
-void FlashLog::release(std::uint32_t id) {
+void FlashLog::do_release(std::uint32_t id) {
     if (!mounted_) return;
     // Every copy: a reset during reclamation may have left two.
     Cursor c;
@@ -439,8 +439,9 @@ void FlashLog::release(std::uint32_t id) {
         if (r.id == id && r.pending) program_zeros(r.body_end + marker_);
 }
 
-bool FlashLog::next(std::uint32_t after, StoredMessage& out, char* topic_buf,
-                    std::size_t topic_cap, std::uint8_t* payload_buf, std::size_t payload_cap) {
+bool FlashLog::do_next(std::uint32_t after, StoredMessage& out, char* topic_buf,
+                       std::size_t topic_cap, std::uint8_t* payload_buf,
+                       std::size_t payload_cap) {
     if (!mounted_) return false;
     for (;;) {
         Cursor c;

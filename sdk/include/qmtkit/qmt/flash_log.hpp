@@ -1,7 +1,7 @@
 // qmt::FlashLog — an OutboxStore over a page-erase NOR flash, for firmware: log-structured, no
-// heap, no per-record RAM (about 44 bytes of state on a Cortex-M3 and a 32-byte staging buffer on
-// the stack), every write a clearing of bits in erased flash, and a power cut at any point
-// leaving a store that mount() recovers. The format and the guarantees: docs/porting.md,
+// heap, no per-record RAM (60 bytes of state on a Cortex-M3; at most about 330 bytes of stack
+// besides the Flash driver's), every write a clearing of bits in erased flash, and a power cut
+// at any point leaving a store that mount() recovers. The format and the guarantees: docs/porting.md,
 // "An outbox that survives a reset".
 //
 //   MyFlash flash;                       // implements qmt::Flash over 4 pages of the part
@@ -55,11 +55,17 @@ class FlashLog final : public OutboxStore {
     // refused, or its geometry is unusable (see Flash).
     Expected<void, StoreError> mount();
 
-    Expected<std::uint32_t, StoreError> append(const StoredMessage& m) override;
-    void release(std::uint32_t id) override;
+    // The overrides are inline so the vtable (and its typeinfo, in a build with RTTI such as a
+    // sanitizer's) is emitted where the log is used: the core itself is built without RTTI.
+    Expected<std::uint32_t, StoreError> append(const StoredMessage& m) override {
+        return do_append(m);
+    }
+    void release(std::uint32_t id) override { do_release(id); }
     // A record larger than the caller's buffers is skipped (it stays in the store).
     bool next(std::uint32_t after, StoredMessage& out, char* topic_buf, std::size_t topic_cap,
-              std::uint8_t* payload_buf, std::size_t payload_cap) override;
+              std::uint8_t* payload_buf, std::size_t payload_cap) override {
+        return do_next(after, out, topic_buf, topic_cap, payload_buf, payload_cap);
+    }
 
     bool mounted() const { return mounted_; }
     // Records that failed their CRC since mount() (each reported once, then released).
@@ -79,6 +85,10 @@ class FlashLog final : public OutboxStore {
     // bad: nothing more in this page can be read.
     enum class Read : std::uint8_t { ok, torn, end, bad, io };
 
+    Expected<std::uint32_t, StoreError> do_append(const StoredMessage& m);
+    void do_release(std::uint32_t id);
+    bool do_next(std::uint32_t after, StoredMessage& out, char* topic_buf, std::size_t topic_cap,
+                 std::uint8_t* payload_buf, std::size_t payload_cap);
     std::uint32_t align(std::uint32_t n) const { return (n + unit_ - 1) & ~(unit_ - 1); }
     std::uint32_t page_addr(std::uint32_t page) const { return page * psize_; }
     std::uint32_t page_at(std::uint32_t k) const { return (head_ + k) % count_; }
@@ -91,7 +101,7 @@ class FlashLog final : public OutboxStore {
     bool is_blank(std::uint32_t addr, std::uint32_t n, bool& blank);
     bool program_zeros(std::uint32_t addr);
     Read check_body(const Rec& r);
-    bool has_copy_after_head(std::uint32_t id);
+    bool has_copy_after_head(std::uint32_t id);  // a pending one
     bool reclaimable();
     Expected<void, StoreError> open_page();
     Expected<void, StoreError> copy_record(const Rec& r);
