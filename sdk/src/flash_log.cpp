@@ -112,9 +112,9 @@ FlashLog::Read FlashLog::read_record(std::uint32_t addr, std::uint32_t limit, Re
     r.size = (r.body_end - addr) + 2 * marker_;
     if (r.size > limit - addr) return Read::bad;
     std::uint8_t m[2 * kMaxWriteUnit];
-    if (!flash_.read(r.body_end, m, 2 * marker_)) return Read::io;
+    if (!flash_.read(r.body_end, m, std::size_t{2} * marker_)) return Read::io;
     if (!all_of(m, marker_, 0x00)) return Read::torn;  // not committed: a torn append
-    r.pending = !all_of(m + marker_, marker_, 0x00);  // a torn release leaves it pending
+    r.pending = !all_of(m + marker_, marker_, 0x00);   // a torn release leaves it pending
     return Read::ok;
 }
 
@@ -440,8 +440,7 @@ void FlashLog::do_release(std::uint32_t id) {
 }
 
 bool FlashLog::do_next(std::uint32_t after, StoredMessage& out, char* topic_buf,
-                       std::size_t topic_cap, std::uint8_t* payload_buf,
-                       std::size_t payload_cap) {
+                       std::size_t topic_cap, std::uint8_t* payload_buf, std::size_t payload_cap) {
     if (!mounted_) return false;
     for (;;) {
         Cursor c;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "../unit/store_contents.hpp"
 #include "qmtkit/host/file_store.hpp"
 
 namespace qmtkit::host {
@@ -21,14 +22,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using qmt::StoreError;
+using qmtkit::test::Contents;
+using qmtkit::test::drain;
+using qmtkit::test::Msg;
 
 // A fresh directory under $TMPDIR, removed with everything in it.
 class TempDir {
   public:
     TempDir() {
         const char* tmp = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                           "/qmtkit-spool-XXXXXX";
+        std::string tmpl =
+            std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/qmtkit-spool-XXXXXX";
         if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
         path_ = tmpl;
     }
@@ -42,46 +46,6 @@ class TempDir {
   private:
     std::string path_;
 };
-
-struct Msg {
-    std::string topic;
-    std::string payload;
-    std::uint8_t qos = 1;
-    bool retain = false;
-    bool fixed = false;
-    bool operator==(const Msg& o) const {
-        return topic == o.topic && payload == o.payload && qos == o.qos && retain == o.retain &&
-               fixed == o.fixed;
-    }
-    qmt::StoredMessage stored() const {
-        qmt::StoredMessage m;
-        m.qos = qos;
-        m.retain = retain;
-        m.fixed = fixed;
-        m.topic = topic;
-        m.payload = ByteView(payload);
-        return m;
-    }
-};
-std::ostream& operator<<(std::ostream& os, const Msg& m) {
-    return os << "{" << m.topic << ", " << m.payload.size() << " bytes}";
-}
-using Contents = std::map<std::uint32_t, Msg>;
-
-Contents drain(qmt::OutboxStore& s) {
-    Contents out;
-    char topic[256];
-    static std::uint8_t payload[4096];
-    qmt::StoredMessage m;
-    std::uint32_t after = 0;
-    while (s.next(after, m, topic, sizeof topic, payload, sizeof payload)) {
-        EXPECT_GT(m.id, after);
-        after = m.id;
-        out[m.id] = Msg{std::string(m.topic), std::string(m.payload.as_text()), m.qos, m.retain,
-                        m.fixed};
-    }
-    return out;
-}
 
 FileStore open_ok(const std::string& dir, std::uint64_t max = 1 << 20) {
     auto r = FileStore::open(dir, max);
@@ -204,7 +168,8 @@ TEST(FileStore, GarbageTailIsDropped) {
         want[append_ok(s, Msg{"g", "good"})] = Msg{"g", "good"};
     }
     const std::string journal = t.spool() + "/outbox.journal";
-    write_all(journal, read_all(journal) + std::string("A\x01\x05\x00garbage that is no record", 30));
+    write_all(journal,
+              read_all(journal) + std::string("A\x01\x05\x00garbage that is no record", 30));
     FileStore s = open_ok(t.spool());
     EXPECT_EQ(drain(s), want);
     EXPECT_EQ(s.dropped_bytes(), 30u);

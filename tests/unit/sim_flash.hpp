@@ -17,8 +17,9 @@ namespace qmtkit::test {
 
 enum class Tear : std::uint8_t {
     nothing,       // the cut step writes nothing
-    prefix,        // half its whole units (an erase: the first half of the page)
-    partial_unit,  // a program: that prefix and one more unit with only some of its bits cleared
+    prefix,        // the bytes of half its units and the first half of the next unit's (an
+                   // erase: the first half of the page)
+    partial_unit,  // a program: half its units, and one more with only some of its bits cleared
 };
 
 class SimFlash final : public qmt::Flash {
@@ -59,11 +60,13 @@ class SimFlash final : public qmt::Flash {
                 violation("0 -> 1 at " + std::to_string(addr + i));
         ++steps;
         std::size_t whole = n / unit_;
+        std::size_t bytes = n;
         if (steps == cut_at) {
             dead = true;
             whole = tear == Tear::nothing ? 0 : whole / 2;
+            bytes = whole * unit_ + (tear == Tear::prefix ? unit_ / 2 : 0);
         }
-        apply(addr, data, whole * unit_);
+        apply(addr, data, bytes);
         if (dead && tear == Tear::partial_unit && whole * unit_ < n) {
             const std::size_t at = whole * unit_;
             for (std::size_t i = 0; i < unit_; ++i) {  // every other bit of the unit gets there
@@ -117,7 +120,9 @@ class SimFlash final : public qmt::Flash {
         return false;
     }
     void apply(std::uint32_t addr, const std::uint8_t* data, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) mem[addr + i] = static_cast<std::uint8_t>(mem[addr + i] & data[i]);
+        for (std::size_t i = 0; i < n; ++i)
+            mem[addr + i] = static_cast<std::uint8_t>(mem[addr + i] & data[i]);
+        // A unit the write reached at all counts as programmed.
         for (std::size_t u = 0; u < n; u += unit_) programmed_[(addr + u) / unit_] = true;
     }
     void violation(std::string s) { violations.push_back(std::move(s)); }

@@ -16,57 +16,18 @@
 #include "qmtkit/common/crc32.hpp"
 #include "qmtkit/qmt/flash_log.hpp"
 #include "sim_flash.hpp"
+#include "store_contents.hpp"
 
 using namespace qmtkit;
 using qmt::FlashLog;
 using qmt::StoreError;
+using test::Contents;
+using test::drain;
+using test::Msg;
 using test::SimFlash;
 using test::Tear;
 
 namespace {
-
-struct Msg {
-    std::string topic;
-    std::string payload;
-    std::uint8_t qos = 1;
-    bool retain = false;
-    bool fixed = false;
-    bool operator==(const Msg& o) const {
-        return topic == o.topic && payload == o.payload && qos == o.qos && retain == o.retain &&
-               fixed == o.fixed;
-    }
-    qmt::StoredMessage stored() const {
-        qmt::StoredMessage m;
-        m.qos = qos;
-        m.retain = retain;
-        m.fixed = fixed;
-        m.topic = topic;
-        m.payload = ByteView(payload);
-        return m;
-    }
-};
-
-std::ostream& operator<<(std::ostream& os, const Msg& m) {
-    return os << "{" << m.topic.size() << "-byte topic, " << m.payload.size() << "-byte payload}";
-}
-
-using Contents = std::map<std::uint32_t, Msg>;
-
-// Everything next() reports, from the oldest; ids must come strictly increasing.
-Contents drain(FlashLog& log) {
-    Contents out;
-    static char topic[256];
-    static std::uint8_t payload[2048];
-    qmt::StoredMessage m;
-    std::uint32_t after = 0;
-    while (log.next(after, m, topic, sizeof topic, payload, sizeof payload)) {
-        EXPECT_GT(m.id, after);
-        after = m.id;
-        Msg x{std::string(m.topic), std::string(m.payload.as_text()), m.qos, m.retain, m.fixed};
-        EXPECT_TRUE(out.emplace(m.id, x).second) << "id " << m.id << " twice";
-    }
-    return out;
-}
 
 std::uint32_t append_ok(FlashLog& log, const Msg& m) {
     auto r = log.append(m.stored());
@@ -322,8 +283,8 @@ TEST(FlashLog, RecordLargerThanTheBuffersIsSkipped) {
 
 struct Op {
     bool append = true;
-    Msg msg;               // append
-    std::size_t ref = 0;   // release: the index of the append op whose id is released
+    Msg msg;              // append
+    std::size_t ref = 0;  // release: the index of the append op whose id is released
 };
 
 // Appends of varied sizes (0 and 1 KB payloads, 255-byte topics); releases mostly of the oldest,
@@ -364,9 +325,9 @@ std::vector<Op> make_script(std::uint32_t seed, std::size_t count) {
 
 // What the application knows when the power goes.
 struct Oracle {
-    Contents durable;                   // append() returned these
-    std::set<std::uint32_t> released;   // release() returned
-    std::optional<Msg> append_cut;      // the append the power cut interrupted
+    Contents durable;                  // append() returned these
+    std::set<std::uint32_t> released;  // release() returned
+    std::optional<Msg> append_cut;     // the append the power cut interrupted
     std::optional<std::uint32_t> release_cut;
     std::uint32_t max_id = 0;
 };
@@ -502,9 +463,10 @@ TEST_P(FlashLogPowerCut, AtEveryWriteStep) {
     }
     EXPECT_EQ(cuts, static_cast<std::size_t>(3 * steps));
     EXPECT_GT(release_cuts_resurrected, 0u) << "an interrupted release leaves the record pending";
-    std::printf("[ power cuts ] %ld write steps x 3 tears = %zu cuts (page %u x %u, unit %u); "
-                "%zu left the store full until releases\n",
-                steps, cuts, g.page, g.pages, g.unit, full_after_cut);
+    std::printf(
+        "[ power cuts ] %ld write steps x 3 tears = %zu cuts (page %u x %u, unit %u); "
+        "%zu left the store full until releases\n",
+        steps, cuts, g.page, g.pages, g.unit, full_after_cut);
 }
 
 INSTANTIATE_TEST_SUITE_P(Geometries, FlashLogPowerCut,

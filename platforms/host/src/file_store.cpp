@@ -55,7 +55,9 @@ void close_file(File& f) {
 }
 
 // EWOULDBLOCK: another open file description holds it.
-int lock_file(File& f) { return ::flock(f.fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno; }
+int lock_file(File& f) {
+    return ::flock(f.fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+}
 
 int file_size(File& f, std::uint64_t& size) {
     struct stat st {};
@@ -67,8 +69,8 @@ int file_size(File& f, std::uint64_t& size) {
 int read_at(File& f, std::uint64_t off, void* buf, std::size_t n, std::size_t& got) {
     got = 0;
     while (got < n) {
-        const ssize_t r = ::pread(f.fd, static_cast<char*>(buf) + got, n - got,
-                                  static_cast<off_t>(off + got));
+        const ssize_t r =
+            ::pread(f.fd, static_cast<char*>(buf) + got, n - got, static_cast<off_t>(off + got));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return errno;
         if (r == 0) break;
@@ -89,7 +91,9 @@ int write_at(File& f, std::uint64_t off, const void* data, std::size_t n) {
     return 0;
 }
 
-int sync_file(File& f) { return ::fsync(f.fd) == 0 ? 0 : errno; }
+int sync_file(File& f) {
+    return ::fsync(f.fd) == 0 ? 0 : errno;
+}
 
 int truncate_file(File& f, std::uint64_t size) {
     return ::ftruncate(f.fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
@@ -99,7 +103,9 @@ int rename_file(const std::string& from, const std::string& to) {
     return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
 }
 
-void remove_file(const std::string& path) { ::unlink(path.c_str()); }
+void remove_file(const std::string& path) {
+    ::unlink(path.c_str());
+}
 
 // A rename is durable once the directory holding it is synced.
 int sync_dir(const std::string& dir) {
@@ -110,29 +116,51 @@ int sync_dir(const std::string& dir) {
     return r;
 }
 
-int own_pid() { return static_cast<int>(::getpid()); }
+int own_pid() {
+    return static_cast<int>(::getpid());
+}
 
 #else  // TODO(windows): CreateFileW, LockFileEx, ReadFile/WriteFile with OVERLAPPED offsets,
        // FlushFileBuffers, SetEndOfFile, MoveFileExW(MOVEFILE_REPLACE_EXISTING |
        // MOVEFILE_WRITE_THROUGH). Until then open() fails with a clear message.
 
 constexpr int kNotYet = ENOSYS;
-int make_dir(const std::string&) { return kNotYet; }
-int open_file(const std::string&, bool, File&) { return kNotYet; }
+int make_dir(const std::string&) {
+    return kNotYet;
+}
+int open_file(const std::string&, bool, File&) {
+    return kNotYet;
+}
 void close_file(File&) {}
-int lock_file(File&) { return kNotYet; }
-int file_size(File&, std::uint64_t&) { return kNotYet; }
+int lock_file(File&) {
+    return kNotYet;
+}
+int file_size(File&, std::uint64_t&) {
+    return kNotYet;
+}
 int read_at(File&, std::uint64_t, void*, std::size_t, std::size_t& got) {
     got = 0;
     return kNotYet;
 }
-int write_at(File&, std::uint64_t, const void*, std::size_t) { return kNotYet; }
-int sync_file(File&) { return kNotYet; }
-int truncate_file(File&, std::uint64_t) { return kNotYet; }
-int rename_file(const std::string&, const std::string&) { return kNotYet; }
+int write_at(File&, std::uint64_t, const void*, std::size_t) {
+    return kNotYet;
+}
+int sync_file(File&) {
+    return kNotYet;
+}
+int truncate_file(File&, std::uint64_t) {
+    return kNotYet;
+}
+int rename_file(const std::string&, const std::string&) {
+    return kNotYet;
+}
 void remove_file(const std::string&) {}
-int sync_dir(const std::string&) { return kNotYet; }
-int own_pid() { return 0; }
+int sync_dir(const std::string&) {
+    return kNotYet;
+}
+int own_pid() {
+    return 0;
+}
 
 #endif
 
@@ -165,7 +193,9 @@ void record_header(std::uint8_t* h, std::uint8_t type, std::uint8_t flags, std::
     put_le32(h + 12, crc32_final(crc));
 }
 
-std::string describe_errno(int e) { return e == 0 ? "unknown error" : std::strerror(e); }
+std::string describe_errno(int e) {
+    return e == 0 ? "unknown error" : std::strerror(e);
+}
 
 // All `n` bytes or an error (EIO: the file ends first).
 int read_exact(File& f, std::uint64_t off, void* buf, std::size_t n) {
@@ -222,8 +252,8 @@ struct FileStore::Impl {
     // Reads the journal; the first short or failing record ends it and is cut off.
     int recover(FileStoreError& err) {
         if (int e = file_size(journal, size); e != 0) {
-            err = {FileStoreError::Kind::io, e, where() + ": cannot stat " + journal_path + ": " +
-                                                    describe_errno(e)};
+            err = {FileStoreError::Kind::io, e,
+                   where() + ": cannot stat " + journal_path + ": " + describe_errno(e)};
             return e;
         }
         std::uint8_t h[kHdr];
@@ -234,9 +264,9 @@ struct FileStore::Impl {
             return e;
         }
         if (got < kHdr || std::memcmp(h, kMagic, 8) != 0 || crc32(h, 12) != get_le32(h + 12)) {
-            err = {FileStoreError::Kind::not_a_journal, 0,
-                   where() + ": " + journal_path +
-                       " is not a qmtkit outbox journal (left as it is)"};
+            err = {
+                FileStoreError::Kind::not_a_journal, 0,
+                where() + ": " + journal_path + " is not a qmtkit outbox journal (left as it is)"};
             return EINVAL;
         }
         next_id = get_le32(h + 8) > 1 ? get_le32(h + 8) : 1;
@@ -358,10 +388,10 @@ Expected<FileStore, FileStoreError> FileStore::open(const std::string& dir,
     s->max_bytes = max_bytes;
     using Kind = FileStoreError::Kind;
     if (max_bytes < 2 * kHdr + 1) {
-        return unexpected(FileStoreError{
-            Kind::bad_limit, 0,
-            s->where() + ": a limit of " + std::to_string(max_bytes) +
-                " bytes holds no message (at least " + std::to_string(2 * kHdr + 1) + ")"});
+        return unexpected(FileStoreError{Kind::bad_limit, 0,
+                                         s->where() + ": a limit of " + std::to_string(max_bytes) +
+                                             " bytes holds no message (at least " +
+                                             std::to_string(2 * kHdr + 1) + ")"});
     }
     auto io_error = [&](const std::string& what, int e) {
         return unexpected(
@@ -377,11 +407,11 @@ Expected<FileStore, FileStoreError> FileStore::open(const std::string& dir,
         read_at(s->lock, 0, pid, sizeof pid - 1, got);
         std::string owner = got > 0 ? std::string(pid, got) : std::string();
         while (!owner.empty() && (owner.back() == '\n' || owner.back() == ' ')) owner.pop_back();
-        return unexpected(FileStoreError{
-            Kind::in_use, e,
-            s->where() + " is in use by another process" +
-                (owner.empty() ? std::string() : " (pid " + owner + ")") + "; lock " +
-                s->lock_path});
+        return unexpected(
+            FileStoreError{Kind::in_use, e,
+                           s->where() + " is in use by another process" +
+                               (owner.empty() ? std::string() : " (pid " + owner + ")") +
+                               "; lock " + s->lock_path});
     }
     const std::string pid = std::to_string(own_pid()) + "\n";
     if (truncate_file(s->lock, 0) == 0) write_at(s->lock, 0, pid.data(), pid.size());
@@ -419,8 +449,8 @@ Expected<std::uint32_t, qmt::StoreError> FileStore::append(const qmt::StoredMess
         return unexpected(qmt::StoreError::full);
     }
     const std::uint32_t id = s.next_id;
-    const auto flags = static_cast<std::uint8_t>((m.qos & 3u) | (m.retain ? 4u : 0u) |
-                                                 (m.fixed ? 8u : 0u));
+    const auto flags =
+        static_cast<std::uint8_t>((m.qos & 3u) | (m.retain ? 4u : 0u) | (m.fixed ? 8u : 0u));
     std::uint8_t h[kHdr];
     record_header(h, kAppend, flags, static_cast<std::uint8_t>(m.topic.size()),
                   static_cast<std::uint32_t>(m.payload.size), id, m.topic.data(), m.payload.data);
@@ -480,12 +510,26 @@ bool FileStore::next(std::uint32_t after, qmt::StoredMessage& out, char* topic_b
     return false;
 }
 
-bool FileStore::compact() { return impl_->compact(); }
-const std::string& FileStore::last_error() const { return impl_->last_error; }
-const std::string& FileStore::dir() const { return impl_->dir; }
-std::uint64_t FileStore::max_bytes() const { return impl_->max_bytes; }
-std::uint64_t FileStore::journal_bytes() const { return impl_->size; }
-std::size_t FileStore::pending() const { return impl_->pending.size(); }
-std::uint64_t FileStore::dropped_bytes() const { return impl_->dropped; }
+bool FileStore::compact() {
+    return impl_->compact();
+}
+const std::string& FileStore::last_error() const {
+    return impl_->last_error;
+}
+const std::string& FileStore::dir() const {
+    return impl_->dir;
+}
+std::uint64_t FileStore::max_bytes() const {
+    return impl_->max_bytes;
+}
+std::uint64_t FileStore::journal_bytes() const {
+    return impl_->size;
+}
+std::size_t FileStore::pending() const {
+    return impl_->pending.size();
+}
+std::uint64_t FileStore::dropped_bytes() const {
+    return impl_->dropped;
+}
 
 }  // namespace qmtkit::host

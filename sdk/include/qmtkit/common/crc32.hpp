@@ -11,7 +11,9 @@ constexpr std::uint32_t kCrc32Init = 0xFFFFFFFFu;
 
 // Folds `n` bytes into a running CRC started at kCrc32Init; crc32_final() gives the value.
 std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t n);
-constexpr std::uint32_t crc32_final(std::uint32_t crc) { return crc ^ 0xFFFFFFFFu; }
+constexpr std::uint32_t crc32_final(std::uint32_t crc) {
+    return crc ^ 0xFFFFFFFFu;
+}
 
 inline std::uint32_t crc32(const void* data, std::size_t n) {
     return crc32_final(crc32_update(kCrc32Init, data, n));

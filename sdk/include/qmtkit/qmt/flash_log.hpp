@@ -1,8 +1,8 @@
 // qmt::FlashLog — an OutboxStore over a page-erase NOR flash, for firmware: log-structured, no
 // heap, no per-record RAM (60 bytes of state on a Cortex-M3; at most about 330 bytes of stack
 // besides the Flash driver's), every write a clearing of bits in erased flash, and a power cut
-// at any point leaving a store that mount() recovers. The format and the guarantees: docs/porting.md,
-// "An outbox that survives a reset".
+// at any point leaving a store that mount() recovers. The format and the guarantees:
+// docs/porting.md, "An outbox that survives a reset".
 //
 //   MyFlash flash;                       // implements qmt::Flash over 4 pages of the part
 //   qmt::FlashLog log(flash);
@@ -119,9 +119,9 @@ class FlashLog final : public OutboxStore {
     std::uint32_t used_ = 0;        // pages head..tail
     std::uint32_t tail_off_ = 0;    // append point in the tail page
     std::uint32_t next_id_ = 1;
-    std::uint32_t next_seq_ = 1;    // sequence number of the next page opened
+    std::uint32_t next_seq_ = 1;  // sequence number of the next page opened
     std::uint32_t corrupt_ = 0;
-    bool tail_closed_ = false;      // a torn or failed write: nothing more goes in the tail page
+    bool tail_closed_ = false;  // a torn or failed write: nothing more goes in the tail page
     bool mounted_ = false;
 };
 

@@ -57,9 +57,8 @@ class FileStore final : public qmt::OutboxStore {
     Expected<std::uint32_t, qmt::StoreError> append(const qmt::StoredMessage& m) override;
     void release(std::uint32_t id) override;
     // A record larger than the caller's buffers is skipped (it stays in the journal).
-    bool next(std::uint32_t after, qmt::StoredMessage& out, char* topic_buf,
-              std::size_t topic_cap, std::uint8_t* payload_buf,
-              std::size_t payload_cap) override;
+    bool next(std::uint32_t after, qmt::StoredMessage& out, char* topic_buf, std::size_t topic_cap,
+              std::uint8_t* payload_buf, std::size_t payload_cap) override;
 
     // Rewrites the journal with only the pending records; false (and last_error()) on failure,
     // the old journal then kept. append() and release() call it when it is worth it.
