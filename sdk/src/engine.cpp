@@ -262,9 +262,9 @@ void EngineCore::pump(Instant now) {
         if (phase_ == Phase::sending) {
             detail::QueueSlot& s = storage_.queue[q_head_];
             while (tx_off_ < s.len) {
-                const std::size_t n = writer_.write(
-                    reinterpret_cast<const std::uint8_t*>(storage_.pool) + tx_off_,
-                    s.len - tx_off_);
+                const std::size_t n =
+                    writer_.write(reinterpret_cast<const std::uint8_t*>(storage_.pool) + tx_off_,
+                                  s.len - tx_off_);
                 if (n == 0) {
                     writer_blocked_ = true;
                     return;
@@ -1001,7 +1001,7 @@ void EngineCore::trace_command(TraceKind kind, const detail::QueueSlot& s) {
     if (!trace_) return;
     char* out = storage_.trace;
     const std::size_t cap = storage_.trace_capacity;
-    const char* text = storage_.pool;  // only the head's line is ever traced
+    const char* text = storage_.pool;    // only the head's line is ever traced
     const std::size_t end = s.len - 1u;  // without the CR
     std::size_t n = 0;
     std::size_t i = 0;

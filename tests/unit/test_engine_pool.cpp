@@ -29,12 +29,13 @@ std::string ok() {
 }
 
 TEST_F(PoolTest, FullPoolRefusesWithQueueFullBeforeAnythingIsWritten) {
-    for (std::uint32_t tag = 1; tag <= 6; ++tag) ASSERT_TRUE(engine.submit(cmd::attach_query, &rec, tag));
+    for (std::uint32_t tag = 1; tag <= 6; ++tag)
+        ASSERT_TRUE(engine.submit(cmd::attach_query, &rec, tag));
     EXPECT_EQ(wire.take(), "AT+CGATT?\r");
     auto r = engine.submit(cmd::attach_query, &rec, 7);  // 60 of 64 bytes taken
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::queue_full);
-    EXPECT_EQ(engine.queued(), 6u);  // the queue had slots; the pool had no room
+    EXPECT_EQ(engine.queued(), 6u);                // the queue had slots; the pool had no room
     EXPECT_TRUE(engine.submit(cmd::at, &rec, 8));  // 3 bytes still fit
     EXPECT_EQ(wire.take(), "");
     // Each OK frees the head's line; the rest go out intact and in order.
@@ -226,15 +227,18 @@ struct Stream {
             feed("\r\n> ");
             feed(rec.payload);  // payload echo
             wire.take();
-            if (i % 3 == 0) feed("\r\n+QMTRECV: 0," + std::to_string(i) + ",\"in\",\"" + body + "\"\r\n");
-            if (i % 3 == 1) feed("\r\n+QMTRECV: 0," + std::to_string(i) + ",\"in\"," + body + "\r\n");
+            if (i % 3 == 0)
+                feed("\r\n+QMTRECV: 0," + std::to_string(i) + ",\"in\",\"" + body + "\"\r\n");
+            if (i % 3 == 1)
+                feed("\r\n+QMTRECV: 0," + std::to_string(i) + ",\"in\"," + body + "\r\n");
             if (i % 4 == 0) feed("\r\n" + std::string(1500, 'x') + "\r\n");
             feed("\r\nOK\r\n\r\n+QMTSTAT: 0," + std::to_string(i) + "\r\n");
             feed("\r\n+QMTPUB: 0," + std::to_string(i) + ",0\r\n");
         }
         const Counters& c = engine.counters();
         for (const Event& e : rec.events)
-            log.push_back(std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.tag) + " " + e.text);
+            log.push_back(std::to_string(static_cast<int>(e.kind)) + " " + std::to_string(e.tag) +
+                          " " + e.text);
         log.push_back("overflows=" + std::to_string(c.overflows) + " unclaimed=" +
                       std::to_string(c.unclaimed) + " claims=" + std::to_string(c.claims) +
                       " resyncs=" + std::to_string(c.resyncs) + " urcs=" + std::to_string(c.urcs));

@@ -172,8 +172,8 @@ struct EngineConfig {
     // AT+QMTPUB with a 255-byte topic takes ~290 B, a short one ~45 B). A command that does not
     // fit is refused with queue_full. At least command_capacity.
     static constexpr std::size_t command_pool = 1024;
-    static constexpr std::size_t queue_depth = 8;  // commands waiting for the line
-    static constexpr std::size_t result_slots = 8;        // two-phase results awaited at once
+    static constexpr std::size_t queue_depth = 8;   // commands waiting for the line
+    static constexpr std::size_t result_slots = 8;  // two-phase results awaited at once
     static constexpr std::size_t urc_handlers = 6;
     static constexpr std::size_t trace_capacity = 200;  // longer trace lines are cut
     static constexpr Millis claim_idle = 100;           // quiet time that ends a claimed URC
@@ -435,7 +435,7 @@ class EngineCore {
     bool prompt_done_ = false;
     bool payload_end_pending_ = false;
     bool claim_after_lf_ = false;
-    bool writer_blocked_ = false;  // the Writer took less than offered: offer it again
+    bool writer_blocked_ = false;      // the Writer took less than offered: offer it again
     bool settle_saw_prompt_ = false;   // a '>' came while settling: the module is in data mode
     std::uint8_t settle_left_ = 0;     // probes still to try
     std::uint8_t settle_out_len_ = 0;  // probe bytes still to write (from settle_out_)

@@ -42,7 +42,7 @@ class ArgWriter {
 
     ArgError error() const { return err_; }
     bool ok() const { return err_ == ArgError::none; }
-    std::size_t size() const { return len_; }  // also counts bytes past the buffer
+    std::size_t size() const { return len_; }     // also counts bytes past the buffer
     bool stored() const { return len_ <= cap_; }  // every byte is in the buffer
     std::size_t arg_count() const { return count_; }
     std::uint16_t arg_start(std::size_t i) const { return starts_[i]; }
