@@ -33,8 +33,27 @@ inclusive() {  # file pattern
         awk -v pat="$2" '!found && index($0, pat) { gsub(",", "", $1); print $1; found = 1 }'
 }
 
+# Of EngineCore::feed's count, what the engine's functions hand outside qmtkit::at (inclusive):
+# the client's handlers (on_result, on_prompt, the +QMTRECV claim with qmt::parse_recv, ...) and
+# the bench's Writer. Prints "client writer parse_recv".
+outside() {  # file
+    callgrind_annotate --inclusive=yes --tree=calling --threshold=100 "$1" 2>/dev/null | awk '
+        function name(l) { sub(/^ *[0-9,]+ \([^)]*\) +[*>] +/, "", l); sub(/\(.*/, "", l); return l }
+        / \*  / { eng = index(name($0), "qmtkit::at::") == 1 || index(name($0), "???:qmtkit::at::") == 1; next }
+        / >   / && eng {
+            f = name($0)
+            if (index(f, "qmtkit::at::") || index(f, "/string/") || index(f, "sysdeps")) next
+            n = $1; gsub(",", "", n)
+            if (index($0, "Module::write(")) w += n; else c += n
+        }
+        END { printf "%d %d\n", c, w }'
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+        awk '!f && index($0, "qmtkit::qmt::parse_recv(") { gsub(",", "", $1); print $1; f = 1 } END { if (!f) print 0 }'
+}
+
 printf '%-22s %10s %14s %12s %14s %12s\n' "feeding" "bytes" "EngineCore::feed" "instr/byte" "ClientCore::feed" "instr/byte"
 rows=()
+splits=()
 for chunk in 64 1; do
     out=$work/callgrind.chunk$chunk.out
     valgrind --tool=callgrind --callgrind-out-file="$out" "$bench" --chunk "$chunk" \
@@ -49,8 +68,14 @@ for chunk in 64 1; do
     c_pb=$(awk -v a="$client" -v b="$bytes" 'BEGIN { printf "%.1f", a / b }')
     label=$([ "$chunk" = 1 ] && echo "one byte at a time" || echo "$chunk-byte chunks")
     printf '%-22s %10s %14s %12s %14s %12s\n' "$label" "$bytes" "$engine" "$e_pb" "$client" "$c_pb"
+    read -r handlers writer < <(outside "$out" | head -1)
+    recv=$(outside "$out" | tail -1)
+    splits+=("$(awk -v l="$label" -v h="$handlers" -v w="$writer" -v r="$recv" -v b="$bytes" 'BEGIN {
+        printf "  %s: client handlers %.1f (of which qmt::parse_recv %.1f), Writer %.1f instr/byte", l, h / b, r / b, w / b }')")
     rows+=("{\"chunk\": $chunk, \"bytes\": $bytes, \"engine_feed_instr\": $engine, \"engine_instr_per_byte\": $e_pb, \"client_feed_instr\": $client, \"client_instr_per_byte\": $c_pb}")
 done
+echo "inside EngineCore::feed, called from the engine but outside qmtkit::at:"
+printf '%s\n' "${splits[@]}"
 echo "(callgrind Ir, $(uname -m), ${build_type:-?} build: ${opt_flags:-?}; issue 10's targets: <= 15 instr/byte"
 echo " in 64-byte chunks, <= 30 one byte at a time)"
 sed -n 2p "$work/run.chunk64.txt"

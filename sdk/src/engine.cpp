@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "qmtkit/at/commands.hpp"
 #include "qmtkit/common/arith.hpp"
 #include "qmtkit/common/text.hpp"
 
@@ -38,15 +39,6 @@ std::string_view body_after(std::string_view line, std::string_view name) {
     return b;
 }
 
-bool is_integer(std::string_view s) {
-    if (!s.empty() && s.front() == '-') s.remove_prefix(1);
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-    }
-    return true;
-}
-
 AtError error_of(ErrorKind k) {
     return AtError{k, Cme::none, ArgError::none};
 }
@@ -78,15 +70,7 @@ EngineCore::EngineCore(Writer& writer, const detail::Storage& storage)
 
 // ---------------------------------------------------------------- submitting
 
-detail::QueueSlot* EngineCore::reserve() {
-    if (q_count_ >= storage_.queue_depth) return nullptr;
-    const std::size_t idx = (q_head_ + q_count_) % storage_.queue_depth;
-    detail::QueueSlot* s = &storage_.queue[idx];
-    s->text = storage_.command_buf + idx * storage_.command_capacity;
-    return s;
-}
-
-bool EngineCore::begin(detail::QueueSlot&, const CommandSpec& spec, ArgWriter& w) {
+bool EngineCore::begin(const CommandSpec& spec, ArgWriter& w) {
     w.append_text("AT");
     w.append_text(spec.name);
     switch (spec.form) {
@@ -106,30 +90,31 @@ bool EngineCore::begin(detail::QueueSlot&, const CommandSpec& spec, ArgWriter& w
     return w.ok();
 }
 
-Expected<std::uint32_t, AtError> EngineCore::commit(detail::QueueSlot& slot,
-                                                    const CommandSpec& spec,
+Expected<std::uint32_t, AtError> EngineCore::commit(const CommandSpec& spec,
                                                     CommandHandler* handler, std::uint32_t tag,
                                                     Timeouts timeouts, const ArgWriter& w) {
     if (!w.ok()) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
+    std::size_t key_begin = 0;
+    std::size_t key_len = 0;
+    if (spec.result_keys > 0 && w.arg_count() >= spec.result_keys) {
+        key_begin = w.arg_start(0);
+        key_len = w.arg_end(spec.result_keys - 1u) - key_begin;
+        // Keys are integers ("0,<msgID>"): longer ones could never be matched.
+        if (key_len > detail::kResultKeyCapacity || key_begin > 0xFF)
+            return unexpected(AtError{ErrorKind::bad_argument, Cme::none, ArgError::too_long});
+    }
+    if (!w.stored()) return unexpected(error_of(ErrorKind::queue_full));  // measured, not kept
+    detail::QueueSlot& slot = storage_.queue[(q_head_ + q_count_) % storage_.queue_depth];
     slot.spec = &spec;
     slot.handler = handler;
     slot.tag = tag;
     slot.seq = next_seq_++;
     slot.timeouts = timeouts;
     slot.len = static_cast<std::uint16_t>(w.size() + 1);
-    slot.text[w.size()] = '\r';
-    slot.nargs = static_cast<std::uint16_t>(w.arg_count());
-    for (std::size_t i = 0; i < w.arg_count(); ++i) {
-        slot.arg_start[i] = w.arg_start(i);
-        slot.arg_end[i] = w.arg_end(i);
-    }
-    slot.key_begin = 0;
-    slot.key_len = 0;
-    if (spec.result_keys > 0 && w.arg_count() >= spec.result_keys) {
-        slot.key_begin = w.arg_start(0);
-        slot.key_len =
-            static_cast<std::uint16_t>(w.arg_end(spec.result_keys - 1u) - w.arg_start(0));
-    }
+    slot.key_begin = static_cast<std::uint8_t>(key_begin);
+    slot.key_len = static_cast<std::uint8_t>(key_len);
+    storage_.pool[pool_used_ + w.size()] = '\r';
+    pool_used_ += slot.len;
     ++q_count_;
     if (busy_ == 0) pump(now_);
     return slot.seq;
@@ -164,14 +149,15 @@ bool EngineCore::abandon(std::uint32_t seq) {
             running_result_ = nullptr;
             break;
         }
-        // Close the gap: shift the later entries' metadata and text one place forward.
+        // Close the gap: the later lines move back in the pool, their entries one place forward.
+        std::size_t off = 0;
+        for (std::size_t j = 0; j < k; ++j)
+            off += storage_.queue[(q_head_ + j) % storage_.queue_depth].len;
+        std::memmove(storage_.pool + off, storage_.pool + off + s.len, pool_used_ - off - s.len);
+        pool_used_ -= s.len;
         for (std::size_t j = k; j + 1 < q_count_; ++j) {
-            const std::size_t a = (q_head_ + j) % storage_.queue_depth;
-            const std::size_t b = (q_head_ + j + 1) % storage_.queue_depth;
-            char* text_a = storage_.command_buf + a * storage_.command_capacity;
-            std::memcpy(text_a, storage_.queue[b].text, storage_.queue[b].len);
-            storage_.queue[a] = storage_.queue[b];
-            storage_.queue[a].text = text_a;
+            storage_.queue[(q_head_ + j) % storage_.queue_depth] =
+                storage_.queue[(q_head_ + j + 1) % storage_.queue_depth];
         }
         --q_count_;
         break;
@@ -186,6 +172,9 @@ bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler,
                               ClaimOverflowHandler overflow) {
     if (urc_count_ >= storage_.urc_capacity) return false;
     storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler, overflow, false};
+    if (prefix.size() > claim_window_) claim_window_ = prefix.size();
+    if (claim_shortest_ == 0 || prefix.size() < claim_shortest_) claim_shortest_ = prefix.size();
+    plain_ = plain_state();
     return true;
 }
 
@@ -247,9 +236,8 @@ bool EngineCore::start_next(Instant now) {
         r->seq = s.seq;
         r->timeout = s.timeouts.result != 0 ? s.timeouts.result : s.spec->result_timeout;
         r->deadline = kNever;
-        const std::size_t klen = s.key_len < sizeof(r->key) ? s.key_len : sizeof(r->key);
-        std::memcpy(r->key, s.text + s.key_begin, klen);
-        r->key_len = static_cast<std::uint8_t>(klen);
+        std::memcpy(r->key, storage_.pool + s.key_begin, s.key_len);  // the head's line
+        r->key_len = s.key_len;
     }
     running_result_ = r;
     phase_ = Phase::sending;
@@ -266,6 +254,7 @@ bool EngineCore::start_next(Instant now) {
 }
 
 void EngineCore::pump(Instant now) {
+    writer_blocked_ = false;
     for (;;) {
         if (phase_ == Phase::idle) {
             if (!start_next(now)) return;
@@ -273,9 +262,13 @@ void EngineCore::pump(Instant now) {
         if (phase_ == Phase::sending) {
             detail::QueueSlot& s = storage_.queue[q_head_];
             while (tx_off_ < s.len) {
-                const std::size_t n = writer_.write(
-                    reinterpret_cast<const std::uint8_t*>(s.text) + tx_off_, s.len - tx_off_);
-                if (n == 0) return;
+                const std::size_t n =
+                    writer_.write(reinterpret_cast<const std::uint8_t*>(storage_.pool) + tx_off_,
+                                  s.len - tx_off_);
+                if (n == 0) {
+                    writer_blocked_ = true;
+                    return;
+                }
                 tx_off_ += n;
             }
             phase_ = Phase::awaiting_final;
@@ -285,12 +278,18 @@ void EngineCore::pump(Instant now) {
             while (payload_off_ < payload_.bytes.size) {
                 const std::size_t n = writer_.write(payload_.bytes.data + payload_off_,
                                                     payload_.bytes.size - payload_off_);
-                if (n == 0) return;
+                if (n == 0) {
+                    writer_blocked_ = true;
+                    return;
+                }
                 payload_off_ += n;
             }
             if (payload_end_pending_) {
                 const std::uint8_t end = payload_.end == Payload::End::cancel ? kEsc : kCtrlZ;
-                if (writer_.write(&end, 1) == 0) return;
+                if (writer_.write(&end, 1) == 0) {
+                    writer_blocked_ = true;
+                    return;
+                }
                 payload_end_pending_ = false;
             }
             // From now on the module may publish it, and its result may come.
@@ -303,7 +302,10 @@ void EngineCore::pump(Instant now) {
             while (settle_out_len_ > 0) {
                 const std::size_t n = writer_.write(
                     reinterpret_cast<const std::uint8_t*>(settle_out_), settle_out_len_);
-                if (n == 0) return;
+                if (n == 0) {
+                    writer_blocked_ = true;
+                    return;
+                }
                 settle_out_ += n;
                 settle_out_len_ = static_cast<std::uint8_t>(settle_out_len_ - n);
             }
@@ -348,6 +350,11 @@ void EngineCore::start_payload(const Payload& p, Instant now) {
 }
 
 void EngineCore::pop_front() {
+    // The lines stay contiguous, the head's at the pool's start: one move per finished command
+    // (at most the pool) keeps every reader of a line (Writer, echo, trace) on one span.
+    const std::size_t len = storage_.queue[q_head_].len;
+    std::memmove(storage_.pool, storage_.pool + len, pool_used_ - len);
+    pool_used_ -= len;
     q_head_ = (q_head_ + 1) % storage_.queue_depth;
     --q_count_;
 }
@@ -378,119 +385,304 @@ void EngineCore::finish_running(const Outcome& outcome, Instant now) {
 
 void EngineCore::feed(const std::uint8_t* data, std::size_t size, Instant now) {
     now_ = now;
-    ++busy_;
-    for (std::size_t i = 0; i < size; ++i) on_byte(data[i], now);
-    --busy_;
-    pump(now);
+    if (size == 1) {
+        last_rx_ = now;
+        if (take_plain_byte(*data)) {
+            // A plain byte changes nothing on the transmit side; a stalled Writer is offered
+            // its bytes again.
+            if (writer_blocked_) pump(now);
+            return;
+        }
+    } else if (size == 0) {
+        return;
+    }
+    last_rx_ = now;
+    feed_run(data, size, now);
 }
 
-void EngineCore::on_byte(std::uint8_t b, Instant now) {
-    last_rx_ = now;
-    if (rx_ == Rx::skip_prompt_space) {
-        // Before the payload echo: the module sends "> " and then repeats the payload.
+void EngineCore::feed_run(const std::uint8_t* data, std::size_t size, Instant now) {
+    ++busy_;
+    consume(data, data + size, now);
+    --busy_;
+    plain_ = plain_state();
+    if (has_output()) pump(now);
+}
+
+// Fed one byte at a time (a UART interrupt), most bytes are the middle of a line, of a claimed
+// URC or of a payload echo, or the LF of an empty line: plain_ says which, so they are taken here
+// with a compare or two. False: consume() decides.
+inline bool EngineCore::take_plain_byte(std::uint8_t b) {
+    // Tested by frequency: claimed payload bytes, line bytes, payload echo.
+    if (plain_ == Plain::claim) {
+        if (b == '\n' || line_len_ >= storage_.line_capacity) return false;
+    } else if (plain_ == Plain::line) {
+        if (b <= '\r') return line_len_ == 0 && (b == '\r' || b == '\n');  // an empty line
+        if (line_len_ >= storage_.line_capacity) return false;
+        // A line's first byte may be a prompt or the start of a claimed URC.
+        if (line_len_ == 0 && (b == '>' || b == '+')) return false;
+    } else if (plain_ == Plain::echo) {
+        if (b != echo_payload_.data[echo_off_]) return false;
+        if (++echo_off_ == echo_payload_.size) plain_ = plain_state();
+        return true;
+    } else if (plain_ == Plain::claim_prefix) {
+        // Still spelling the one claim prefix it may become; its last byte starts the claim.
+        const std::string_view pre = storage_.urcs[claim_urc_].prefix;
+        if (line_len_ + 1 >= pre.size() || b != static_cast<std::uint8_t>(pre[line_len_]))
+            return false;
+    } else if (plain_ == Plain::prompt_space) {
+        if (b != ' ') return false;
         rx_ = Rx::line;
-        if (b == ' ') return;
+        plain_ = plain_state();
+        return true;
+    } else {
+        return false;
     }
-    if (echo_off_ < echo_payload_.size) {
-        if (b == echo_payload_.data[echo_off_]) {
-            ++echo_off_;
-            return;
+    storage_.line[line_len_++] = static_cast<char>(b);
+    return true;
+}
+
+EngineCore::Plain EngineCore::plain_state() {
+    if (rx_ == Rx::skip_prompt_space) return Plain::prompt_space;
+    if (echo_off_ < echo_payload_.size) return Plain::echo;
+    if (rx_ == Rx::claim) return claim_after_lf_ ? Plain::none : Plain::claim;
+    if (rx_ != Rx::line) return Plain::none;
+    // A '+' line that may still become a claimed URC: byte by byte while it spells one prefix.
+    if (line_len_ > 0 && line_len_ < claim_window_ && storage_.line[0] == '+') {
+        std::size_t candidates = 0;
+        for (std::size_t i = 0; i < urc_count_; ++i) {
+            const detail::UrcSlot& u = storage_.urcs[i];
+            if (!u.claim || u.prefix.size() <= line_len_) continue;
+            std::size_t k = 0;
+            while (k < line_len_ && storage_.line[k] == u.prefix[k]) ++k;
+            if (k == line_len_) {
+                ++candidates;
+                claim_urc_ = i;
+            }
         }
-        echo_payload_ = ByteView{};  // not an echo after all: parse normally
+        if (candidates > 0) return candidates == 1 ? Plain::claim_prefix : Plain::none;
     }
-    char* line = storage_.line;
-    switch (rx_) {
-        case Rx::discard:
-            if (b == '\n' || b == '\r') {
-                rx_ = Rx::line;
-                ++counters_.resyncs;
-            }
-            return;
-        case Rx::claim_overflow:
-            if (b == '\n' || b == '\r') {
-                end_claim_overflow();
-                return;
-            }
-            ++overflow_total_;
-            return;
-        case Rx::claim:
-            if (line_len_ >= storage_.line_capacity) {
-                // Too long to hold: keep its head (the owner reports what it was), count the rest.
-                ++counters_.overflows;
-                trace_text(TraceKind::overflow, storage_.urcs[claim_urc_].prefix);
-                claim_after_lf_ = false;
-                overflow_total_ = line_len_;
-                rx_ = Rx::claim_overflow;
-                if (b == '\n' || b == '\r') {
-                    end_claim_overflow();
-                } else {
-                    ++overflow_total_;
-                }
-                return;
-            }
-            line[line_len_++] = static_cast<char>(b);
-            if (claim_after_lf_) {
-                claim_after_lf_ = false;
-                offer_claim(ClaimPhase::next_byte, now);
-                // A claim that still wants more and just got another LF.
-                if (rx_ == Rx::claim && b == '\n') {
-                    claim_after_lf_ = true;
-                    offer_claim(ClaimPhase::line_end, now);
-                }
-            } else if (b == '\n') {
-                claim_after_lf_ = true;
-                offer_claim(ClaimPhase::line_end, now);
-            }
-            return;
-        case Rx::skip_prompt_space:  // consumed above, before the payload echo
-        case Rx::line:
-            break;
+    return Plain::line;
+}
+
+void EngineCore::reset_rx() {
+    line_len_ = 0;
+    overflow_total_ = 0;
+    rx_ = Rx::line;
+    claim_after_lf_ = false;
+    echo_payload_ = ByteView{};
+    echo_off_ = 0;
+    plain_ = plain_state();
+}
+
+namespace {
+
+// First CR or LF in [p, end), or end. Bytes above '\r' (nearly all) cost one compare.
+inline const std::uint8_t* find_eol(const std::uint8_t* p, const std::uint8_t* end) {
+    for (; p < end; ++p) {
+        if (*p <= '\r' && (*p == '\r' || *p == '\n')) break;
     }
-    if (b == '\r' || b == '\n') {
-        if (line_len_ > 0) {
-            const std::string_view l(line, line_len_);
-            line_len_ = 0;
-            on_line(l, now);
+    return p;
+}
+
+// First LF in [p, p + n), or nullptr: memchr for a run, a plain loop for a byte or a few.
+inline const std::uint8_t* find_lf(const std::uint8_t* p, std::size_t n) {
+    if (n >= 16) return static_cast<const std::uint8_t*>(std::memchr(p, '\n', n));
+    for (const std::uint8_t* e = p + n; p < e; ++p) {
+        if (*p == '\n') return p;
+    }
+    return nullptr;
+}
+
+// How many leading bytes of a and b agree, up to n.
+inline std::size_t match_len(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) {
+    if (n >= 16 && std::memcmp(a, b, n) == 0) return n;
+    std::size_t k = 0;
+    while (k < n && a[k] == b[k]) ++k;
+    return k;
+}
+
+}  // namespace
+
+// Each step takes the longest run of bytes its state can take at once and returns where it
+// stopped; a state change (line end, prompt, claim start) ends the run.
+void EngineCore::consume(const std::uint8_t* p, const std::uint8_t* end, Instant now) {
+    while (p < end) {
+        if (rx_ == Rx::skip_prompt_space) {
+            // Before the payload echo: the module sends "> " and then repeats the payload.
+            rx_ = Rx::line;
+            if (*p == ' ') {
+                ++p;
+                continue;
+            }
         }
-        return;
+        if (echo_off_ < echo_payload_.size) {
+            p = skip_payload_echo(p, end);
+            continue;
+        }
+        switch (rx_) {
+            case Rx::line:
+            case Rx::skip_prompt_space:  // handled above
+                p = rx_line(p, end, now);
+                break;
+            case Rx::claim:
+                p = rx_claim(p, end, now);
+                break;
+            case Rx::discard:
+            case Rx::claim_overflow:
+                p = rx_skip_to_eol(p, end);
+                break;
+        }
     }
-    if (line_len_ == 0 && b == '>' && phase_ == Phase::awaiting_final && !prompt_done_ &&
-        storage_.queue[q_head_].spec->prompt) {
+}
+
+const std::uint8_t* EngineCore::skip_payload_echo(const std::uint8_t* p, const std::uint8_t* end) {
+    const std::size_t left = echo_payload_.size - echo_off_;
+    const std::size_t n = static_cast<std::size_t>(end - p) < left ? end - p : left;
+    const std::size_t k = match_len(p, echo_payload_.data + echo_off_, n);
+    echo_off_ += k;
+    if (k < n) echo_payload_ = ByteView{};  // not an echo after all: parse normally
+    return p + k;
+}
+
+// Discarding the rest of a line too long for the buffer, or of a claim too long to hold.
+const std::uint8_t* EngineCore::rx_skip_to_eol(const std::uint8_t* p, const std::uint8_t* end) {
+    const std::uint8_t* eol = find_eol(p, end);
+    if (rx_ == Rx::claim_overflow) {
+        overflow_total_ += static_cast<std::size_t>(eol - p);
+        if (eol < end) end_claim_overflow();
+    } else if (eol < end) {
+        rx_ = Rx::line;
+        ++counters_.resyncs;
+    }
+    return eol < end ? eol + 1 : end;
+}
+
+// A '>' at the start of a line: the prompt the running command waits for, or one that comes
+// while settling. False: an ordinary byte.
+bool EngineCore::take_prompt(Instant now) {
+    if (phase_ == Phase::awaiting_final && !prompt_done_ && storage_.queue[q_head_].spec->prompt) {
         rx_ = Rx::skip_prompt_space;
         on_prompt(now);
-        return;
+        return true;
     }
-    if (line_len_ == 0 && b == '>' && phase_ == Phase::settling) {
+    if (phase_ == Phase::settling) {
         // A prompt after we gave up on it: the module is in data mode now. Its OK to our ESC may
         // still follow; if not, the next probe is an ESC, never a command line.
         rx_ = Rx::skip_prompt_space;
         settle_saw_prompt_ = true;
         deadline_ = now + storage_.settle_ms;
         trace_text(TraceKind::prompt, "> (while settling)");
-        return;
+        return true;
     }
-    if (line_len_ >= storage_.line_capacity) {
+    return false;
+}
+
+// The bytes of [p, p + run) that complete a claim prefix at the line's start (the shortest
+// such prefix wins), or 0. Sets claim_urc_.
+std::size_t EngineCore::claim_cut(const std::uint8_t* p, std::size_t run) {
+    const char* line = storage_.line;
+    std::size_t best = 0;
+    for (std::size_t i = 0; i < urc_count_; ++i) {
+        const detail::UrcSlot& u = storage_.urcs[i];
+        const std::size_t n = u.prefix.size();
+        if (!u.claim || n <= line_len_ || n > line_len_ + run || n > storage_.line_capacity ||
+            (best != 0 && n >= best))
+            continue;
+        if (std::memcmp(line, u.prefix.data(), line_len_) == 0 &&
+            std::memcmp(p, u.prefix.data() + line_len_, n - line_len_) == 0) {
+            best = n;
+            claim_urc_ = i;
+        }
+    }
+    return best != 0 ? best - line_len_ : 0;
+}
+
+const std::uint8_t* EngineCore::rx_line(const std::uint8_t* p, const std::uint8_t* end,
+                                        Instant now) {
+    char* line = storage_.line;
+    if (line_len_ == 0 && *p == '>' && take_prompt(now)) return p + 1;
+    const std::uint8_t* eol = find_eol(p, end);
+    std::size_t run = static_cast<std::size_t>(eol - p);
+    // A claiming URC starts once its prefix is in: its bytes are not a line any more.
+    if (line_len_ < claim_window_ && line_len_ + run >= claim_shortest_ && run > 0 &&
+        (line_len_ > 0 ? line[0] : *p) == '+') {
+        const std::size_t cut = claim_cut(p, run);
+        if (cut > 0) {
+            std::memcpy(line + line_len_, p, cut);
+            line_len_ += cut;
+            rx_ = Rx::claim;
+            claim_after_lf_ = false;
+            return p + cut;
+        }
+    }
+    const std::size_t room = storage_.line_capacity - line_len_;
+    if (run > room) {
+        // Too long: drop it, count it, and resynchronise at the next line end.
+        std::memcpy(line + line_len_, p, room);
         ++counters_.overflows;
         trace_text(TraceKind::overflow, std::string_view(line, 16));
         line_len_ = 0;
         rx_ = Rx::discard;
-        return;
+        return p + room + 1;
     }
-    line[line_len_++] = static_cast<char>(b);
-    if (line[0] == '+') check_claim_start();
+    std::memcpy(line + line_len_, p, run);
+    line_len_ += run;
+    if (eol == end) return end;
+    if (line_len_ > 0) {
+        const std::string_view l(line, line_len_);
+        line_len_ = 0;
+        on_line(l, now);
+    }
+    return eol + 1;
 }
 
-void EngineCore::check_claim_start() {
-    const std::string_view l(storage_.line, line_len_);
-    for (std::size_t i = 0; i < urc_count_; ++i) {
-        const detail::UrcSlot& u = storage_.urcs[i];
-        if (u.claim && u.prefix.size() == line_len_ && l == u.prefix) {
-            rx_ = Rx::claim;
-            claim_urc_ = i;
-            claim_after_lf_ = false;
-            return;
-        }
+void EngineCore::start_claim_overflow(std::uint8_t b) {
+    // Too long to hold: keep its head (the owner reports what it was), count the rest.
+    ++counters_.overflows;
+    trace_text(TraceKind::overflow, storage_.urcs[claim_urc_].prefix);
+    claim_after_lf_ = false;
+    overflow_total_ = line_len_;
+    rx_ = Rx::claim_overflow;
+    if (b == '\n' || b == '\r') {
+        end_claim_overflow();
+    } else {
+        ++overflow_total_;
     }
+}
+
+// A claimed URC's raw bytes: copied up to the next LF, where the handler is asked; the byte
+// after an LF is offered on its own.
+const std::uint8_t* EngineCore::rx_claim(const std::uint8_t* p, const std::uint8_t* end,
+                                         Instant now) {
+    char* line = storage_.line;
+    const std::size_t room = storage_.line_capacity - line_len_;
+    if (room == 0) {
+        start_claim_overflow(*p);
+        return p + 1;
+    }
+    if (claim_after_lf_) {
+        const std::uint8_t b = *p;
+        line[line_len_++] = static_cast<char>(b);
+        claim_after_lf_ = false;
+        offer_claim(ClaimPhase::next_byte, now);
+        // A claim that still wants more and just got another LF.
+        if (rx_ == Rx::claim && b == '\n') {
+            claim_after_lf_ = true;
+            offer_claim(ClaimPhase::line_end, now);
+        }
+        return p + 1;
+    }
+    const std::size_t avail = static_cast<std::size_t>(end - p);
+    const std::size_t n = avail < room ? avail : room;
+    const std::uint8_t* lf = find_lf(p, n);
+    const std::size_t k = lf != nullptr ? static_cast<std::size_t>(lf - p) + 1 : n;
+    std::memcpy(line + line_len_, p, k);
+    line_len_ += k;
+    if (lf != nullptr) {
+        claim_after_lf_ = true;
+        offer_claim(ClaimPhase::line_end, now);
+    }
+    return p + k;
 }
 
 void EngineCore::end_claim_overflow() {
@@ -533,15 +725,15 @@ void EngineCore::offer_claim(ClaimPhase phase, Instant now) {
     line_len_ = 0;
     rx_ = Rx::line;
     claim_after_lf_ = false;
-    for (std::size_t i = 0; i < nrest; ++i) on_byte(rest[i], now);
+    consume(rest, rest + nrest, now);
 }
 
 void EngineCore::on_line(std::string_view line, Instant now) {
     // 1. The module's echo of the running command (ATE1).
     if (running()) {
         const detail::QueueSlot& s = storage_.queue[q_head_];
-        const std::string_view sent(s.text, s.len - 1u);
-        if (line.size() == sent.size() && starts_with_nocase(line, sent)) {
+        const std::string_view sent(storage_.pool, s.len - 1u);  // the head's line
+        if (line.size() == sent.size() && (line == sent || starts_with_nocase(line, sent))) {
             saw_echo_ = true;
             trace_command(TraceKind::echo, s);
             return;
@@ -739,6 +931,7 @@ void EngineCore::poll(Instant now) {
         offer_claim(ClaimPhase::idle, now);
     if (rx_ == Rx::claim_overflow && now >= last_rx_ + storage_.claim_idle) end_claim_overflow();
     --busy_;
+    plain_ = plain_state();
     pump(now);
 }
 
@@ -790,6 +983,7 @@ void EngineCore::abort_all() {
         }
     }
     --busy_;
+    plain_ = plain_state();
     // Called from a URC handler inside feed() (a reboot banner), the rest of that chunk arrived
     // before anything we write now: feed() starts the next command once it has all been read.
     if (busy_ == 0) pump(now_);
@@ -807,27 +1001,81 @@ void EngineCore::trace_command(TraceKind kind, const detail::QueueSlot& s) {
     if (!trace_) return;
     char* out = storage_.trace;
     const std::size_t cap = storage_.trace_capacity;
+    const char* text = storage_.pool;    // only the head's line is ever traced
+    const std::size_t end = s.len - 1u;  // without the CR
     std::size_t n = 0;
     std::size_t i = 0;
-    const std::size_t end = s.len - 1u;  // without the CR
+    // Arguments follow the first '='; commas inside quotes are text (a quoted argument cannot
+    // hold a quote), so the line itself says where argument k starts.
     std::size_t arg = 0;
+    bool in_args = false;
+    bool quoted = false;
+    bool at_arg_start = false;
     while (i < end && n < cap) {
-        if (arg < s.nargs && i == s.arg_start[arg]) {
-            if ((s.spec->secret_args >> arg) & 1u) {
+        const char c = text[i];
+        if (!in_args && c == '=' && s.spec->form == Form::set) {
+            in_args = true;
+            at_arg_start = true;
+            out[n++] = c;
+            ++i;
+            continue;
+        }
+        if (at_arg_start) {
+            at_arg_start = false;
+            if (arg < 16 && ((s.spec->secret_args >> arg) & 1u)) {
                 // Mask the whole argument; nothing of a secret, not even its length, is shown.
                 constexpr std::string_view kMask = "\"***\"";
-                for (char c : kMask) {
-                    if (n < cap) out[n++] = c;
+                for (char m : kMask) {
+                    if (n < cap) out[n++] = m;
                 }
-                i = s.arg_end[arg];
-                ++arg;
+                bool q = false;
+                while (i < end && (q || text[i] != ',')) {
+                    if (text[i] == '"') q = !q;
+                    ++i;
+                }
                 continue;
             }
-            ++arg;
         }
-        out[n++] = s.text[i++];
+        if (in_args) {
+            if (c == '"') quoted = !quoted;
+            if (c == ',' && !quoted) {
+                ++arg;
+                at_arg_start = true;
+            }
+        }
+        out[n++] = c;
+        ++i;
     }
     trace_(kind, std::string_view(out, n));
+}
+
+// The secret fields of a received line: those its command declares, when the running command's
+// information prefix or an awaited result's prefix is the line's; when no command explains it,
+// those of every declared command that could have sent it.
+std::uint16_t EngineCore::secret_fields_of(std::string_view line) const {
+    std::uint16_t mask = 0;
+    bool explained = false;
+    if (running()) {
+        const CommandSpec& r = *storage_.queue[q_head_].spec;
+        if (!r.info.empty() && r.info != kAnyLine && line_has_prefix(line, r.info)) {
+            mask |= r.secret_fields;
+            explained = true;
+        }
+    }
+    for (std::size_t i = 0; i < storage_.result_slots; ++i) {
+        const detail::ResultSlot& r = storage_.results[i];
+        if (r.active && line_has_prefix(line, r.spec->result)) {
+            mask |= r.spec->secret_fields;
+            explained = true;
+        }
+    }
+    if (explained) return mask;
+    for (const CommandSpec* c : cmd::secret_answers) {
+        if ((!c->info.empty() && line_has_prefix(line, c->info)) ||
+            (c->two_phase() && line_has_prefix(line, c->result)))
+            mask |= c->secret_fields;
+    }
+    return mask;
 }
 
 void EngineCore::trace_rx(std::string_view line) {
@@ -837,33 +1085,42 @@ void EngineCore::trace_rx(std::string_view line) {
         trace_(TraceKind::rx, "AT... (unmatched echo, hidden)");
         return;
     }
-    // +QMTTENAUTH lines carry the password the module fetched: keep only the integer fields.
-    if (line_has_prefix(line, "+QMTTENAUTH") || line_has_prefix(line, "+QMTENAUTH")) {
-        char* out = storage_.trace;
-        const std::size_t cap = storage_.trace_capacity;
-        const std::size_t colon = line.find(':');
-        std::size_t n = 0;
-        for (std::size_t k = 0; k <= colon && n < cap; ++k) out[n++] = line[k];
-        std::string_view body = sub_view(line, colon + 1);
-        while (!body.empty() && body.front() == ' ') body.remove_prefix(1);
-        if (n < cap) out[n++] = ' ';
-        bool first = true;
-        while (!body.empty() || first) {
-            const std::size_t comma = body.find(',');
-            const std::string_view field = sub_view(body, 0, comma);
-            if (!first && n < cap) out[n++] = ',';
-            const std::string_view shown = is_integer(field) ? field : std::string_view("\"***\"");
-            for (char c : shown) {
-                if (n < cap) out[n++] = c;
-            }
-            first = false;
-            if (comma == std::string_view::npos) break;
-            body.remove_prefix(comma + 1);
-        }
-        trace_(TraceKind::rx, std::string_view(out, n));
+    const std::uint16_t secret = secret_fields_of(line);
+    const std::size_t colon = line.find(':');
+    if (secret == 0 || colon == std::string_view::npos) {
+        trace_text(TraceKind::rx, line);
         return;
     }
-    trace_text(TraceKind::rx, line);
+    char* out = storage_.trace;
+    const std::size_t cap = storage_.trace_capacity;
+    std::size_t n = 0;
+    auto put = [&](std::string_view t) {
+        for (char c : t) {
+            if (n < cap) out[n++] = c;
+        }
+    };
+    put(sub_view(line, 0, colon + 1));
+    std::string_view body = sub_view(line, colon + 1);
+    while (!body.empty() && body.front() == ' ') body.remove_prefix(1);
+    put(" ");
+    for (unsigned field = 0; !body.empty(); ++field) {
+        if (field > 0) put(",");
+        const bool masked = field < 16 && ((secret >> field) & 1u);
+        if (masked && (secret >> field) == 1u) {
+            put("\"***\"");  // the last secret field: the rest of the line may be more of it
+            break;
+        }
+        // A quoted field ends at the quote before a comma or the end; a bare one at a comma.
+        std::size_t len = body.find(',');
+        if (body.front() == '"') {
+            len = body.find("\",", 1);
+            len = len == std::string_view::npos ? std::string_view::npos : len + 1;
+        }
+        put(masked ? std::string_view("\"***\"") : sub_view(body, 0, len));
+        if (len == std::string_view::npos) break;
+        body.remove_prefix(len + 1);
+    }
+    trace_(TraceKind::rx, std::string_view(out, n));
 }
 
 }  // namespace qmtkit::at

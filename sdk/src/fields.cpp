@@ -40,21 +40,25 @@ std::string_view to_string(FieldError e) {
 }
 
 bool ArgWriter::put(char c) {
-    if (len_ >= cap_) {
+    if (len_ >= limit_) {
         err_ = ArgError::too_long;
         return false;
     }
-    buf_[len_++] = c;
+    if (len_ < cap_) buf_[len_] = c;
+    ++len_;
     return true;
 }
 
 bool ArgWriter::append_text(std::string_view s) {
     if (err_ != ArgError::none) return false;
-    if (s.size() > cap_ - len_) {
+    if (s.size() > limit_ - len_) {
         err_ = ArgError::too_long;
         return false;
     }
-    std::memcpy(buf_ + len_, s.data(), s.size());
+    if (len_ < cap_) {
+        const std::size_t room = cap_ - len_;
+        std::memcpy(buf_ + len_, s.data(), s.size() < room ? s.size() : room);
+    }
     len_ += s.size();
     return true;
 }

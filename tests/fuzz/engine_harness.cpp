@@ -240,11 +240,13 @@ class EngineHarness final : public at::CommandHandler, public at::Writer {
             e_ = tiny_.get();
             slots_ = Tiny::result_slots;
             depth_ = Tiny::queue_depth;
+            pool_ = Tiny::command_pool;
         } else {
             big_ = std::make_unique<at::Engine<>>(*this);
             e_ = big_.get();
             slots_ = at::EngineConfig::result_slots;
             depth_ = at::EngineConfig::queue_depth;
+            pool_ = at::EngineConfig::command_pool;
         }
         if (h & engine_header::zero_byte_time) e_->set_byte_time_us(0);
         stat_link_lost_ = (h & engine_header::stat_link_lost) != 0;
@@ -585,10 +587,13 @@ class EngineHarness final : public at::CommandHandler, public at::Writer {
                        c.kind != EngineCmd::bad_argument) {
                 fail("E9 refused-writes-nothing",
                      "submit() refused the valid " + printable(c.text) + " as a bad argument");
-            } else if (r.error().kind == ErrorKind::queue_full && e_->queued() < depth_) {
+            } else if (r.error().kind == ErrorKind::queue_full && e_->queued() < depth_ &&
+                       pool_bound() + c.text.size() <= pool_) {
                 fail("E9 refused-writes-nothing",
                      "submit() said queue_full with queued()=" + std::to_string(e_->queued()) +
-                         " of " + std::to_string(depth_));
+                         " of " + std::to_string(depth_) + " and at most " +
+                         std::to_string(pool_bound()) + " of " + std::to_string(pool_) +
+                         " pool bytes taken");
             }
             if (!ck_.failed()) cmds_.pop_back();
             return;
@@ -770,6 +775,16 @@ class EngineHarness final : public at::CommandHandler, public at::Writer {
         // ESC alone: the engine cancels a prompt nobody will answer (an abandoned command).
         if (b == "\x1B") return;
         start_line(b);
+    }
+
+    // At most the bytes of the engine's command pool in use: the lines of every accepted command
+    // without a final result (abandoned ones included: one may still be on the wire).
+    std::size_t pool_bound() const {
+        std::size_t n = 0;
+        for (const auto& c : cmds_) {
+            if (!c->refused && c->accepted && !c->final_seen) n += c->text.size();
+        }
+        return n;
     }
 
     // Commands the engine's queue must hold: submitted (or being submitted), no final result yet.
@@ -1169,6 +1184,7 @@ class EngineHarness final : public at::CommandHandler, public at::Writer {
     at::EngineCore* e_ = nullptr;
     std::size_t slots_ = 0;
     std::size_t depth_ = 0;
+    std::size_t pool_ = 0;
     qmt::PayloadQuoting quoting_ = qmt::PayloadQuoting::detect;
     bool stat_link_lost_ = false;
 

@@ -1,8 +1,7 @@
 // Basic behaviour of the AT engine over scripted exchanges, under a virtual clock.
 #include <gtest/gtest.h>
 
-#include "qmtkit/at/commands.hpp"
-#include "support.hpp"
+#include "engine_fixture.hpp"
 
 using namespace qmtkit;
 using namespace qmtkit::at;
@@ -11,14 +10,7 @@ using K = test::Event::Kind;
 
 namespace {
 
-struct EngineTest : ::testing::Test {
-    test::CaptureWriter wire;
-    Engine<> engine{wire};
-    test::Recorder rec;
-    Instant now = 1000;
-    EngineTest() { engine.poll(now); }
-    void rx(std::string_view s) { engine.feed(s, now); }
-};
+using EngineTest = test::EngineFixture;
 
 TEST_F(EngineTest, SimpleCommandGetsOk) {
     ASSERT_TRUE(engine.submit(cmd::at, &rec, 1));

@@ -16,9 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "qmtkit/at/commands.hpp"
+#include "engine_fixture.hpp"
 #include "qmtkit/qmt/recv.hpp"
-#include "support.hpp"
 
 using namespace qmtkit;
 using namespace qmtkit::at;
@@ -661,21 +660,7 @@ TEST(EngineProperties, UrcsInterleavedAtEveryLineBoundary) {
 
 // ======================================================================== (c) robustness
 
-struct EngineCase : ::testing::Test {
-    test::CaptureWriter wire;
-    Engine<> engine{wire};
-    test::Recorder rec;
-    Instant now = 1000;
-    EngineCase() { engine.poll(now); }
-    void rx(std::string_view s) { engine.feed(s, now); }
-    void at_round_trip(std::uint32_t tag) {
-        ASSERT_TRUE(engine.submit(cmd::at, &rec, tag));
-        ASSERT_EQ(wire.take(), "AT\r");
-        rx("\r\nOK\r\n");
-        ASSERT_FALSE(rec.events.empty());
-        ASSERT_EQ(rec.events.back(), (Event{K::final_ok, tag, {}}));
-    }
-};
+using EngineCase = test::EngineFixture;
 
 std::string garbage(std::mt19937& rng, std::size_t min_len, std::size_t max_len,
                     bool line_ends = true) {
@@ -1147,6 +1132,20 @@ TEST_F(RedactionLeaks, LateEchoOfATimedOutCommand) {
     engine.poll(now);  // timed out
     rx(sent + ok());   // a slow module echoes it afterwards
     EXPECT_EQ(all.find("LatePass"), std::string::npos) << all;
+}
+
+TEST_F(RedactionLeaks, TenAuthPasswordWithACommaAndOneThatComesTooLate) {
+    engine.set_byte_time_us(0);
+    ASSERT_TRUE(engine.submit(cmd::tenauth, &rec, 1, "pid", "dev", "pid@dev", "Sec", 30));
+    rx(ok() + framed("+QMTTENAUTH: 0,\"Pass,Word1\""));
+    EXPECT_NE(all.find("+QMTTENAUTH: 0,\"***\"\n"), std::string::npos) << all;
+    ASSERT_TRUE(engine.submit(cmd::tenauth, &rec, 2, "pid", "dev", "pid@dev", "Sec", 30));
+    rx(ok());
+    now += cmd::kTenAuthResult;
+    engine.poll(now);  // its result timed out; the module answers later all the same
+    rx(framed("+QMTTENAUTH: 0,Late,Pass2"));
+    for (const char* secret : {"Word1", "Late", "Pass2"})
+        EXPECT_EQ(all.find(secret), std::string::npos) << secret << " in\n" << all;
 }
 
 TEST_F(RedactionLeaks, UnsolicitedTenAuthLine) {

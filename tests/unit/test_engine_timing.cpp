@@ -6,8 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "qmtkit/at/commands.hpp"
-#include "support.hpp"
+#include "engine_fixture.hpp"
 
 using namespace qmtkit;
 using namespace qmtkit::at;
@@ -18,20 +17,8 @@ namespace {
 
 constexpr Instant kNever = ~Instant{0};
 
-struct Timing : ::testing::Test {
-    test::CaptureWriter wire;
-    Engine<> engine{wire};
-    test::Recorder rec;
-    Instant now = 1000;
-    Timing() {
-        engine.set_byte_time_us(0);  // deadlines in round numbers
-        engine.poll(now);
-    }
-    void rx(std::string_view s) { engine.feed(s, now); }
-    void advance(Millis ms) {
-        now += ms;
-        engine.poll(now);
-    }
+struct Timing : test::EngineFixture {
+    Timing() : test::EngineFixture(/*round_deadlines=*/true) {}
 };
 
 // ------------------------------------------------------------------------------ late prompt

@@ -1,5 +1,6 @@
 // A command is declared, not hand-parsed: its name, form, what lines belong to it, how long each
-// phase may take and which of its arguments are secrets. The engine does the rest.
+// phase may take and which of its arguments and answer fields are secrets. The engine does the
+// rest.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,9 @@ struct CommandSpec {
     bool prompt = false;            // a '>' prompt asks for a payload
     Millis prompt_timeout = 0;      // from the command line until '>' (0: `timeout`)
     std::uint16_t secret_args = 0;  // bit i set: argument i never reaches a trace
+    // Bit i set: field i of this command's information and result lines never reaches a trace;
+    // the highest such field takes the rest of the line with it (a secret may hold a comma).
+    std::uint16_t secret_fields = 0;
 
     constexpr bool two_phase() const { return !result.empty(); }
 };

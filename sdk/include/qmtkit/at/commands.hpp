@@ -27,6 +27,10 @@ constexpr CommandSpec plain(std::string_view name, Form form, std::string_view i
     s.timeout = timeout;
     return s;
 }
+constexpr CommandSpec with_secret_fields(CommandSpec s, std::uint16_t fields) {
+    s.secret_fields = fields;
+    return s;
+}
 constexpr CommandSpec cfg(std::string_view head, std::uint16_t secrets = 0) {
     CommandSpec s = plain("+QMTCFG", Form::set, "+QMTCFG");
     s.head = head;
@@ -46,6 +50,9 @@ constexpr CommandSpec two_phase(std::string_view name, std::string_view result, 
     return s;
 }
 constexpr std::uint16_t arg(unsigned i) {
+    return static_cast<std::uint16_t>(1u << i);
+}
+constexpr std::uint16_t field(unsigned i) {
     return static_cast<std::uint16_t>(1u << i);
 }
 }  // namespace detail
@@ -78,15 +85,20 @@ inline constexpr CommandSpec cfg_aliauth = detail::cfg("\"aliauth\"", detail::ar
 
 // --- AT+QMTTENAUTH (the note also spells it AT+QMTENAUTH; its result line is +QMTTENAUTH)
 // <product_id>,<device_name>,<client_id>,<device_secret>[,<expire>[,<url>]]: argument 3 is secret.
+// The result "+QMTTENAUTH: <result_code>[,<password>]" carries the fetched password in field 1;
+// the query's answer "+QMTTENAUTH: <password>" in field 0.
 inline constexpr CommandSpec tenauth_test = detail::plain("+QMTTENAUTH", Form::test, "+QMTTENAUTH");
-inline constexpr CommandSpec tenauth_query =
-    detail::plain("+QMTTENAUTH", Form::query, "+QMTTENAUTH");
-inline constexpr CommandSpec tenauth =
-    detail::two_phase("+QMTTENAUTH", "+QMTTENAUTH", 0, kTenAuthResult, detail::arg(3));
+inline constexpr CommandSpec tenauth_query = detail::with_secret_fields(
+    detail::plain("+QMTTENAUTH", Form::query, "+QMTTENAUTH"), detail::field(0));
+inline constexpr CommandSpec tenauth = detail::with_secret_fields(
+    detail::two_phase("+QMTTENAUTH", "+QMTTENAUTH", 0, kTenAuthResult, detail::arg(3)),
+    detail::field(1));
 inline constexpr CommandSpec enauth_test = detail::plain("+QMTENAUTH", Form::test, "+QMTTENAUTH");
-inline constexpr CommandSpec enauth_query = detail::plain("+QMTENAUTH", Form::query, "+QMTTENAUTH");
-inline constexpr CommandSpec enauth =
-    detail::two_phase("+QMTENAUTH", "+QMTTENAUTH", 0, kTenAuthResult, detail::arg(3));
+inline constexpr CommandSpec enauth_query = detail::with_secret_fields(
+    detail::plain("+QMTENAUTH", Form::query, "+QMTTENAUTH"), detail::field(0));
+inline constexpr CommandSpec enauth = detail::with_secret_fields(
+    detail::two_phase("+QMTENAUTH", "+QMTTENAUTH", 0, kTenAuthResult, detail::arg(3)),
+    detail::field(1));
 
 // --- network and session
 inline constexpr CommandSpec open_test = detail::plain("+QMTOPEN", Form::test, "+QMTOPEN");
@@ -110,6 +122,12 @@ inline constexpr CommandSpec uns = detail::two_phase("+QMTUNS", "+QMTUNS", 2, kP
 inline constexpr CommandSpec pub_test = detail::plain("+QMTPUB", Form::test, "+QMTPUB");
 inline constexpr CommandSpec pub = detail::two_phase("+QMTPUB", "+QMTPUB", 2, kPacketResult, 0,
                                                      /*prompt=*/true);
+
+// Commands whose answers hold secrets. A line with one of their prefixes that no running or
+// awaited command explains (a late or unsolicited answer) is traced with all their secret fields
+// masked at once: which of them it answers cannot be told.
+inline constexpr const CommandSpec* secret_answers[] = {&tenauth, &tenauth_query, &enauth,
+                                                        &enauth_query};
 
 // URC prefixes of chapter 4.
 inline constexpr std::string_view urc_stat = "+QMTSTAT";

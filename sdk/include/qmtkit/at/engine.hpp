@@ -164,10 +164,16 @@ struct Timeouts {
 struct EngineConfig {
     // Longest line, including a claimed +QMTRECV: prefix + msgID + 255-byte topic + 1024-byte
     // payload (quoted) + separators.
+    // A compact client (messages up to ~450 B) may set ~600; longer +QMTRECVs are then reported
+    // through the claim's overflow handler.
     static constexpr std::size_t line_capacity = 1344;
-    static constexpr std::size_t command_capacity = 600;  // AT+QMTSUB with a few 255-byte topics
-    static constexpr std::size_t queue_depth = 8;         // commands waiting for the line
-    static constexpr std::size_t result_slots = 8;        // two-phase results awaited at once
+    static constexpr std::size_t command_capacity = 600;  // longest line: AT+QMTSUB, 255-B topics
+    // Bytes shared by the lines of every queued command, the running one included (a QoS 1
+    // AT+QMTPUB with a 255-byte topic takes ~290 B, a short one ~45 B). A command that does not
+    // fit is refused with queue_full. At least command_capacity.
+    static constexpr std::size_t command_pool = 1024;
+    static constexpr std::size_t queue_depth = 8;   // commands waiting for the line
+    static constexpr std::size_t result_slots = 8;  // two-phase results awaited at once
     static constexpr std::size_t urc_handlers = 6;
     static constexpr std::size_t trace_capacity = 200;  // longer trace lines are cut
     static constexpr Millis claim_idle = 100;           // quiet time that ends a claimed URC
@@ -178,32 +184,33 @@ struct EngineConfig {
 };
 
 namespace detail {
+// The result keys a two-phase command's result line repeats: "<connectID>,<msgID>" at most.
+inline constexpr std::size_t kResultKeyCapacity = 10;
+
+// A queued command. Its line "AT+...=...\r" is in the command pool, right after the lines of the
+// commands before it (the head's at the pool's start).
 struct QueueSlot {
     const CommandSpec* spec;
     CommandHandler* handler;
     std::uint32_t tag;
     std::uint32_t seq;
     Timeouts timeouts;
-    std::uint16_t len;
-    std::uint16_t nargs;
-    std::uint16_t arg_start[ArgWriter::kMaxArgs];
-    std::uint16_t arg_end[ArgWriter::kMaxArgs];
-    std::uint16_t key_begin;  // the result keys ("0,<msgID>") within the text
-    std::uint16_t key_len;
-    char* text;  // points into the engine's storage: "AT+...=...\r"
+    std::uint16_t len;       // bytes of the line, CR included
+    std::uint8_t key_begin;  // the result keys ("0,<msgID>") within the line
+    std::uint8_t key_len;
 };
 struct ResultSlot {
-    bool active;
-    bool armed;        // OK received: the result deadline runs
-    bool payload_out;  // the command's payload (if it has one) is written: its result may come
+    Instant deadline;
     const CommandSpec* spec;
     CommandHandler* handler;
     std::uint32_t tag;
     std::uint32_t seq;
     Millis timeout;
-    Instant deadline;
+    bool active : 1;
+    bool armed : 1;        // OK received: the result deadline runs
+    bool payload_out : 1;  // the command's payload (if it has one) is written: its result may come
     std::uint8_t key_len;
-    char key[24];
+    char key[kResultKeyCapacity];
 };
 struct UrcSlot {
     std::string_view prefix;
@@ -214,8 +221,9 @@ struct UrcSlot {
 };
 struct Storage {
     QueueSlot* queue;
-    char* command_buf;
     std::size_t queue_depth;
+    char* pool;
+    std::size_t pool_size;
     std::size_t command_capacity;
     ResultSlot* results;
     std::size_t result_slots;
@@ -243,6 +251,10 @@ class EngineCore {
     void feed(std::string_view text, Instant now) {
         feed(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), now);
     }
+    // Forgets a half-received line, claim or payload echo: the serial port was reopened, and
+    // bytes of the old port must not prefix those of the new one. Commands are left as they are
+    // (their timeouts still run).
+    void reset_rx();
     // Runs timeouts, ends idle claims, resumes writing. Call it whenever convenient, and by
     // next_deadline() at the latest.
     void poll(Instant now);
@@ -252,7 +264,8 @@ class EngineCore {
     // Queues a command and, when the line is free, starts writing it at once. Its deadline counts
     // from the last time given to feed() or poll(). The arguments after `tag` are written in order
     // — integers as numbers, strings (std::string_view / const char*) quoted. Refused before
-    // anything is written when an argument cannot travel on an AT line or the queue is full.
+    // anything is written when an argument cannot travel on an AT line, the line is longer than
+    // command_capacity (bad_argument), or the queue or its command pool is full (queue_full).
     template <class... Args>
     Expected<std::uint32_t, AtError> submit(const CommandSpec& spec, CommandHandler* handler,
                                             std::uint32_t tag, const Args&... args) {
@@ -264,14 +277,17 @@ class EngineCore {
     Expected<std::uint32_t, AtError> submit_with(const CommandSpec& spec, CommandHandler* handler,
                                                  std::uint32_t tag, Timeouts timeouts,
                                                  Fn&& write_args) {
-        detail::QueueSlot* slot = reserve();
-        if (slot == nullptr)
+        if (q_count_ >= storage_.queue_depth)
             return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
-        ArgWriter w(slot->text, storage_.command_capacity - 1);  // room for the CR
-        if (!begin(*slot, spec, w))
+        // Written straight into the pool's free end, one byte kept for the CR. Past the room
+        // there it is only measured: "too long" and "no room just now" differ.
+        const std::size_t room = storage_.pool_size - pool_used_;
+        ArgWriter w(storage_.pool + pool_used_, room > 0 ? room - 1 : 0,
+                    storage_.command_capacity - 1);
+        if (!begin(spec, w))
             return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
         write_args(w);
-        return commit(*slot, spec, handler, tag, timeouts, w);
+        return commit(spec, handler, tag, timeouts, w);
     }
 
     // Registers a URC handler by prefix ("+QMTSTAT" matches "+QMTSTAT: 0,1"). False when the
@@ -324,21 +340,40 @@ class EngineCore {
                phase_ == Phase::writing_payload;
     }
     enum class Rx : std::uint8_t { line, discard, claim, claim_overflow, skip_prompt_space };
+    // Anything for pump() to write: checked inline after each feed(), which mostly has nothing.
+    bool has_output() const {
+        return phase_ == Phase::sending || phase_ == Phase::writing_payload ||
+               settle_out_len_ > 0 || (phase_ == Phase::idle && q_count_ > 0);
+    }
 
-    detail::QueueSlot* reserve();
-    bool begin(detail::QueueSlot& slot, const CommandSpec& spec, ArgWriter& w);
-    Expected<std::uint32_t, AtError> commit(detail::QueueSlot& slot, const CommandSpec& spec,
-                                            CommandHandler* handler, std::uint32_t tag,
-                                            Timeouts timeouts, const ArgWriter& w);
+    bool begin(const CommandSpec& spec, ArgWriter& w);
+    Expected<std::uint32_t, AtError> commit(const CommandSpec& spec, CommandHandler* handler,
+                                            std::uint32_t tag, Timeouts timeouts,
+                                            const ArgWriter& w);
 
     void pump(Instant now);
     bool start_next(Instant now);
-    void on_byte(std::uint8_t b, Instant now);
+    // The receive side takes a run of bytes at a time: each returns where it stopped.
+    void consume(const std::uint8_t* p, const std::uint8_t* end, Instant now);
+    // What a byte fed on its own most likely continues (see take_plain_byte()); set again after
+    // everything that changes the receive state.
+    enum class Plain : std::uint8_t { none, line, claim, echo, claim_prefix, prompt_space };
+    // Sets claim_urc_ for claim_prefix. Out of line: off the one-byte path's frame.
+    [[gnu::noinline]] Plain plain_state();
+    bool take_plain_byte(std::uint8_t b);
+    // Out of line, so the one-byte path of feed() needs no stack frame.
+    [[gnu::noinline]] void feed_run(const std::uint8_t* data, std::size_t size, Instant now);
+    const std::uint8_t* rx_line(const std::uint8_t* p, const std::uint8_t* end, Instant now);
+    const std::uint8_t* rx_claim(const std::uint8_t* p, const std::uint8_t* end, Instant now);
+    const std::uint8_t* rx_skip_to_eol(const std::uint8_t* p, const std::uint8_t* end);
+    const std::uint8_t* skip_payload_echo(const std::uint8_t* p, const std::uint8_t* end);
+    bool take_prompt(Instant now);
+    std::size_t claim_cut(const std::uint8_t* p, std::size_t run);
     void on_line(std::string_view line, Instant now);
     bool handle_final(std::string_view line, Instant now);
     bool handle_result(std::string_view line, Instant now);
     void finish_running(const Outcome& outcome, Instant now);
-    void check_claim_start();
+    void start_claim_overflow(std::uint8_t b);
     void end_claim_overflow();
     void offer_claim(ClaimPhase phase, Instant now);
     void on_prompt(Instant now);
@@ -356,6 +391,7 @@ class EngineCore {
     void trace_text(TraceKind kind, std::string_view text);
     void trace_command(TraceKind kind, const detail::QueueSlot& s);
     void trace_rx(std::string_view line);
+    std::uint16_t secret_fields_of(std::string_view line) const;
 
     Writer& writer_;
     detail::Storage storage_;
@@ -364,9 +400,11 @@ class EngineCore {
     std::uint32_t byte_time_us_ = 1042;
     std::uint32_t next_seq_ = 1;
 
-    // Command queue: a ring; the head is the running command once phase_ != idle.
+    // Command queue: a ring; the head is the running command once phase_ != idle. Their lines
+    // fill the pool's first pool_used_ bytes in queue order.
     std::size_t q_head_ = 0;
     std::size_t q_count_ = 0;
+    std::size_t pool_used_ = 0;
     std::size_t tx_off_ = 0;  // bytes of the head's text already written
     Instant deadline_ = 0;
     detail::ResultSlot* running_result_ = nullptr;  // the head's reserved result slot
@@ -384,16 +422,20 @@ class EngineCore {
     std::size_t overflow_total_ = 0;  // length so far of a claimed URC too long for the buffer
     Instant last_rx_ = 0;
     std::size_t urc_count_ = 0;
+    std::size_t claim_window_ = 0;    // longest claim prefix: a '+' line shorter may still claim
+    std::size_t claim_shortest_ = 0;  // shortest claim prefix
     Instant now_ = 0;
 
     // Small members last, packed together (the engine lives in MCU RAM).
     int busy_ = 0;  // >0 inside feed/poll: submit() leaves writing to them
     Phase phase_ = Phase::idle;
     Rx rx_ = Rx::line;
+    Plain plain_ = Plain::line;
     bool saw_echo_ = false;
     bool prompt_done_ = false;
     bool payload_end_pending_ = false;
     bool claim_after_lf_ = false;
+    bool writer_blocked_ = false;      // the Writer took less than offered: offer it again
     bool settle_saw_prompt_ = false;   // a '>' came while settling: the module is in data mode
     std::uint8_t settle_left_ = 0;     // probes still to try
     std::uint8_t settle_out_len_ = 0;  // probe bytes still to write (from settle_out_)
@@ -404,13 +446,19 @@ class EngineCore {
 template <class Config = EngineConfig>
 class Engine : public EngineCore {
   public:
+    static_assert(Config::command_pool >= Config::command_capacity,
+                  "the longest command must fit in an empty pool");
+    static_assert(Config::command_capacity <= 0xFFFF, "QueueSlot::len is 16 bits");
+    static_assert(Config::line_capacity >= 16, "the overflow trace shows a line's first 16 bytes");
+
     explicit Engine(Writer& writer) : EngineCore(writer, storage()) {}
 
   private:
     detail::Storage storage() {
         return detail::Storage{queue_,
-                               commands_,
                                Config::queue_depth,
+                               pool_,
+                               Config::command_pool,
                                Config::command_capacity,
                                results_,
                                Config::result_slots,
@@ -425,7 +473,7 @@ class Engine : public EngineCore {
                                Config::settle_probes};
     }
     detail::QueueSlot queue_[Config::queue_depth]{};
-    char commands_[Config::queue_depth * Config::command_capacity]{};
+    char pool_[Config::command_pool]{};
     detail::ResultSlot results_[Config::result_slots]{};
     detail::UrcSlot urcs_[Config::urc_handlers]{};
     char line_[Config::line_capacity]{};

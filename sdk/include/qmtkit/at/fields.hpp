@@ -25,13 +25,16 @@ constexpr bool is_at_safe(std::string_view s) {
     return true;
 }
 
-// Appends comma-separated arguments to a caller-provided buffer. Remembers where each argument
-// starts so the trace can mask secret ones.
+// Appends comma-separated arguments to a caller-provided buffer and remembers where each one
+// starts. With a `limit` above `capacity` it keeps measuring past the buffer without storing, so
+// the engine can tell "longer than any command may be" (too_long) from "no room just now".
 class ArgWriter {
   public:
     static constexpr std::size_t kMaxArgs = 16;
 
-    ArgWriter(char* buf, std::size_t capacity) : buf_(buf), cap_(capacity) {}
+    ArgWriter(char* buf, std::size_t capacity) : ArgWriter(buf, capacity, capacity) {}
+    ArgWriter(char* buf, std::size_t capacity, std::size_t limit)
+        : buf_(buf), cap_(capacity < limit ? capacity : limit), limit_(limit) {}
 
     ArgWriter& integer(std::int64_t v);
     ArgWriter& quoted(std::string_view s);   // "s"; refuses '"', CR, LF, NUL
@@ -39,7 +42,8 @@ class ArgWriter {
 
     ArgError error() const { return err_; }
     bool ok() const { return err_ == ArgError::none; }
-    std::size_t size() const { return len_; }
+    std::size_t size() const { return len_; }     // also counts bytes past the buffer
+    bool stored() const { return len_ <= cap_; }  // every byte is in the buffer
     std::size_t arg_count() const { return count_; }
     std::uint16_t arg_start(std::size_t i) const { return starts_[i]; }
     std::uint16_t arg_end(std::size_t i) const { return ends_[i]; }
@@ -54,7 +58,8 @@ class ArgWriter {
     bool put(char c);
 
     char* buf_;
-    std::size_t cap_;
+    std::size_t cap_;    // bytes the buffer holds
+    std::size_t limit_;  // bytes the text may have
     std::size_t len_ = 0;
     std::size_t count_ = 0;
     ArgError err_ = ArgError::none;
