@@ -411,6 +411,8 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="exit 1 if malloc/free/abort/__cxa_*/__throw_* is in an image or a "
                          "target is exceeded")
+    ap.add_argument("--check-symbols", action="store_true",
+                    help="exit 1 if malloc/free/abort/__cxa_*/__throw_* is in an image")
     ap.add_argument("--top", type=int, default=8, help="objects listed per probe")
     args = ap.parse_args()
 
@@ -513,7 +515,7 @@ def main():
         if value is not None and value > limit:
             missed.append(f"{t} {value} > {limit}")
     rc = 0
-    if args.check and failing:
+    if (args.check or args.check_symbols) and failing:
         print("FAIL: a firmware image holds " +
               "; ".join(f"{c} ({p})" for p, c in failing), file=sys.stderr)
         rc = 1

@@ -49,8 +49,10 @@ void Supervisor::transport_reset() {
     tenauth_probed_ = false;  // the module behind the new port may be another one
     if (state_ == LinkState::stopped) return;
     if (stopping_) return go(Step::stopped);
+    // From AT at the next poll(): nothing is written before the caller's I/O is back.
     attempt_ = 0;
-    go(Step::sync);
+    set_state(LinkState::syncing);
+    wait_then(Step::sync, 0);
 }
 
 void Supervisor::poll() {

@@ -69,9 +69,10 @@ class ClientCore {
     Result<void> start(Instant now);
     // DISCONNECT, CLOSE, then stopped. Queued publishes stay in the outbox.
     void stop() { supervisor_.stop(); }
-    // The serial port was reopened (or replaced): every command on the wire is gone, so it is
-    // aborted; the outbox and the subscriptions stay, and bring-up runs again from AT. No
-    // bring-up error is reported for the aborted step. Does nothing while stopped.
+    // The serial port was reopened (or replaced, or went away): every command on the wire is
+    // gone, so it is aborted; the outbox and the subscriptions stay, and bring-up runs again
+    // from AT at the next poll(). No bring-up error is reported for the aborted step. While
+    // stopped it only aborts what was on the wire.
     void transport_reset(Instant now);
     LinkState state() const { return supervisor_.state(); }
     bool online() const { return supervisor_.online(); }

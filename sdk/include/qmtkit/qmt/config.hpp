@@ -16,9 +16,9 @@ struct ClientConfig {
     static constexpr std::size_t outbox_bytes = 6144;
     static constexpr std::size_t window = kFlightWindow;  // publishes awaiting their result
     static constexpr std::size_t subscriptions = 8;
-    static constexpr std::size_t filter_bytes = 512;   // every subscription filter, together
+    static constexpr std::size_t filter_bytes = 384;   // every subscription filter, together
     static constexpr std::size_t session_bytes = 640;  // client id, credentials, will, host, token
-    static constexpr std::size_t reply_bytes = 192;    // a low-level query's information line
+    static constexpr std::size_t reply_bytes = 160;    // a low-level query's information line
     struct Engine : at::EngineConfig {
         // +QMTRECV: 0,<id>,"<topic>","<payload>" CR LF: 27 B + a 255 B topic + 1,024 B. Longer
         // messages are reported through Listener::on_message_dropped.
@@ -36,13 +36,13 @@ struct CompactConfig {
     static constexpr std::size_t outbox_bytes = 1024;
     static constexpr std::size_t window = kFlightWindow;
     static constexpr std::size_t subscriptions = 4;
-    static constexpr std::size_t filter_bytes = 128;
-    static constexpr std::size_t session_bytes = 320;
-    static constexpr std::size_t reply_bytes = 96;
+    static constexpr std::size_t filter_bytes = 96;
+    static constexpr std::size_t session_bytes = 256;
+    static constexpr std::size_t reply_bytes = 64;
     struct Engine : at::EngineConfig {
         static constexpr std::size_t line_capacity = 352;  // 27 + 64 + 256, rounded up
         static constexpr std::size_t queue_depth = 3;
-        static constexpr std::size_t result_slots = 7;  // the window, a step, a subscribe
+        static constexpr std::size_t result_slots = 6;  // the window and a step (more wait)
         static constexpr std::size_t urc_handlers = 3;  // the client's +QMTSTAT, REBOOT, +QMTRECV
         static constexpr std::size_t trace_capacity = 96;
         // Until the engine's command pool: a PUB or SUB with a topic up to 255 B.

@@ -75,7 +75,10 @@ class OutboxPool {
     std::size_t capacity() const { return cap_; }
 
   private:
-    OutboxRecord* at(std::size_t off) { return reinterpret_cast<OutboxRecord*>(bytes_ + off); }
+    // The pool is aligned for records and every record size is a multiple of kAlign.
+    OutboxRecord* at(std::size_t off) {
+        return static_cast<OutboxRecord*>(static_cast<void*>(bytes_ + off));
+    }
     OutboxRecord* skip_pad(std::size_t off, std::size_t left);
     bool wrapped() const { return head_ < tail_ || (head_ == tail_ && used_ > 0); }
 
