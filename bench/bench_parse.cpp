@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
     std::uint64_t fed = 0, feeds = 0;
     Instant idle_since = 0;
     while (fed < target) {
-        while (client.online() && client.outbox() < qmt::ClientConfig::publish_slots &&
+        while (client.online() && client.outbox() < 8 &&
                client.publish(kTelemetry, ByteView(std::string_view(kReading)), {1})) {
         }
         module.react();

@@ -19,7 +19,7 @@ namespace {
 template <std::size_t W>
 struct WindowConfig : qmt::ClientConfig {
     static constexpr std::size_t window = W;
-    static constexpr std::size_t publish_slots = 16;
+    static constexpr std::size_t outbox_bytes = 16 * 64;  // 16 small readings
 };
 
 struct Quiet final : qmt::Listener {

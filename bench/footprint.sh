@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The firmware footprint of the core: builds the Cortex-M3 probes (bench/footprint/: the AT
-# engine alone, the QMT client, the client + the Aliyun device profile) with
+# engine alone, the QMT client, the client + the Aliyun device profile, the client in
+# qmt::CompactConfig) with
 # cmake/toolchains/arm-none-eabi-cortex-m3.cmake and prints, per image, flash (text + data), RAM
 # (data + bss), sizeof() on the target, where the flash goes, and any heap / abort / __cxa_* /
 # __throw_* / 64-bit division symbol with the core function that pulled it in.
-#   bench/footprint.sh [--check] [--build DIR] [--json FILE]
+#   bench/footprint.sh [--check | --check-symbols] [--build DIR] [--json FILE]
 #     --build DIR   the probes' build directory (default build/footprint/arm)
 #     --json FILE   the report as JSON (default build/footprint/report.json)
-#     --check       exit 1 if malloc, free, abort, __cxa_* or __throw_* is in any image
+#     --check       exit 1 if malloc, free, abort, __cxa_* or __throw_* is in any image, or if an
+#                   issue-10 target is exceeded (sizeof Client<> 9 KB, Client<CompactConfig> 3 KB,
+#                   engine + client + profile 16 KB of flash)
+#     --check-symbols  exit 1 on a forbidden symbol only (the test footprint.no_heap_no_abort)
 # Needs: gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi cmake ninja-build
 # python3 (./dev.sh footprint installs them).
 set -euo pipefail
@@ -18,9 +22,10 @@ check=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --check) check=(--check) ;;
+        --check-symbols) check=(--check-symbols) ;;
         --build) build=$2; shift ;;
         --json) json=$2; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "footprint.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift

@@ -14,10 +14,5 @@ QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client_core, qmt::ClientCore);
 QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client_engine, at::Engine<qmt::ClientConfig::Engine>);
 
 int main() {
-    qmt::Session s;
-    s.host = "broker.example";
-    s.client_id = "dev-42";
-    s.username = "dev-42";
-    s.password = "secret";
-    probe::run(probe::client, s);
+    probe::run(probe::client, probe::hand_filled_session());
 }

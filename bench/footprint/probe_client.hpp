@@ -34,6 +34,16 @@ inline void on_command(void*, const qmtkit::qmt::Message& m) {
     keep_text(m.payload.data, m.payload.size);
 }
 
+// The session of the probes that do not use a cloud profile.
+inline qmtkit::qmt::Session hand_filled_session() {
+    qmtkit::qmt::Session s;
+    s.host = "broker.example";
+    s.client_id = "dev-42";
+    s.username = "dev-42";
+    s.password = "secret";
+    return s;
+}
+
 // Runs a client over `session` forever.
 template <class Client>
 [[noreturn]] void run(Client& client, const qmtkit::qmt::Session& session) {

@@ -1,4 +1,5 @@
 #include "qmtkit/qmt/types.hpp"
+#include "qmtkit/qmt/outbox_store.hpp"
 
 #include "qmtkit/common/text.hpp"
 
@@ -27,7 +28,7 @@ std::string_view to_string(Error e) {
         case Error::will_message_too_long:
             return "will message is longer than 255 bytes";
         case Error::payload_empty:
-            return "payload is empty (the module takes 1..1024 bytes)";
+            return "payload is empty (the fixed-length form takes 1..1024 bytes)";
         case Error::payload_too_long:
             return "payload is longer than 1024 bytes";
         case Error::payload_needs_fixed_length:
@@ -90,6 +91,8 @@ std::string_view to_string(Error e) {
             return "the module has no MQTT connection (lost without +QMTSTAT)";
         case Error::malformed_reply:
             return "the module's reply did not parse";
+        case Error::store_failed:
+            return "the outbox store could not journal the message";
     }
     return "?";
 }
@@ -209,6 +212,18 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
         f = fe + 1;
         t = te + 1;
     }
+}
+
+std::string_view to_string(StoreError e) {
+    switch (e) {
+        case StoreError::full:
+            return "the outbox store is full";
+        case StoreError::io:
+            return "the outbox store's medium failed";
+        case StoreError::corrupt:
+            return "an outbox store record failed its check";
+    }
+    return "?";
 }
 
 }  // namespace qmtkit::qmt

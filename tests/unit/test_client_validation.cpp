@@ -65,8 +65,10 @@ std::vector<Case> catalogue() {
          [=](ClientCore& c) { return code_of(c.publish("a/+", bv("p"))); }},
         {"publish topic with #", Error::topic_has_wildcard,
          [=](ClientCore& c) { return code_of(c.publish("a/#", bv("p"))); }},
-        {"publish empty payload", Error::payload_empty,
-         [=](ClientCore& c) { return code_of(c.publish("t", bv(""))); }},
+        {"publish empty payload, fixed length", Error::payload_empty,
+         [=](ClientCore& c) {
+             return code_of(c.publish("t", bv(""), {1, false, PayloadForm::fixed_length}));
+         }},
         {"publish payload 1025 B", Error::payload_too_long,
          [=](ClientCore& c) { return code_of(c.publish("t", bv(k1025))); }},
         {"publish qos 3", Error::qos_out_of_range,
@@ -282,13 +284,17 @@ TEST(ClientValidation, FullOutboxIsQueueFullNotALoss) {
     test::CaptureWriter wire;
     Quiet quiet;
     Client<> client(wire, quiet);
-    for (std::size_t i = 0; i < ClientConfig::publish_slots; ++i) {
-        ASSERT_TRUE(client.publish("t", ByteView(std::string_view("p"))));
+    // The outbox is a byte pool: it holds as many messages as their bytes allow.
+    const std::string payload(100, 'p');
+    const std::size_t fits =
+        ClientConfig::outbox_bytes / detail::OutboxPool::record_size(1, payload.size());
+    for (std::size_t i = 0; i < fits; ++i) {
+        ASSERT_TRUE(client.publish("t", ByteView(payload))) << i;
     }
-    auto r = client.publish("t", ByteView(std::string_view("p")));
+    auto r = client.publish("t", ByteView(payload));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, Error::queue_full);
-    EXPECT_EQ(client.outbox(), ClientConfig::publish_slots);
+    EXPECT_EQ(client.outbox(), fits);
 }
 
 }  // namespace

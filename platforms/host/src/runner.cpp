@@ -92,12 +92,13 @@ void Runner::port_lost(std::error_code ec) {
     ++gen_;
     armed_ = false;
     timer_.cancel();
-    // Off line first (start(): the link leaves online, nothing more is pumped into the port),
-    // then everything on the wire fails as aborted: QoS >= 1 publishes back to the outbox.
+    // Everything on the wire is gone: QoS >= 1 publishes back to the outbox, the link off line
+    // (transport_reset(): bring-up waits for the next poll, and there is none while down).
     ++depth_;
-    if (client_ != nullptr && client_->state() != qmt::LinkState::stopped)
-        (void)client_->start(now());
-    engine_->abort_all();
+    if (client_ != nullptr)
+        client_->transport_reset(now());
+    else
+        engine_->abort_all();
     --depth_;
     notify(PortEvent::lost, ec);
     if (!stopped_) arm_port_timer();
@@ -161,9 +162,9 @@ void Runner::port_back() {
     // Whatever was submitted while the device was away went nowhere; then the engine's clock is
     // brought up to date (commands submitted next count from now) and bring-up starts over, as
     // after a module reboot: a module behind a re-enumerated port may be a fresh one.
-    engine_->abort_all();
+    if (client_ == nullptr) engine_->abort_all();
     engine_->poll(t);
-    if (client_ != nullptr && client_->state() != qmt::LinkState::stopped) (void)client_->start(t);
+    if (client_ != nullptr) client_->transport_reset(t);
     --depth_;
     notify(PortEvent::reopened, {});
     if (stopped_) return;

@@ -32,6 +32,9 @@ struct StoredMessage {
     bool fixed = false;  // sent in fixed-length form
     std::string_view topic;
     ByteView payload;
+    // Set by next(): the record's sizes, also when a buffer was too small for them.
+    std::size_t topic_size = 0;
+    std::size_t payload_size = 0;
 };
 
 class OutboxStore {
@@ -43,7 +46,10 @@ class OutboxStore {
     // append(); a power cut during release() leaves the record pending (sent again: at least once).
     virtual void release(std::uint32_t id) = 0;
     // The oldest unreleased record whose id is > `after`, copied into the caller's buffers
-    // (`out.topic` / `out.payload` point into them). False: no such record.
+    // (`out.topic` / `out.payload` point into them). False: no such record. When a buffer is
+    // too small nothing is copied: `out` gets the id, the flags and topic_size / payload_size,
+    // its views stay empty, and next() returns true (the client asks for the sizes this way
+    // first, with no room, then reads the record straight into its outbox).
     virtual bool next(std::uint32_t after, StoredMessage& out, char* topic_buf,
                       std::size_t topic_cap, std::uint8_t* payload_buf,
                       std::size_t payload_cap) = 0;

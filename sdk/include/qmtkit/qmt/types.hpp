@@ -34,8 +34,8 @@ enum class Error : std::uint8_t {
     will_topic_empty,
     will_topic_too_long,
     will_message_too_long,       // > 255 bytes
-    payload_empty,               // the note: len 1..1024
-    payload_too_long,            // > 1024 bytes (or the configured payload capacity)
+    payload_empty,               // fixed-length form asked for an empty payload (len 1..1024)
+    payload_too_long,            // > 1024 bytes, or more than the outbox could ever hold
     payload_needs_fixed_length,  // variable length asked for a payload holding 0x1A / 0x1B
     keepalive_out_of_range,      // 0..3600 s
     pkt_timeout_out_of_range,    // 1..60 s
@@ -68,6 +68,7 @@ enum class Error : std::uint8_t {
     close_failed,          // +QMTCLOSE / +QMTDISC result -1
     link_down,             // AT+QMTCONN? reports no connection (ClientError::value: its state)
     malformed_reply,       // a reply line that does not parse
+    store_failed,          // the OutboxStore could not journal the message (StoreError::io)
 };
 
 std::string_view to_string(Error e);

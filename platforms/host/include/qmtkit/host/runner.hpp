@@ -117,15 +117,13 @@ class Runner {
     // Reopen the device when it goes away instead of stopping (a transport that is not
     // reopenable() still stops). Call before start().
     //
-    // What the core is told, through its public API: when the device goes away the core is
-    // frozen (no feed, no poll, its timer disarmed) after a restart of its supervisor —
-    // qmt::ClientCore::start() (the link leaves online: nothing is sent into a dead port) and
-    // at::EngineCore::abort_all() (every command on the wire fails with `aborted`: QoS >= 1
-    // publishes go back to the outbox, QoS 0 ones in flight fail, the bring-up step fails with
-    // Error::aborted and is reported to Listener::on_bringup_error). When it is back: abort_all()
-    // again (what was submitted meanwhile went nowhere), then start(): bring-up from AT on, as
-    // after a module reboot. A client that is stopped is not started; a bare engine only sees
-    // abort_all().
+    // What the core is told, through its public API: when the device goes away,
+    // qmt::ClientCore::transport_reset() (every command on the wire is aborted: QoS >= 1
+    // publishes go back to the outbox, QoS 0 ones in flight fail, the link leaves online and
+    // bring-up waits for the next poll; no bring-up error is reported for the aborted step),
+    // then the core is frozen (no feed, no poll, its timer disarmed). When it is back:
+    // transport_reset() again (what was submitted meanwhile went nowhere): bring-up from AT on,
+    // as after a module reboot. A stopped client stays stopped; a bare engine sees abort_all().
     void set_reopen(const ReopenPolicy& policy);
     bool reopen_enabled() const { return reopen_on_; }
     // Every loss and every reopen, after the core was told (from inside the io_context).

@@ -1,0 +1,143 @@
+#include "qmtkit/qmt/replies.hpp"
+
+#include "qmtkit/at/fields.hpp"
+#include "qmtkit/qmt/errors.hpp"
+
+namespace qmtkit::qmt {
+namespace {
+
+// "+NAME: a,b[,c...]" into up to `max` integers; how many were read.
+int read_ints(std::string_view line, std::string_view name, std::int32_t* out, int max) {
+    at::FieldReader r(line);
+    r.prefix(name);
+    int n = 0;
+    while (n < max && r.has_more()) {
+        std::int32_t v = 0;
+        r.integer(v);
+        if (!r.ok()) break;
+        out[n++] = v;
+    }
+    return r.ok() || n > 0 ? n : 0;
+}
+
+PacketResult packet_result(std::int32_t code) {
+    return code == 0   ? PacketResult::acked
+           : code == 1 ? PacketResult::retransmission
+                       : PacketResult::failed;
+}
+
+}  // namespace
+
+PacketReply decode_packet(std::string_view line, std::string_view prefix) {
+    std::int32_t v[4] = {0, 0, 0, -1};
+    PacketReply r;
+    const int n = read_ints(line, prefix, v, 4);
+    if (n < 3) return r;
+    r.ok = true;
+    r.msg_id = static_cast<std::uint16_t>(v[1]);
+    r.code = v[2];
+    r.result = packet_result(v[2]);
+    r.value = n >= 4 ? v[3] : -1;
+    return r;
+}
+
+OpenReply decode_open(std::string_view line) {
+    std::int32_t v[2] = {0, 0};
+    OpenReply r;
+    // Fewer than two integers: the query's +QMTOPEN: 0,"host",port.
+    if (read_ints(line, "+QMTOPEN", v, 2) < 2) return r;
+    r.ok = true;
+    r.result = static_cast<OpenResult>(v[1]);
+    return r;
+}
+
+ConnReply decode_conn(std::string_view line) {
+    std::int32_t v[3] = {0, 0, -1};
+    ConnReply r;
+    const int n = read_ints(line, "+QMTCONN", v, 3);
+    if (n < 2) return r;
+    r.ok = true;
+    r.code = v[1];
+    r.result = packet_result(v[1]);
+    r.ret = n >= 3 ? v[2] : -1;
+    return r;
+}
+
+CloseReply decode_close(std::string_view line, std::string_view prefix) {
+    std::int32_t v[2] = {0, 0};
+    CloseReply r;
+    if (read_ints(line, prefix, v, 2) < 2) return r;
+    r.ok = true;
+    r.result = v[1];
+    return r;
+}
+
+TenAuthReply decode_tenauth(std::string_view line) {
+    TenAuthReply r;
+    at::FieldReader f(line);
+    f.prefix("+QMTTENAUTH").integer(r.raw);
+    if (!f.ok()) return r;
+    r.ok = true;
+    r.code = static_cast<TenAuthResult>(r.raw);
+    if (r.raw == 0) {
+        f.string(r.password);
+        r.has_password = f.ok();
+        if (!r.has_password) r.password = {};
+    }
+    return r;
+}
+
+AttachInfo decode_attach(std::string_view line) {
+    std::int32_t v = -1;
+    AttachInfo a;
+    if (read_ints(line, "+CGATT", &v, 1) < 1) return a;
+    a.ok = true;
+    a.attached = v == 1;
+    return a;
+}
+
+ConnStateInfo decode_conn_state(std::string_view line) {
+    std::int32_t v[2] = {-1, -1};
+    ConnStateInfo c;
+    if (read_ints(line, "+QMTCONN", v, 2) < 2) return c;
+    c.ok = true;
+    c.state = v[1];
+    return c;
+}
+
+StatUrc decode_stat(std::string_view line) {
+    std::int32_t v[2] = {0, 0};
+    StatUrc s;
+    if (read_ints(line, "+QMTSTAT", v, 2) < 2) return s;
+    s.ok = true;
+    s.code = static_cast<StatCode>(v[1]);
+    return s;
+}
+
+Result<void> outcome_of(const OpenReply& r) {
+    if (r.result == OpenResult::opened) return {};
+    return failure(Error::open_failed, static_cast<std::int32_t>(r.result));
+}
+
+Result<void> outcome_of(const ConnReply& r) {
+    if (r.result == PacketResult::acked && r.ret <= 0) return {};
+    if (r.result == PacketResult::acked) return failure(Error::connect_refused, r.ret);
+    return failure(Error::connect_failed, r.code);
+}
+
+Result<void> outcome_of(const CloseReply& r) {
+    if (r.result == 0) return {};
+    return failure(Error::close_failed, r.result);
+}
+
+Result<void> outcome_of(const TenAuthReply& r) {
+    if (r.raw == 0) return {};
+    return failure(Error::tenauth_failed, r.raw);
+}
+
+Result<void> outcome_of(const PacketReply& r) {
+    if (r.result == PacketResult::acked) return {};
+    return failure(Error::packet_failed, r.code);
+}
+
+}  // namespace qmtkit::qmt
