@@ -453,9 +453,16 @@ bool FlashLog::do_next(std::uint32_t after, StoredMessage& out, char* topic_buf,
                 found = true;
             }
         if (!found) return false;
+        out.id = best.id;
+        out.qos = static_cast<std::uint8_t>(best.hdr[2] & 3u);
+        out.retain = (best.hdr[2] & 4u) != 0;
+        out.fixed = (best.hdr[2] & 8u) != 0;
+        out.topic_size = best.topic_len;
+        out.payload_size = best.payload_len;
         if (best.topic_len > topic_cap || best.payload_len > payload_cap) {
-            after = best.id;
-            continue;
+            out.topic = {};  // the caller asked for the sizes (or has no room): nothing copied
+            out.payload = {};
+            return true;
         }
         const std::uint32_t body = best.addr + kHeader;
         if ((best.topic_len > 0 &&
@@ -472,10 +479,6 @@ bool FlashLog::do_next(std::uint32_t after, StoredMessage& out, char* topic_buf,
             if (!program_zeros(best.body_end + marker_)) after = best.id;
             continue;
         }
-        out.id = best.id;
-        out.qos = static_cast<std::uint8_t>(best.hdr[2] & 3u);
-        out.retain = (best.hdr[2] & 4u) != 0;
-        out.fixed = (best.hdr[2] & 8u) != 0;
         out.topic = std::string_view(topic_buf, best.topic_len);
         out.payload = ByteView(payload_buf, best.payload_len);
         return true;

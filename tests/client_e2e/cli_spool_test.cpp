@@ -28,8 +28,8 @@ class CliSpool : public CliOnSim {
     void TearDown() override { test::remove_tree(spool); }
 
     std::vector<std::string> pub_args(const Sim& sim, std::vector<std::string> more = {}) const {
-        std::vector<std::string> v{"-t",      "spool/t", "-q",          "1",  "-l",
-                                   "--spool", spool,     "--timeout",   "60"};
+        std::vector<std::string> v{"-t",      "spool/t", "-q",        "1", "-l",
+                                   "--spool", spool,     "--timeout", "60"};
         v.insert(v.end(), more.begin(), more.end());
         return args("pub", sim, v);
     }

@@ -100,6 +100,24 @@ TEST(FileStore, AppendNextReleaseAndReopen) {
     EXPECT_EQ(kept->pending(), 3u);
 }
 
+// Buffers too small for a record: nothing copied, its sizes reported (how the client sizes its
+// outbox record before reading the message into it).
+TEST(FileStore, NextReportsSizesWhenTheBuffersAreTooSmall) {
+    TempDir t;
+    FileStore s = open_ok(t.spool());
+    const std::uint32_t id = append_ok(s, Msg{"topic/x", std::string(700, 'p')});
+    qmt::StoredMessage out;
+    char topic[4];
+    std::uint8_t payload[4] = {7, 7, 7, 7};
+    ASSERT_TRUE(s.next(0, out, topic, sizeof topic, payload, sizeof payload));
+    EXPECT_EQ(out.id, id);
+    EXPECT_EQ(out.topic_size, 7u);
+    EXPECT_EQ(out.payload_size, 700u);
+    EXPECT_TRUE(out.topic.empty());
+    EXPECT_EQ(payload[0], 7) << "copied into a buffer too small";
+    EXPECT_FALSE(s.next(id, out, topic, sizeof topic, payload, sizeof payload));
+}
+
 // A crash while the last record was being written, at every byte of it: reopening never yields
 // a corrupt record, keeps every record before it, cuts the torn bytes off, and goes on.
 TEST(FileStore, ReopenAfterTornLastRecordAtEveryByte) {

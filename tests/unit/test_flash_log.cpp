@@ -3,6 +3,7 @@
 // several wraps of the page ring with pending records moved forward) replayed with the power cut
 // at every write step, each step torn three ways, and the store checked after the reboot.
 #include <gtest/gtest.h>
+#include <cstring>
 
 #include <algorithm>
 #include <cstdio>
@@ -264,19 +265,30 @@ TEST(FlashLog, RefusedProgramIsIoAndTheStoreGoesOn) {
     EXPECT_EQ(drain(again), want);
 }
 
-// A record that does not fit the caller's buffers is skipped, not a stop.
-TEST(FlashLog, RecordLargerThanTheBuffersIsSkipped) {
+// A record that does not fit the caller's buffers is not copied: next() reports its sizes (the
+// client asks for them first, then reads the record straight into its outbox), and the next
+// record after it is reachable.
+TEST(FlashLog, RecordLargerThanTheBuffersReportsItsSizes) {
     SimFlash f(2048, 2, 4);
     FlashLog log(f);
     ASSERT_TRUE(log.mount());
-    append_ok(log, Msg{"big", std::string(1000, 'b')});
+    const std::uint32_t big = append_ok(log, Msg{"big", std::string(1000, 'b')});
     const std::uint32_t small = append_ok(log, Msg{"small", "s"});
     qmt::StoredMessage out;
     char topic[16];
     std::uint8_t payload[16];
+    std::memset(payload, 0x5A, sizeof payload);
     ASSERT_TRUE(log.next(0, out, topic, sizeof topic, payload, sizeof payload));
+    EXPECT_EQ(out.id, big);
+    EXPECT_EQ(out.topic_size, 3u);
+    EXPECT_EQ(out.payload_size, 1000u);
+    EXPECT_TRUE(out.topic.empty());
+    EXPECT_EQ(out.payload.size, 0u);
+    EXPECT_EQ(payload[0], 0x5A) << "copied into a buffer too small";
+    ASSERT_TRUE(log.next(big, out, topic, sizeof topic, payload, sizeof payload));
     EXPECT_EQ(out.id, small);
     EXPECT_EQ(out.topic, "small");
+    EXPECT_EQ(out.payload_size, 1u);
 }
 
 // --- Power cuts -------------------------------------------------------------------------------

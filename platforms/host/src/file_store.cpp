@@ -483,7 +483,17 @@ bool FileStore::next(std::uint32_t after, qmt::StoredMessage& out, char* topic_b
     Impl& s = *impl_;
     for (auto it = s.pending.upper_bound(after); it != s.pending.end(); ++it) {
         const Impl::Loc& l = it->second;
-        if (l.topic_len > topic_cap || l.payload_len > payload_cap) continue;
+        out.id = it->first;
+        out.qos = static_cast<std::uint8_t>(l.flags & 3u);
+        out.retain = (l.flags & 4u) != 0;
+        out.fixed = (l.flags & 8u) != 0;
+        out.topic_size = l.topic_len;
+        out.payload_size = l.payload_len;
+        if (l.topic_len > topic_cap || l.payload_len > payload_cap) {
+            out.topic = {};  // the caller asked for the sizes (or has no room): nothing copied
+            out.payload = {};
+            return true;
+        }
         std::uint8_t h[kHdr];
         int e = read_exact(s.journal, l.offset, h, kHdr);
         if (e == 0 && l.topic_len > 0)
@@ -499,10 +509,6 @@ bool FileStore::next(std::uint32_t after, qmt::StoredMessage& out, char* topic_b
                            " in the journal failed its check; skipped";
             continue;
         }
-        out.id = it->first;
-        out.qos = static_cast<std::uint8_t>(l.flags & 3u);
-        out.retain = (l.flags & 4u) != 0;
-        out.fixed = (l.flags & 8u) != 0;
         out.topic = std::string_view(topic_buf, l.topic_len);
         out.payload = ByteView(payload_buf, l.payload_len);
         return true;
