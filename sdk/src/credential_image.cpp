@@ -54,36 +54,47 @@ bool sign_method_ok(Profile p, std::string_view m) {
     return m == "hmacmd5" && p == Profile::presigned;  // Tencent signs with SHA only
 }
 
-std::string_view* text_field(CredentialImage& im, Tag t) {
+// Stores a checked string field (the numeric tags are stored where they are checked).
+void store(CredentialImage& im, Tag t, std::string_view s) {
     switch (t) {
         case Tag::host:
-            return &im.host;
+            im.host = s;
+            break;
         case Tag::product:
-            return &im.product;
+            im.product = s;
+            break;
         case Tag::device_name:
-            return &im.device_name;
+            im.device_name = s;
+            break;
         case Tag::secret:
-            return &im.secret;
+            im.secret = s;
+            break;
         case Tag::client_id:
-            return &im.client_id;
+            im.client_id = s;
+            break;
         case Tag::username:
-            return &im.username;
+            im.username = s;
+            break;
         case Tag::password:
-            return &im.password;
+            im.password = s;
+            break;
         case Tag::region:
-            return &im.region;
+            im.region = s;
+            break;
         case Tag::imei:
-            return &im.imei;
+            im.imei = s;
+            break;
         case Tag::token_url:
-            return &im.token_url;
+            im.token_url = s;
+            break;
         case Tag::sign_method:
-            return &im.sign_method;
+            im.sign_method = s;
+            break;
         case Tag::port:
         case Tag::expire_days:
         case Tag::secure_mode:
             break;
     }
-    return nullptr;
 }
 
 // One known TLV's value, checked and stored. `at`: offset of its tag byte.
@@ -118,7 +129,7 @@ Expected<void, ImageFault> take(CredentialImage& im, Tag t, const std::uint8_t* 
         return fault(ImageError::bad_sign_method, at, tag);
     if (t == Tag::token_url && !has_prefix(s, "http://") && !has_prefix(s, "https://"))
         return fault(ImageError::bad_token_url, at, tag);
-    *text_field(im, t) = s;
+    store(im, t, s);
     return {};
 }
 
