@@ -295,8 +295,9 @@ TEST(DocsExitStatus, DocsAndEveryHelpShowTheSameTable) {
     const auto docs = documented_codes();
     EXPECT_EQ(docs, (std::set<int>{0, 1, 2, 130, 143}));
 #ifdef QMTKIT_EXE
-    for (const std::string sub : {"", "pub", "sub", "sign", "sign aliyun", "sign tencent",
-                                  "sign tencent-token", "verify"}) {
+    for (const std::string sub :
+         {"", "pub", "sub", "sign", "sign aliyun", "sign tencent", "sign tencent-token", "verify",
+          "image", "image inspect", "image build"}) {
         int status = -1;
         const std::string help = capture(shell_quote(QMTKIT_EXE) + " " + sub + " --help", &status);
         EXPECT_EQ(status, 0) << "qmtkit " << sub << " --help";

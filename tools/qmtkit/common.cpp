@@ -20,8 +20,9 @@ const char* const kExitStatusHelp =
     "       not come up (a cause retrying cannot heal at once, others after --timeout), the\n"
     "       device went away; or a usage error (\"Error: ...\", nothing was sent), as\n"
     "       mosquitto_pub\n"
-    "  2    verify, and pub / sub with --manifest: the manifest is invalid or cannot be read,\n"
-    "       or a device's secret cannot be resolved (FILE:LINE:COL: ... lines)\n"
+    "  2    verify, image build, and pub / sub with --manifest: the manifest is invalid or\n"
+    "       cannot be read, or a device's secret cannot be resolved (FILE:LINE:COL: ... lines);\n"
+    "       image inspect: the image is corrupt, truncated or cannot be read (one line)\n"
     "  130  stopped by SIGINT (Ctrl+C); pub and sub send DISCONNECT and CLOSE first (at most\n"
     "       3 s; a second signal ends at once)\n"
     "  143  stopped by SIGTERM, as SIGINT\n";

@@ -30,6 +30,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;    // a message, subscription, device or the link failed
 inline constexpr int kExitUsage = 1;     // the command line is wrong (as mosquitto_pub)
 inline constexpr int kExitManifest = 2;  // verify, pub / sub --manifest: the manifest is invalid
+inline constexpr int kExitBadImage = 2;  // image inspect: corrupt, truncated or unreadable image
 // Stopped by SIGINT / SIGTERM (after DISCONNECT and CLOSE): 128 + the signal, 130 / 143.
 inline int exit_for_signal(int sig) {
     return 128 + sig;
@@ -220,5 +221,6 @@ Command add_pub(CLI::App& root);
 Command add_sub(CLI::App& root);
 Command add_sign(CLI::App& root);    // cmd_sign.cpp
 Command add_verify(CLI::App& root);  // cmd_verify.cpp
+Command add_image(CLI::App& root);   // cmd_image.cpp
 
 }  // namespace qmtkit::cli

@@ -1,4 +1,5 @@
-// qmtkit — the command-line tool: `qmtkit pub`, `qmtkit sub`, `qmtkit sign`, `qmtkit verify`
+// qmtkit — the command-line tool: `qmtkit pub`, `qmtkit sub`, `qmtkit sign`, `qmtkit verify`,
+// `qmtkit image`
 // (mosquitto_pub / mosquitto_sub habits: -h is the broker host, help is --help, a usage error is
 // one "Error: ..." line and exit status 1).
 #include <exception>
@@ -49,9 +50,9 @@ void check_leftovers(CLI::App& app, const std::string& subcommands) {
 
 // Root and subcommands that group others (sign): leftovers and a missing subcommand.
 void check_chain(CLI::App& root) {
-    check_leftovers(root, "pub, sub, sign or verify");
+    check_leftovers(root, "pub, sub, sign, verify or image");
     if (root.get_subcommands().empty())
-        throw UsageError("A subcommand is required: pub, sub, sign or verify.");
+        throw UsageError("A subcommand is required: pub, sub, sign, verify or image.");
     CLI::App* app = root.get_subcommands().front();
     while (app != nullptr) {
         std::string names;
@@ -60,7 +61,8 @@ void check_chain(CLI::App& root) {
         names = qmtkit::cli::one_of(list);
         check_leftovers(*app, names);
         if (!list.empty() && app->get_subcommands().empty())
-            throw UsageError("A " + app->get_name() + " subcommand is required: " + names + ".");
+            throw UsageError((app->get_name()[0] == 'i' ? "An " : "A ") + app->get_name() +
+                             " subcommand is required: " + names + ".");
         app = app->get_subcommands().empty() ? nullptr : app->get_subcommands().front();
     }
 }
@@ -84,6 +86,7 @@ int run(int argc, char** argv) {
     commands.push_back(qmtkit::cli::add_sub(app));
     commands.push_back(qmtkit::cli::add_sign(app));
     commands.push_back(qmtkit::cli::add_verify(app));
+    commands.push_back(qmtkit::cli::add_image(app));
 
     try {
         app.parse(argc, argv);

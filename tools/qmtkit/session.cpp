@@ -14,14 +14,6 @@ namespace {
 namespace cl = qmtkit::cloud;
 namespace mf = qmtkit::manifest;
 
-void print_diagnostics(const std::string& tool, const std::string& file,
-                       const std::vector<mf::Diagnostic>& errors) {
-    std::cout.flush();
-    for (const auto& d : errors) std::cerr << d.to_string() << '\n';
-    std::cerr << "qmtkit " << tool << ": " << file << ": " << errors.size() << " error(s)"
-              << std::endl;
-}
-
 // The one device of `m` that --device-name / --imei names (UsageError otherwise).
 const mf::Device& pick_device(const CommonOptions& o, const mf::Manifest& m) {
     std::vector<const mf::Device*> found;
@@ -52,6 +44,14 @@ std::string token_failure(const cl::TokenOutcome& out) {
 }
 
 }  // namespace
+
+void print_diagnostics(const std::string& tool, const std::string& file,
+                       const std::vector<mf::Diagnostic>& errors) {
+    std::cout.flush();
+    for (const auto& d : errors) std::cerr << d.to_string() << '\n';
+    std::cerr << "qmtkit " << tool << ": " << file << ": " << errors.size() << " error(s)"
+              << std::endl;
+}
 
 std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::string& tool,
                                              const std::string& id_prefix, int& status) {

@@ -15,9 +15,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common.hpp"
 #include "qmtkit/cloud/profile.hpp"
+#include "qmtkit/manifest/manifest.hpp"
 
 namespace qmtkit::cli {
 
@@ -46,5 +48,10 @@ class RunSession {
 // client id's ("qmtkit-pub-").
 std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::string& tool,
                                              const std::string& id_prefix, int& status);
+
+// A manifest's problems on stderr: each "FILE:LINE:COL: ..." line, then
+// "qmtkit <tool>: FILE: N error(s)".
+void print_diagnostics(const std::string& tool, const std::string& file,
+                       const std::vector<manifest::Diagnostic>& errors);
 
 }  // namespace qmtkit::cli
