@@ -34,9 +34,13 @@ void add_ledger_option(CLI::App& app, LedgerOpts& o) {
         ->type_name("ID");
 }
 
-// The ledger, or a failure line (the URL without its password).
+// The ledger, or a failure line (the URL without its password). A missing or malformed --ledger
+// is a usage error.
 std::optional<lg::Ledger> open_ledger(const LedgerOpts& o, const std::string& tool,
                                       std::optional<std::int64_t>& batch, int& status) {
+    require(o.url_opt, "--ledger");
+    const auto parsed = lg::parse_url(o.url);
+    if (!parsed) throw UsageError(parsed.error().message + ".");
     lg::OpenOptions opt;
     opt.create = false;
     auto l = lg::Ledger::open(o.url, opt);
@@ -56,10 +60,7 @@ std::optional<lg::Ledger> open_ledger(const LedgerOpts& o, const std::string& to
 }
 
 int run_export(const LedgerOpts& o) {
-    require(o.url_opt, "--ledger");
     const auto format = parse_choice(o.format, "format", "--format", {"jsonl", "csv"});
-    const auto parsed = lg::parse_url(o.url);
-    if (!parsed) throw UsageError(parsed.error().message + ".");
     int status = kExitFailed;
     std::optional<std::int64_t> batch;
     auto l = open_ledger(o, "ledger export", batch, status);
@@ -77,9 +78,6 @@ int run_export(const LedgerOpts& o) {
 }
 
 int run_status(const LedgerOpts& o) {
-    require(o.url_opt, "--ledger");
-    const auto parsed = lg::parse_url(o.url);
-    if (!parsed) throw UsageError(parsed.error().message + ".");
     int status = kExitFailed;
     std::optional<std::int64_t> batch;
     auto l = open_ledger(o, "ledger status", batch, status);
@@ -98,22 +96,26 @@ int run_status(const LedgerOpts& o) {
     return kExitOk;
 }
 
-}  // namespace
-
-Command add_ledger(CLI::App& root) {
-    auto* app = root.add_subcommand(
-        "ledger", "Read the binding ledger of factory provisioning (docs/ledger.md)");
+// A subcommand with qmtkit's help flag and exit-status table.
+CLI::App* add_app(CLI::App& parent, const std::string& name, const std::string& what) {
+    auto* app = parent.add_subcommand(name, what);
     app->set_help_flag("--help", "Print this help message and exit");
     app->footer(kExitStatusHelp);
     app->allow_extras();
+    return app;
+}
+
+}  // namespace
+
+Command add_ledger(CLI::App& root) {
+    auto* app =
+        add_app(root, "ledger", "Read the binding ledger of factory provisioning (docs/ledger.md)");
     app->require_subcommand(0, 1);
 
     auto ex = std::make_shared<LedgerOpts>();
-    auto* exp = app->add_subcommand(
-        "export", "Every provisioning attempt, oldest first: JSON lines or CSV; never a secret");
-    exp->set_help_flag("--help", "Print this help message and exit");
-    exp->footer(kExitStatusHelp);
-    exp->allow_extras();
+    auto* exp = add_app(*app, "export",
+                        "Every provisioning attempt, oldest first: JSON lines or CSV; never a "
+                        "secret");
     add_ledger_option(*exp, *ex);
     ex->format_opt = exp->add_option("--format", ex->format, "jsonl or csv")
                          ->capture_default_str()
@@ -122,10 +124,7 @@ Command add_ledger(CLI::App& root) {
         ->type_name("FILE");
 
     auto st = std::make_shared<LedgerOpts>();
-    auto* sta = app->add_subcommand("status", "Counts: records bound and unbound, attempts");
-    sta->set_help_flag("--help", "Print this help message and exit");
-    sta->footer(kExitStatusHelp);
-    sta->allow_extras();
+    auto* sta = add_app(*app, "status", "Counts: records bound and unbound, attempts");
     add_ledger_option(*sta, *st);
 
     return {app, [exp, sta, ex, st]() {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -63,6 +64,9 @@ class Backend {
 
     std::string display_url;
 };
+
+// Where a URL holds a password (user:PW@, password=PW): (offset, length) pairs, in order.
+std::vector<std::pair<std::size_t, std::size_t>> password_spans(const std::string& url);
 
 std::unique_ptr<Backend> open_sqlite(const std::string& path, const OpenOptions& opt);
 std::unique_ptr<Backend> open_postgresql(const std::string& url, const OpenOptions& opt);

@@ -104,23 +104,30 @@ Result<std::pair<Scheme, std::string>> parse_url(const std::string& url) {
     return std::make_pair(Scheme::sqlite, path);
 }
 
-std::string redact_url(const std::string& url) {
-    std::string out = url;
-    const auto scheme = out.find("://");
+std::vector<std::pair<std::size_t, std::size_t>> password_spans(const std::string& url) {
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    const auto scheme = url.find("://");
     if (scheme != std::string::npos) {
         const auto start = scheme + 3;
-        const auto at = out.find('@', start);
-        const auto slash = out.find('/', start);
-        if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-            const auto colon = out.find(':', start);
-            if (colon != std::string::npos && colon < at)
-                out.replace(colon + 1, at - colon - 1, "***");
-        }
+        const auto at = url.find('@', start);
+        const auto slash = url.find('/', start);
+        const auto colon = url.find(':', start);
+        if (at != std::string::npos && (slash == std::string::npos || at < slash) &&
+            colon != std::string::npos && colon < at)
+            spans.emplace_back(colon + 1, at - colon - 1);
     }
-    for (auto p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
-        const auto end = out.find_first_of("& ", p);
-        out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+    for (auto p = url.find("password="); p != std::string::npos; p = url.find("password=", p + 1)) {
+        const auto end = url.find_first_of("& ", p);
+        spans.emplace_back(p + 9, (end == std::string::npos ? url.size() : end) - p - 9);
     }
+    return spans;
+}
+
+std::string redact_url(const std::string& url) {
+    std::string out = url;
+    const auto spans = password_spans(url);
+    for (auto it = spans.rbegin(); it != spans.rend(); ++it)
+        out.replace(it->first, it->second, "***");
     return out;
 }
 

@@ -171,23 +171,8 @@ class PgBackend final : public Backend {
 
 // The password of a postgresql:// URL (user:PASSWORD@) or of a password= parameter.
 std::string password_of(const std::string& url) {
-    const auto scheme = url.find("://");
-    if (scheme != std::string::npos) {
-        const auto start = scheme + 3;
-        const auto at = url.find('@', start);
-        const auto slash = url.find('/', start);
-        if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-            const auto colon = url.find(':', start);
-            if (colon != std::string::npos && colon < at)
-                return url.substr(colon + 1, at - colon - 1);
-        }
-    }
-    const auto p = url.find("password=");
-    if (p != std::string::npos) {
-        const auto end = url.find('&', p);
-        return url.substr(p + 9, end == std::string::npos ? std::string::npos : end - p - 9);
-    }
-    return {};
+    const auto spans = password_spans(url);
+    return spans.empty() ? std::string() : url.substr(spans[0].first, spans[0].second);
 }
 
 }  // namespace

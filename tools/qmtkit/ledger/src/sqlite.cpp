@@ -3,8 +3,10 @@
 // BEGIN IMMEDIATE (the write lock is taken first, so two processes binding at once take turns).
 #include <sqlite3.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "db.hpp"
 
@@ -28,8 +30,23 @@ class SqliteBackend final : public Backend {
         sqlite3_extended_result_codes(db_, 1);
         sqlite3_busy_timeout(db_, opt.busy_timeout_ms);
         try {
-            // WAL: readers never block the writer; the mode is kept in the file.
-            const auto mode = query("PRAGMA journal_mode=WAL", {});
+            // WAL: readers never block the writer; the mode is kept in the file. Switching to
+            // it takes an exclusive lock and SQLite may answer SQLITE_BUSY at once, without its
+            // busy handler, while another process opens the same new file: retried here.
+            const auto deadline =
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.busy_timeout_ms);
+            std::vector<Row> mode;
+            while (true) {
+                try {
+                    mode = query("PRAGMA journal_mode=WAL", {});
+                    break;
+                } catch (const DbError& e) {
+                    if (e.kind != DbError::Kind::busy ||
+                        std::chrono::steady_clock::now() >= deadline)
+                        throw;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                }
+            }
             if (mode.empty() || !mode[0][0] || *mode[0][0] != "wal")
                 throw DbError(DbError::Kind::open, "cannot open " + path + ": WAL mode refused");
             exec_script("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
