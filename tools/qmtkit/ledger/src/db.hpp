@@ -63,6 +63,7 @@ class Backend {
     virtual std::string integrity() = 0;
 
     std::string display_url;
+    int busy_timeout_ms = 15000;  // OpenOptions: how long locks and conflicts are retried
 };
 
 // Where a URL holds a password (user:PW@, password=PW): (offset, length) pairs, in order.

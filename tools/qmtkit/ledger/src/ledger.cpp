@@ -334,6 +334,7 @@ Result<Ledger> Ledger::open(const std::string& url, const OpenOptions& opt) {
         return Error{Errc::cannot_open, "cannot open " + shown + ": " + clean(e.what())};
     }
     b->display_url = shown;
+    b->busy_timeout_ms = opt.busy_timeout_ms;
     Backend& db = *b;
     auto version = transact<std::int64_t>(db, opt.busy_timeout_ms, [&]() -> Result<std::int64_t> {
         db.lock_schema();
@@ -364,7 +365,7 @@ Result<Ledger> Ledger::open(const std::string& url, const OpenOptions& opt) {
 
 Result<Batch> Ledger::find_batch(const std::string& manifest_id) {
     Backend& db = *b_;
-    return transact<Batch>(db, 15000, [&]() -> Result<Batch> {
+    return transact<Batch>(db, db.busy_timeout_ms, [&]() -> Result<Batch> {
         const auto rows = db.query(
             "SELECT id, manifest_id, cloud, record_count FROM batches WHERE manifest_id = ?",
             {manifest_id});
@@ -383,7 +384,7 @@ Result<Batch> Ledger::import_batch(const BatchSpec& spec) {
             return Error{Errc::invalid_argument, "a record without a product or device name"};
     Backend& db = *b_;
     const std::string mid = clean(spec.manifest_id);
-    return transact<Batch>(db, 60000, [&]() -> Result<Batch> {
+    return transact<Batch>(db, db.busy_timeout_ms, [&]() -> Result<Batch> {
         const auto found =
             db.query("SELECT id, cloud, record_count FROM batches WHERE manifest_id = ?",
                      {spec.manifest_id});
@@ -446,7 +447,7 @@ Result<Binding> Ledger::bind(std::int64_t batch_id, const std::string& imei,
     const Dialect& d = db.dialect();
     const std::string shown = clean(imei);
     const std::string cols = kRecordColumns;
-    return transact<Binding>(db, 15000, [&]() -> Result<Binding> {
+    return transact<Binding>(db, db.busy_timeout_ms, [&]() -> Result<Binding> {
         if (db.query("SELECT 1 FROM batches WHERE id = ?", {batch_id}).empty())
             return Error{Errc::unknown_batch, "no batch with id " + std::to_string(batch_id)};
         // 1. This IMEI's binding: the same record again, never a second one.
@@ -501,20 +502,21 @@ Result<Binding> Ledger::bind(std::int64_t batch_id, const std::string& imei,
 
 Result<std::optional<Binding>> Ledger::binding_of(const std::string& imei) {
     Backend& db = *b_;
-    return transact<std::optional<Binding>>(db, 15000, [&]() -> Result<std::optional<Binding>> {
-        const auto rows = db.query(std::string("SELECT ") + kRecordColumns +
-                                       " FROM bindings b JOIN records r ON r.id = "
-                                       "b.record_id WHERE b.imei = ?",
-                                   {imei});
-        if (rows.empty()) return std::optional<Binding>();
-        return std::optional<Binding>(Binding{record_from(rows[0]), imei, true});
-    });
+    return transact<std::optional<Binding>>(
+        db, db.busy_timeout_ms, [&]() -> Result<std::optional<Binding>> {
+            const auto rows = db.query(std::string("SELECT ") + kRecordColumns +
+                                           " FROM bindings b JOIN records r ON r.id = "
+                                           "b.record_id WHERE b.imei = ?",
+                                       {imei});
+            if (rows.empty()) return std::optional<Binding>();
+            return std::optional<Binding>(Binding{record_from(rows[0]), imei, true});
+        });
 }
 
 Status Ledger::store_secret(std::int64_t record_id, const std::string& secret) {
     if (secret.empty()) return Error{Errc::invalid_argument, "store_secret: the secret is empty"};
     Backend& db = *b_;
-    return transact<Done>(db, 15000, [&]() -> Status {
+    return transact<Done>(db, db.busy_timeout_ms, [&]() -> Status {
         if (db.query("SELECT 1 FROM records WHERE id = ?", {record_id}).empty())
             return Error{Errc::unknown_record, "no record with id " + std::to_string(record_id)};
         const auto rows =
@@ -533,7 +535,7 @@ Status Ledger::store_secret(std::int64_t record_id, const std::string& secret) {
 Result<std::optional<std::string>> Ledger::secret(std::int64_t record_id) {
     Backend& db = *b_;
     return transact<std::optional<std::string>>(
-        db, 15000, [&]() -> Result<std::optional<std::string>> {
+        db, db.busy_timeout_ms, [&]() -> Result<std::optional<std::string>> {
             const auto rows =
                 db.query("SELECT secret FROM record_secrets WHERE record_id = ?", {record_id});
             if (rows.empty()) return std::optional<std::string>();
@@ -547,7 +549,7 @@ Result<std::int64_t> Ledger::record_attempt(std::int64_t batch_id, const Attempt
     const std::string steps_text =
         steps.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     Backend& db = *b_;
-    return transact<std::int64_t>(db, 15000, [&]() -> Result<std::int64_t> {
+    return transact<std::int64_t>(db, db.busy_timeout_ms, [&]() -> Result<std::int64_t> {
         if (db.query("SELECT 1 FROM batches WHERE id = ?", {batch_id}).empty())
             return Error{Errc::unknown_batch, "no batch with id " + std::to_string(batch_id)};
         if (a.record_id && db.query("SELECT 1 FROM records WHERE id = ? AND batch_id = ?",
@@ -584,19 +586,20 @@ Status Ledger::export_attempts(std::ostream& out, ExportFormat format,
                                std::optional<std::int64_t> batch_id) {
     Backend& db = *b_;
     // Read in one transaction: a consistent snapshot. No column of record_secrets is read.
-    auto rows = transact<std::vector<Row>>(db, 15000, [&]() -> Result<std::vector<Row>> {
-        std::string sql =
-            "SELECT a.id, a.at, b.manifest_id, b.cloud, a.station, a.port, a.imei, a.imsi, "
-            "a.iccid, a.firmware, r.record_index, r.product, r.device_name, a.result, "
-            "a.failed_step, a.reason, a.steps_json FROM attempts a "
-            "JOIN batches b ON b.id = a.batch_id LEFT JOIN records r ON r.id = a.record_id";
-        std::vector<Param> p;
-        if (batch_id) {
-            sql += " WHERE a.batch_id = ?";
-            p.emplace_back(*batch_id);
-        }
-        return db.query(sql + " ORDER BY a.id", p);
-    });
+    auto rows =
+        transact<std::vector<Row>>(db, db.busy_timeout_ms, [&]() -> Result<std::vector<Row>> {
+            std::string sql =
+                "SELECT a.id, a.at, b.manifest_id, b.cloud, a.station, a.port, a.imei, a.imsi, "
+                "a.iccid, a.firmware, r.record_index, r.product, r.device_name, a.result, "
+                "a.failed_step, a.reason, a.steps_json FROM attempts a "
+                "JOIN batches b ON b.id = a.batch_id LEFT JOIN records r ON r.id = a.record_id";
+            std::vector<Param> p;
+            if (batch_id) {
+                sql += " WHERE a.batch_id = ?";
+                p.emplace_back(*batch_id);
+            }
+            return db.query(sql + " ORDER BY a.id", p);
+        });
     if (!rows) return rows.error();
     const auto& cols = export_columns();
     if (format == ExportFormat::csv) {
@@ -642,7 +645,7 @@ Status Ledger::export_attempts(std::ostream& out, ExportFormat format,
 
 Result<Counts> Ledger::counts(std::optional<std::int64_t> batch_id) {
     Backend& db = *b_;
-    return transact<Counts>(db, 15000, [&]() -> Result<Counts> {
+    return transact<Counts>(db, db.busy_timeout_ms, [&]() -> Result<Counts> {
         const std::string where_b = batch_id ? " WHERE id = ?" : "";
         const std::string where_r = batch_id ? " WHERE r.batch_id = ?" : "";
         const std::string where_a = batch_id ? " WHERE batch_id = ?" : "";
@@ -673,7 +676,7 @@ Result<Counts> Ledger::counts(std::optional<std::int64_t> batch_id) {
 
 Result<std::string> Ledger::check() {
     Backend& db = *b_;
-    return transact<std::string>(db, 15000, [&]() -> Result<std::string> {
+    return transact<std::string>(db, db.busy_timeout_ms, [&]() -> Result<std::string> {
         std::string problems;
         const std::string own = db.integrity();
         if (own != "ok") problems += own;
