@@ -11,8 +11,10 @@ cd "$(dirname "$0")"
 
 BUILD_PKGS=(cmake ninja-build g++ ccache pkg-config git)
 LIB_PKGS=(libasio-dev libssl-dev openssl libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
-          libcpp-httplib-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
-TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format clang-tidy)
+          libcpp-httplib-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
+          libsqlite3-dev libpq-dev)   # the provisioning ledger: SQLite and PostgreSQL (libpq)
+TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format clang-tidy
+           postgresql)   # a real PostgreSQL server for the ledger tests (tests/harness)
 FUZZ_PKGS=(clang libclang-rt-14-dev)   # clang++ -fsanitize=fuzzer: libFuzzer is in clang's runtime
 FOOTPRINT_PKGS=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi python3
                 valgrind)   # Cortex-M3 probes; callgrind counts the parser's instructions
