@@ -117,7 +117,8 @@ TEST_F(CliUsage, UsageErrorsExitOneWithOneLine) {
         {with("pub", "/dev/null", {"-t", "t", "-m", "m", "-q", "1", "-q", "2"}),
          "Error: --qos given more than once.\n"},
         {{}, "Error: A subcommand is required: pub, sub, sign, verify, image or ledger.\n"},
-        {{"nosuch"}, "Error: Unknown subcommand 'nosuch' (pub, sub, sign, verify, image or ledger).\n"},
+        {{"nosuch"},
+         "Error: Unknown subcommand 'nosuch' (pub, sub, sign, verify, image or ledger).\n"},
     };
     for (const auto& c : cases) expect_usage_error(c);
 }
