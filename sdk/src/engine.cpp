@@ -875,6 +875,7 @@ void EngineCore::begin_settle(Instant now, bool cancel) {
     settle_left_ = storage_.settle_probes;
     settle_saw_prompt_ = false;
     settle_out_len_ = 0;
+    settle_escaped_ = cancel;
     deadline_ = now + storage_.settle_ms;
     if (cancel) {
         settle_out_ = kEscText;
@@ -892,9 +893,14 @@ void EngineCore::settle_probe(Instant now) {
         settle_out_len_ = 0;
         return;
     }
+    // The first probe is ESC as well when the module has said nothing: it may be waiting for
+    // the rest of a payload a host that restarted (or a port that was reopened) never finished,
+    // and takes "AT" as payload bytes then; ESC cancels that publish and in command mode it is
+    // ignored (V.250 5.2.2).
+    const bool first = settle_left_ == storage_.settle_probes && !settle_escaped_;
     --settle_left_;
     ++counters_.settle_probes;
-    if (settle_saw_prompt_) {
+    if (settle_saw_prompt_ || first) {
         settle_saw_prompt_ = false;
         settle_out_ = kEscText;
         settle_out_len_ = 1;

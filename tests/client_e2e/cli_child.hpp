@@ -30,9 +30,10 @@ class CliChild {
     using Clock = std::chrono::steady_clock;
     using Ms = std::chrono::milliseconds;
 
-    // stdin: a pipe the test writes (stdin_pipe), else the file `stdin_path`, else /dev/null.
+    // stdin: a pipe the test writes (stdin_pipe), else the file `stdin_path`, else /dev/null —
+    // or the test's own descriptor `stdin_fd` (shared: what one child leaves, the next reads).
     explicit CliChild(const std::vector<std::string>& argv, bool stdin_pipe = false,
-                      const std::string& stdin_path = "") {
+                      const std::string& stdin_path = "", int stdin_fd = -1) {
         int out[2], err[2], in[2] = {-1, -1};
         if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
             throw std::runtime_error("pipe failed");
@@ -40,7 +41,9 @@ class CliChild {
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         const std::string from = stdin_path.empty() ? "/dev/null" : stdin_path;
-        if (stdin_pipe)
+        if (stdin_fd >= 0)
+            posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
+        else if (stdin_pipe)
             posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
         else
             posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, from.c_str(), O_RDONLY, 0);

@@ -86,10 +86,8 @@ TEST_F(CliOptionsUsage, WrongNewOptionsAreNamedAndNothingReachesTheModule) {
          "Error: Invalid password (--pw-file): it is empty.\n"},
         {pub({"-u", "u", "-P", "Secret-On-Line", "--pw-file", pw}),
          "Error: Give the password one way only: -P and --pw-file are both given.\n"},
-        // Pub: -n is refused (the SDK cannot send an empty payload).
-        {pub({"-n"}),
-         "Error: -n is not supported: qmtkit's client cannot send an empty payload (the SDK "
-         "refuses one, although the module takes an empty variable-length payload).\n"},
+        // Pub: -n is a message source of its own, in the variable-length form only.
+        {pub({"-n"}), "Error: Give only one of -m, -f, -l, -s and -n.\n"},
         // Sub.
         {sub({"-t", "t", "-R"}),
          "Error: -R is not supported: +QMTRECV carries no retain flag, so a retained message "

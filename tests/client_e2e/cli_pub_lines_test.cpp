@@ -164,6 +164,27 @@ TEST_F(CliPub, LinesWaitForQuietStdinWithoutTimingOut) {
 }
 
 // -f naming something that cannot be read: one line with the file and the reason, exit 1.
+// -n: an empty (null) message, as mosquitto_pub sends one: the variable-length form with a bare
+// Ctrl+Z; a subscriber on the broker gets a zero-length message. The fixed-length form cannot
+// carry one (its <len> is 1..1024) and is refused before the port is touched.
+TEST_F(CliPub, NullMessageIsDeliveredEmpty) {
+    Sim sim;
+    test::MqttClient peer(broker.host(), broker.port());
+    ASSERT_TRUE(peer.subscribe("null/t", 1));
+    CliChild r(pub(sim.pty(), broker.port(), {"-t", "null/t", "-n", "-q", "1"}));
+    EXPECT_EQ(r.wait(30s), 0) << r.err();
+    auto m = peer.wait_message("null/t", 10s);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->payload, "");
+    const std::string before = sim.log();
+    CliChild fixed(pub(sim.pty(), broker.port(), {"-t", "null/t", "-n", "--form", "fixed"}));
+    EXPECT_EQ(fixed.wait(10s), 1);
+    EXPECT_EQ(fixed.err(),
+              "Error: -n sends an empty message in the variable-length form: the fixed-length "
+              "form takes 1..1024 bytes (--form fixed).\n");
+    EXPECT_EQ(sim.log(), before);
+}
+
 TEST_F(CliPub, FileThatCannotBeReadFailsNamingTheReason) {
     Sim sim;
     auto d = run_process(pub(sim.pty(), broker.port(), {"-t", "f", "-f", dir}), 20s, dir);

@@ -27,9 +27,10 @@ class CliSpool : public CliOnSim {
     }
     void TearDown() override { test::remove_tree(spool); }
 
-    std::vector<std::string> pub_args(const Sim& sim, std::vector<std::string> more = {}) const {
-        std::vector<std::string> v{"-t",      "spool/t", "-q",        "1", "-l",
-                                   "--spool", spool,     "--timeout", "60"};
+    std::vector<std::string> pub_args(const Sim& sim, std::vector<std::string> more = {},
+                                      const std::string& timeout = "60") const {
+        std::vector<std::string> v{"-t",      "spool/t", "-q",        "1",    "-l",
+                                   "--spool", spool,     "--timeout", timeout};
         v.insert(v.end(), more.begin(), more.end());
         return args("pub", sim, v);
     }
@@ -70,14 +71,14 @@ TEST_F(CliSpool, TwentyKillsLoseNoLine) {
         std::mt19937 r(burst_seed);
         for (int i = 1; i <= kLines;) {
             std::string burst;
-            for (int k = std::uniform_int_distribution<int>(1, 12)(r); k > 0 && i <= kLines; --k)
+            for (int k = std::uniform_int_distribution<int>(1, 5)(r); k > 0 && i <= kLines; --k)
                 burst += "n=" + std::to_string(i++) + "\n";
             for (std::size_t off = 0; off < burst.size();) {
                 const ssize_t w = ::write(in[1], burst.data() + off, burst.size() - off);
                 if (w > 0) off += static_cast<std::size_t>(w);
             }
             std::this_thread::sleep_for(  // the input's own pace, not synchronisation
-                std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 40)(r)));
+                std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 100)(r)));
         }
         writing = false;
     });
@@ -86,16 +87,19 @@ TEST_F(CliSpool, TwentyKillsLoseNoLine) {
         CliChild p(pub_args(sim), false, "", in[0]);
         // Half the kills at a random moment after the start (bring-up included), half once a
         // random number of new messages has arrived (the window full, the spool busy).
-        if (kill % 2 == 0) {
+        const bool all_in = !writing && static_cast<int>(seen.size()) == kLines;
+        if (kill % 2 == 0 || all_in) {
             std::this_thread::sleep_for(
                 std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 1200)(rng)));
         } else {
-            const std::size_t target = std::uniform_int_distribution<std::size_t>(1, 40)(rng);
-            std::size_t got = 0;
-            while (got < target && collect(10s) > 0) got = seen.size();
+            const std::size_t target =
+                copies + std::uniform_int_distribution<std::size_t>(1, 40)(rng);
+            while (copies < target && collect(5s) > 0) {
+            }
         }
         p.signal(SIGKILL);
         ASSERT_EQ(p.wait(10s), 128 + SIGKILL) << p.err();
+
         collect(0ms);
     }
     writer.join();
@@ -121,7 +125,7 @@ TEST_F(CliSpool, TwentyKillsLoseNoLine) {
 TEST_F(CliSpool, AnotherRunDeliversWhatTheSpoolHolds) {
     {
         Sim sim({"--fault", "refuse-conn 3"});  // CONNECT refused (server unavailable): retried
-        CliChild p(pub_args(sim, {"--timeout", "2"}), true);
+        CliChild p(pub_args(sim, {}, "2"), true);
         ASSERT_TRUE(p.write_input("kept-1\nkept-2\nkept-3\n"));
         p.close_input();
         EXPECT_EQ(p.wait(30s), 1) << p.err();
@@ -143,7 +147,7 @@ TEST_F(CliSpool, AnotherRunDeliversWhatTheSpoolHolds) {
 // A full spool is said, and the lines wait (stdin is not read further) until room comes.
 TEST_F(CliSpool, FullSpoolIsReportedAndStdinWaits) {
     Sim sim({"--fault", "refuse-conn 3"});
-    CliChild p(pub_args(sim, {"--spool-max", "4096", "--timeout", "4"}), true);
+    CliChild p(pub_args(sim, {"--spool-max", "4096"}, "4"), true);
     std::string lines;
     for (int i = 0; i < 100; ++i) lines += std::string(100, 'a' + i % 26) + "\n";
     ASSERT_TRUE(p.write_input(lines));

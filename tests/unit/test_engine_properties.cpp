@@ -771,9 +771,13 @@ TEST_F(EngineCase, SilentCommandTimesOutAndTheNextRuns) {
     ASSERT_EQ(rec.events.size(), 1u);
     EXPECT_EQ(rec.events[0], (Event{K::final_error, 1, "timeout"}));
     EXPECT_EQ(engine.awaiting_results(), 0u);  // a command that failed awaits no result
-    // The module said nothing: after settle_ms the engine probes with an AT of its own, and only
-    // its answer lets command 2 go.
+    // The module said nothing: after settle_ms the engine probes, first with ESC (it may be
+    // waiting for a payload and take "AT" as payload bytes), which a module in command mode
+    // ignores; then with an AT of its own, and only its answer lets command 2 go.
     EXPECT_EQ(wire.take(), "");
+    now += EngineConfig::settle_ms;
+    engine.poll(now);
+    EXPECT_EQ(wire.take(), "\x1B");
     now += EngineConfig::settle_ms;
     engine.poll(now);
     EXPECT_EQ(wire.take(), "AT\r");
@@ -783,7 +787,29 @@ TEST_F(EngineCase, SilentCommandTimesOutAndTheNextRuns) {
     rx("\r\nOK\r\n");
     EXPECT_EQ(rec.events.back(), (Event{K::final_ok, 2, {}}));
     EXPECT_EQ(engine.counters().timeouts, 1u);
-    EXPECT_EQ(engine.counters().settle_probes, 1u);
+    EXPECT_EQ(engine.counters().settle_probes, 2u);
+}
+
+// A host that restarted in the middle of a variable-length payload finds the module still in
+// data mode: it takes "AT" as payload bytes and answers nothing. The settle's first probe, ESC,
+// cancels that publish (OK), and the line is the host's again.
+TEST_F(EngineCase, ModuleLeftInDataModeIsEscapedBySettling) {
+    ASSERT_TRUE(engine.submit(cmd::at, &rec, 1));
+    ASSERT_TRUE(engine.submit(cmd::at, &rec, 2));
+    EXPECT_EQ(wire.take(), "AT\r");  // payload bytes to this module: no answer
+    now = engine.next_deadline();
+    engine.poll(now);
+    ASSERT_EQ(rec.events.size(), 1u);
+    EXPECT_EQ(rec.events.back(), (Event{K::final_error, 1, "timeout"}));
+    now = engine.next_deadline();
+    engine.poll(now);
+    EXPECT_EQ(wire.take(), "\x1B");
+    rx("\r\nOK\r\n");  // the publish is cancelled
+    EXPECT_EQ(wire.take(), "AT\r");
+    rx("\r\nOK\r\n");
+    ASSERT_EQ(rec.events.size(), 2u);
+    EXPECT_EQ(rec.events.back(), (Event{K::final_ok, 2, {}}));
+    EXPECT_EQ(engine.counters().settle_failures, 0u);
 }
 
 TEST_F(EngineCase, StrayFinalsAreCountedAndIgnored) {

@@ -3,23 +3,20 @@
 // +QMTPUB result 0. The whole command line is checked before the port is opened; a bring-up
 // cause retrying cannot heal ends the run at once; SIGINT / SIGTERM disconnect and close first.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <system_error>
-#include <thread>
 
 #include "common.hpp"
+#include "line_source.hpp"
 #include "link.hpp"
+#include "qmtkit/host/file_store.hpp"
 #include "session.hpp"
 
 namespace qmtkit::cli {
@@ -38,243 +35,24 @@ struct PubOptions {
     bool retain = false;
     std::string repeat_text = "1";
     std::string form = "auto";
+    std::string spool;
+    std::string spool_max_text = "16M";
     CLI::Option* topic_opt = nullptr;
     CLI::Option* m_opt = nullptr;
     CLI::Option* f_opt = nullptr;
     CLI::Option* l_opt = nullptr;
     CLI::Option* s_opt = nullptr;
+    CLI::Option* spool_opt = nullptr;
+    CLI::Option* spool_max_opt = nullptr;
     // Checked (check_pub).
     unsigned repeat = 1;
+    std::uint64_t spool_max = 0;
     qmt::PublishOptions publish;
-};
-
-// One message to send.
-struct Item {
-    std::string payload;    // at most qmt::kMaxPayload + 1 bytes of it (a longer one is cut)
-    std::size_t bytes = 0;  // its whole length
-    std::size_t line = 0;   // its line of stdin (1-based, empty lines counted); 0 when not -l
-};
-
-// Where the messages come from. ready(): a message can be taken now; done(): none will come;
-// error(): why the input ended early ("" when it simply ended).
-class Source {
-  public:
-    virtual ~Source() = default;
-    virtual bool ready() = 0;
-    virtual bool done() = 0;
-    virtual Item& front() = 0;
-    virtual void pop() = 0;
-    virtual std::string error() { return {}; }
-};
-
-// The same payload N times.
-class RepeatSource final : public Source {
-  public:
-    RepeatSource(std::string payload, unsigned n) : left_(n) {
-        item_.bytes = payload.size();
-        item_.payload = std::move(payload);
-    }
-    bool ready() override { return left_ > 0; }
-    bool done() override { return left_ == 0; }
-    Item& front() override { return item_; }
-    void pop() override { --left_; }
-
-  private:
-    Item item_;
-    unsigned left_;
 };
 
 std::string errno_text(int e) {
     return std::strerror(e);
 }
-
-// Lines of stdin, read by a helper thread into a small bounded queue: stdin is read as the
-// outbox drains (at most kDepth lines and one read buffer ahead), never all at once, and never
-// blocks the io_context. A line longer than the module sends keeps only its first
-// kMaxPayload + 1 bytes (and its length), so memory stays bounded whatever comes in.
-//
-// The thread never outlives what it uses: it waits in poll() on stdin and on a self-pipe, or on
-// the condition variable for room in the queue, and the destructor wakes it through both and
-// joins it. It posts wake-ups to the io_context, so destroy the LineSource before the
-// BlockingClient that owns it. poll() + read() work for a pipe, a terminal and a regular file
-// alike (a regular file is always readable), and stdin's flags are left alone: it may be the
-// user's terminal.
-class LineSource final : public Source {
-  public:
-    static constexpr std::size_t kDepth = 16;
-
-    // Throws std::system_error when the pipe or the thread cannot be made.
-    explicit LineSource(asio::io_context& io) : io_(io) {
-        if (::pipe(wake_) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-        for (const int fd : wake_) {
-            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        }
-        try {
-            reader_ = std::thread([this] { read_loop(); });
-        } catch (...) {
-            ::close(wake_[0]);
-            ::close(wake_[1]);
-            throw;
-        }
-    }
-    ~LineSource() override {
-        {
-            std::lock_guard<std::mutex> l(m_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        const char b = 1;
-        while (::write(wake_[1], &b, 1) < 0 && errno == EINTR) {
-        }
-        reader_.join();
-        ::close(wake_[0]);
-        ::close(wake_[1]);
-    }
-    LineSource(const LineSource&) = delete;
-    LineSource& operator=(const LineSource&) = delete;
-
-    bool ready() override {
-        std::lock_guard<std::mutex> l(m_);
-        return !q_.empty();
-    }
-    bool done() override {
-        std::lock_guard<std::mutex> l(m_);
-        return q_.empty() && ended_;
-    }
-    Item& front() override {  // a deque keeps references to its other elements across push_back
-        std::lock_guard<std::mutex> l(m_);
-        return q_.front();
-    }
-    void pop() override {
-        {
-            std::lock_guard<std::mutex> l(m_);
-            q_.pop_front();
-        }
-        cv_.notify_one();
-    }
-    std::string error() override {
-        std::lock_guard<std::mutex> l(m_);
-        return error_;
-    }
-
-  private:
-    void read_loop() noexcept {
-        std::string error;
-        try {
-            if (!read_lines(error)) return;  // shutting down: nobody waits for the rest
-        } catch (const std::exception& e) {
-            error = e.what();
-        }
-        {
-            std::lock_guard<std::mutex> l(m_);
-            ended_ = true;
-            error_ = error;
-        }
-        wake_main();
-    }
-
-    // Reads stdin to its end (true) or to a read error (true, `error` set); false on shutdown.
-    bool read_lines(std::string& error) {
-        char buf[4096];
-        for (;;) {
-            pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-            if (::poll(fds, 2, -1) < 0) {
-                if (errno == EINTR) continue;
-                error = errno_text(errno);
-                return true;
-            }
-            if (fds[1].revents != 0) return false;
-            if ((fds[0].revents & POLLNVAL) != 0) {
-                error = "not open";
-                return true;
-            }
-            const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-            if (n < 0) {
-                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-                error = errno_text(errno);
-                break;
-            }
-            if (n == 0) break;
-            for (const char *p = buf, *end = buf + n; p < end;) {
-                const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
-                const char* stop = nl ? static_cast<const char*>(nl) : end;
-                append(p, static_cast<std::size_t>(stop - p));
-                p = stop;
-                if (nl) {
-                    ++p;
-                    if (!end_line()) return false;
-                }
-            }
-        }
-        // A last line without its newline still counts (and a read error keeps what came before).
-        if (cur_bytes_ > 0 || cur_cr_) return end_line();
-        return true;
-    }
-
-    void append(const char* p, std::size_t n) {
-        if (n == 0) return;
-        if (cur_cr_) {  // a CR not at the end of the line is payload
-            keep("\r", 1);
-            cur_cr_ = false;
-        }
-        if (p[n - 1] == '\r') {  // perhaps CR LF: hold the CR until we know
-            cur_cr_ = true;
-            --n;
-        }
-        keep(p, n);
-    }
-    void keep(const char* p, std::size_t n) {
-        constexpr std::size_t cap = qmt::kMaxPayload + 1;
-        if (cur_.size() < cap) cur_.append(p, std::min(n, cap - cur_.size()));
-        cur_bytes_ += n;
-    }
-
-    // Queues the line just read (waiting for room); false when shutting down.
-    bool end_line() {
-        ++line_no_;
-        Item item;
-        item.payload = std::move(cur_);
-        item.bytes = cur_bytes_;
-        item.line = line_no_;
-        cur_.clear();
-        cur_bytes_ = 0;
-        cur_cr_ = false;                   // a trailing CR (CR LF input) is dropped
-        if (item.bytes == 0) return true;  // the module cannot send an empty payload
-        {
-            std::unique_lock<std::mutex> l(m_);
-            cv_.wait(l, [&] { return stop_ || q_.size() < kDepth; });
-            if (stop_) return false;
-            q_.push_back(std::move(item));
-        }
-        wake_main();
-        return true;
-    }
-
-    void wake_main() noexcept {
-        try {
-            asio::post(io_, [] {});  // ends the io_context wait in run_until()
-        } catch (...) {
-            // Out of memory: the main loop still looks again at its next deadline.
-        }
-    }
-
-    asio::io_context& io_;
-    int wake_[2] = {-1, -1};  // the self-pipe: written once, by the destructor
-    std::thread reader_;
-    // Reader thread only: the line being read.
-    std::string cur_;
-    std::size_t cur_bytes_ = 0;
-    bool cur_cr_ = false;
-    std::size_t line_no_ = 0;
-    // Shared, under m_.
-    std::mutex m_;
-    std::condition_variable cv_;
-    std::deque<Item> q_;
-    bool ended_ = false;
-    bool stop_ = false;
-    std::string error_;
-};
 
 // Reads `fd` to its end into `out`, keeping at most kMaxPayload + 1 bytes; returns the whole
 // length, or nullopt with the reason in `why`.
@@ -321,17 +99,12 @@ bool payload_error(const qmt::ClientError& e) {
 
 // The whole command line, before anything is read or opened (UsageError).
 void check_pub(PubOptions& o) {
-    if (o.null_message)
-        throw UsageError(
-            "-n is not supported: qmtkit's client cannot send an empty payload "
-            "(the SDK refuses one, although the module takes an empty "
-            "variable-length payload).");
     check_common(o.common);
     require(o.topic_opt, "-t");
-    const std::size_t sources =
-        o.m_opt->count() + o.f_opt->count() + o.l_opt->count() + o.s_opt->count();
-    if (sources == 0) throw UsageError("Nothing to publish: give -m, -f, -l or -s.");
-    if (sources > 1) throw UsageError("Give only one of -m, -f, -l and -s.");
+    const std::size_t sources = o.m_opt->count() + o.f_opt->count() + o.l_opt->count() +
+                                o.s_opt->count() + (o.null_message ? 1u : 0u);
+    if (sources == 0) throw UsageError("Nothing to publish: give -m, -f, -l, -s or -n.");
+    if (sources > 1) throw UsageError("Give only one of -m, -f, -l, -s and -n.");
     o.publish.qos = static_cast<std::uint8_t>(
         parse_uint(o.qos_text, "QoS", "-q", 0, 2, one_of({"0", "1", "2"})));
     o.publish.retain = o.retain;
@@ -343,6 +116,22 @@ void check_pub(PubOptions& o) {
                      : form == "variable" ? qmt::PayloadForm::variable_length
                                           : qmt::PayloadForm::automatic;
     check_field(o.topic, "topic", "-t", 1, qmt::kMaxTopic);
+    if (o.null_message && o.publish.form == qmt::PayloadForm::fixed_length)
+        throw UsageError(
+            "-n sends an empty message in the variable-length form: the fixed-length form "
+            "takes 1..1024 bytes (--form fixed).");
+    if (given(o.spool_max_opt) && !given(o.spool_opt))
+        throw UsageError("--spool-max needs --spool DIR.");
+    if (given(o.spool_opt)) {
+        if (!o.lines) throw UsageError("--spool journals the lines of stdin: it needs -l.");
+        if (o.publish.qos == 0)
+            throw UsageError(
+                "--spool keeps messages until they are acknowledged: it needs -q 1 or -q 2 "
+                "(QoS 0 messages are never acknowledged).");
+        if (o.spool.empty()) throw UsageError("Invalid spool directory given: '' (--spool).");
+        o.spool_max =
+            parse_size(o.spool_max_text, "spool size", "--spool-max", 4096, std::uint64_t{1} << 40);
+    }
 }
 
 // The SDK's own checks of the session and the topic, on a client that never runs.
@@ -390,11 +179,22 @@ int run_pub(PubOptions& o) {
             single = o.message;
             size = single.size();
         }
-        if (size == 0)
-            return fail(tool, "empty message: the module sends payloads of 1..1024 bytes");
+        if (size == 0 && !o.null_message)
+            return fail(tool, "empty message: give -n to send an empty (null) message");
         if (size > qmt::kMaxPayload)
             return fail(tool, "message of " + std::to_string(size) +
                                   " bytes: the module sends at most 1024");
+    }
+
+    // The spool before the port: a spool another pub holds is said before anything is sent. It
+    // outlives `link` (declared first), whose client journals into it.
+    std::optional<host::FileStore> spool;
+    std::size_t restored = 0;
+    if (given(o.spool_opt)) {
+        auto s = host::FileStore::open(o.spool, o.spool_max);
+        if (!s) return fail(tool, s.error().message());
+        spool.emplace(std::move(s.value()));
+        restored = spool->pending();
     }
 
     std::unique_ptr<Link> link;
@@ -404,6 +204,12 @@ int run_pub(PubOptions& o) {
         return fail(tool, e.what());
     }
     Link& c = *link;
+    if (spool) {
+        c.set_store(&*spool);
+        if (o.common.debug && restored > 0)
+            warn(tool, "spool " + o.spool + ": " + std::to_string(restored) +
+                           " message(s) of an earlier run go first");
+    }
     if (auto r = c.start(session); !r)
         return fail(tool, "invalid session: " + host::describe(r.error()));
 
@@ -411,7 +217,7 @@ int run_pub(PubOptions& o) {
     std::unique_ptr<Source> source;
     try {
         if (o.lines)
-            source = std::make_unique<LineSource>(c.io());
+            source = std::make_unique<LineSource>(c.io(), /*durable=*/spool.has_value());
         else
             source = std::make_unique<RepeatSource>(single, o.repeat);
     } catch (const std::system_error& e) {
@@ -420,7 +226,9 @@ int run_pub(PubOptions& o) {
 
     using Clock = Link::Clock;
     const auto progress_timeout = seconds(o.common.timeout_s);
-    std::size_t sent = 0, acked = 0, failed = 0, skipped = 0;
+    // Messages an earlier run journaled count as sent: their results come like the others'.
+    std::size_t sent = restored, acked = 0, failed = 0, skipped = 0;
+    bool spool_full = false;  // said once per time it fills
     std::string first_failure;
     std::string refused;  // a message the core refused before sending: stop reading
     auto last_progress = Clock::now();
@@ -449,7 +257,10 @@ int run_pub(PubOptions& o) {
 
         // Hand the core as many messages as its outbox takes.
         outbox_full = false;
-        while (refused.empty() && !c.ended() && source->ready()) {
+        // With a spool the outbox takes every line (the spool holds what RAM cannot), each one
+        // fsync'ed: between them, what the module said is read before its deadlines are judged.
+        for (std::size_t handed = 0; refused.empty() && !c.ended() && source->ready(); ++handed) {
+            if (handed > 0 && handed % 8 == 0) c.run_ready();
             Item& m = source->front();
             if (m.bytes > qmt::kMaxPayload) {
                 skip("payload of " + std::to_string(m.bytes) +
@@ -460,6 +271,12 @@ int run_pub(PubOptions& o) {
             if (!t) {
                 const auto& e = t.error();
                 if (e.code == qmt::Error::queue_full) {
+                    // With a spool, the outbox never refuses for room in RAM: the spool is full.
+                    if (spool && !spool_full)
+                        warn(tool, "spool " + o.spool + " is full (" +
+                                       std::to_string(spool->max_bytes()) +
+                                       " bytes, --spool-max): waiting for acknowledgements");
+                    spool_full = spool.has_value();
                     outbox_full = true;
                     break;
                 }
@@ -467,11 +284,14 @@ int run_pub(PubOptions& o) {
                     skip(host::describe(e));
                     continue;
                 }
-                refused = name(m) + " refused: " + host::describe(e);
+                refused = e.code == qmt::Error::store_failed && spool
+                              ? name(m) + " not journaled: " + spool->last_error()
+                              : name(m) + " refused: " + host::describe(e);
                 break;
             }
-            source->pop();
+            source->pop();  // for a spool: journaled, so stdin may let it go
             ++sent;
+            spool_full = false;
         }
         // Collect completions.
         while (auto d = c.take_published()) {
@@ -566,8 +386,8 @@ Command add_pub(CLI::App& root) {
     o->s_opt = app->add_flag("-s,--stdin-file", o->whole_stdin, "Send all of stdin as one message")
                    ->group("Message");
     app->add_flag("-n,--null-message", o->null_message,
-                  "Not supported (refused): an empty message. The module takes an empty "
-                  "variable-length payload, but the SDK's publish() refuses one")
+                  "Send an empty (null) message: AT+QMTPUB in the variable-length form and a "
+                  "bare Ctrl+Z (the fixed-length form takes 1..1024 bytes)")
         ->group("Message");
     app->add_flag("--quiet", o->quiet,
                   "Print no error or warning lines (\"qmtkit pub: ...\"); the exit status still "
@@ -584,6 +404,21 @@ Command add_pub(CLI::App& root) {
         ->capture_default_str()
         ->type_name("N")
         ->group("Message");
+    o->spool_opt =
+        app->add_option("--spool", o->spool,
+                        "With -l and QoS 1 or 2: journal every line in DIR (fsync) before it is "
+                        "queued, and release it when acknowledged; a pub killed at any moment and "
+                        "started again with the same DIR delivers what was not acknowledged "
+                        "first (at least once), then goes on with stdin. One pub per DIR")
+            ->type_name("DIR")
+            ->group("Message");
+    o->spool_max_opt =
+        app->add_option("--spool-max", o->spool_max_text,
+                        "Most bytes the spool may hold (4096..1T; K, M, G: binary multiples); "
+                        "when full, stdin waits for acknowledgements")
+            ->capture_default_str()
+            ->type_name("BYTES")
+            ->group("Message");
     app->add_option("--form", o->form,
                     "AT+QMTPUB form: auto (fixed length when the payload holds 0x1A/0x1B or "
                     "non-text bytes), fixed, or variable (Ctrl+Z)")

@@ -66,6 +66,39 @@ std::uint64_t parse_uint(const std::string& text, const std::string& what,
     return v;
 }
 
+std::uint64_t parse_size(const std::string& text, const std::string& what,
+                         const std::string& option, std::uint64_t lo, std::uint64_t hi) {
+    const std::string range =
+        std::to_string(lo) + " to " + std::to_string(hi) + " bytes (K, M, G: binary multiples)";
+    std::string digits = text;
+    unsigned shift = 0;
+    if (!digits.empty()) {
+        switch (digits.back()) {
+            case 'K':
+                shift = 10;
+                break;
+            case 'M':
+                shift = 20;
+                break;
+            case 'G':
+                shift = 30;
+                break;
+            default:
+                break;
+        }
+        if (shift != 0) digits.pop_back();
+    }
+    std::uint64_t v = 0;
+    try {
+        v = parse_uint(digits, what, option, 0, hi >> shift, range);
+    } catch (const UsageError&) {
+        throw UsageError(invalid(what, text, option, range));
+    }
+    v <<= shift;
+    if (v < lo || v > hi) throw UsageError(invalid(what, text, option, range));
+    return v;
+}
+
 double parse_seconds(const std::string& text, const std::string& what, const std::string& option) {
     const std::string range =
         format_seconds(kMinSeconds) + " to " + format_seconds(kMaxSeconds) + " seconds";

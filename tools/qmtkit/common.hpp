@@ -52,6 +52,10 @@ class UsageError : public std::runtime_error {
 std::uint64_t parse_uint(const std::string& text, const std::string& what,
                          const std::string& option, std::uint64_t lo, std::uint64_t hi,
                          const std::string& allowed = {});
+// A size in bytes: parse_uint's digits, optionally followed by K, M or G (x 1024, 1024^2,
+// 1024^3), in [lo, hi]; UsageError otherwise.
+std::uint64_t parse_size(const std::string& text, const std::string& what,
+                         const std::string& option, std::uint64_t lo, std::uint64_t hi);
 // A finite decimal number of seconds in [0.001, 1000000]; UsageError otherwise.
 double parse_seconds(const std::string& text, const std::string& what, const std::string& option);
 inline constexpr double kMinSeconds = 0.001, kMaxSeconds = 1000000;

@@ -64,6 +64,9 @@ class Link final {
     void set_reopen(Duration give_up);
     bool port_down() const { return bc_.port_down(); }
 
+    // --spool: journal QoS >= 1 messages (before start(); the store outlives the Link).
+    void set_store(qmt::OutboxStore* store) { bc_.set_store(store); }
+
     // Configures the supervisor (strings copied) and starts bringing the link up.
     qmt::Result<void> start(const qmt::Session& session);
 
@@ -95,6 +98,7 @@ class Link final {
         bc_.run_until([&] { return done() || ended(); }, timeout);
         return done();
     }
+    void run_ready() { bc_.run_ready(); }
     // The run is to end: a signal came, the bring-up failed for good, or the transport is gone.
     bool ended() const { return signal_ != 0 || !fatal_.empty() || bc_.transport_failed(); }
 

@@ -118,6 +118,11 @@ class BlockingClient final : private qmt::Listener {
         stat_observer_ = std::move(fn);
     }
 
+    // Journals QoS >= 1 publishes in `store` until acknowledged, and sends what it holds from an
+    // earlier run first (qmt::OutboxStore; host::FileStore is one). Before start(); the store
+    // must outlive the client.
+    void set_store(qmt::OutboxStore* store) { client_->set_store(store); }
+
     // Configures the supervisor (strings copied) and starts bringing the link up; returns at once.
     Result<void> start(const qmt::Session& session);
     // Runs until the link is online.
@@ -167,6 +172,13 @@ class BlockingClient final : private qmt::Listener {
             if (transport_failed_ || !run_one_until(deadline)) return done();
         }
         return true;
+    }
+    // Runs what is ready (bytes that came, timers due) without waiting: for a caller busy with
+    // other work (journaling a burst of input) so the module's answers are read before their
+    // deadlines are judged.
+    void run_ready() {
+        if (io_.stopped()) io_.restart();
+        io_.poll();
     }
     // Processes events for `timeout`.
     void run_for(Duration timeout) {
