@@ -167,10 +167,12 @@ struct EngineConfig {
     // A compact client (messages up to ~450 B) may set ~600; longer +QMTRECVs are then reported
     // through the claim's overflow handler.
     static constexpr std::size_t line_capacity = 1344;
-    static constexpr std::size_t command_capacity = 600;  // longest line: AT+QMTSUB, 255-B topics
+    // Longest line (AT+QMTSUB with 255-byte topics); a pool smaller than this bounds it instead.
+    static constexpr std::size_t command_capacity = 600;
     // Bytes shared by the lines of every queued command, the running one included (a QoS 1
     // AT+QMTPUB with a 255-byte topic takes ~290 B, a short one ~45 B). A command that does not
-    // fit is refused with queue_full. At least command_capacity.
+    // fit now is refused with queue_full; one longer than the pool (or command_capacity) with
+    // bad_argument / too_long.
     static constexpr std::size_t command_pool = 1024;
     static constexpr std::size_t queue_depth = 8;   // commands waiting for the line
     static constexpr std::size_t result_slots = 8;  // two-phase results awaited at once
@@ -446,9 +448,12 @@ class EngineCore {
 template <class Config = EngineConfig>
 class Engine : public EngineCore {
   public:
-    static_assert(Config::command_pool >= Config::command_capacity,
-                  "the longest command must fit in an empty pool");
-    static_assert(Config::command_capacity <= 0xFFFF, "QueueSlot::len is 16 bits");
+    // The longest command: command_capacity, or the whole pool when that is smaller.
+    static constexpr std::size_t kCommandCapacity = Config::command_capacity < Config::command_pool
+                                                        ? Config::command_capacity
+                                                        : Config::command_pool;
+    static_assert(kCommandCapacity >= 16 && kCommandCapacity <= 0xFFFF,
+                  "QueueSlot::len is 16 bits");
     static_assert(Config::line_capacity >= 16, "the overflow trace shows a line's first 16 bytes");
 
     explicit Engine(Writer& writer) : EngineCore(writer, storage()) {}
@@ -459,7 +464,7 @@ class Engine : public EngineCore {
                                Config::queue_depth,
                                pool_,
                                Config::command_pool,
-                               Config::command_capacity,
+                               kCommandCapacity,
                                results_,
                                Config::result_slots,
                                urcs_,
