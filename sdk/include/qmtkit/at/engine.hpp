@@ -16,6 +16,7 @@
 #include "qmtkit/at/cme.hpp"
 #include "qmtkit/at/command.hpp"
 #include "qmtkit/at/fields.hpp"
+#include "qmtkit/common/build.hpp"
 #include "qmtkit/common/delegate.hpp"
 #include "qmtkit/common/expected.hpp"
 #include "qmtkit/common/types.hpp"
@@ -472,7 +473,7 @@ class Engine : public EngineCore {
                                line_,
                                Config::line_capacity,
                                trace_buf_,
-                               Config::trace_capacity,
+                               kTraceCapacity,
                                Config::claim_idle,
                                Config::settle_ms,
                                Config::settle_probes};
@@ -482,7 +483,9 @@ class Engine : public EngineCore {
     detail::ResultSlot results_[Config::result_slots]{};
     detail::UrcSlot urcs_[Config::urc_handlers]{};
     char line_[Config::line_capacity]{};
-    char trace_buf_[Config::trace_capacity]{};
+    // No trace buffer when tracing is compiled out (QMTKIT_TRACE 0): one byte, never written.
+    static constexpr std::size_t kTraceCapacity = QMTKIT_TRACE ? Config::trace_capacity : 1;
+    char trace_buf_[kTraceCapacity]{};
 };
 
 }  // namespace qmtkit::at
