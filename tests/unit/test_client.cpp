@@ -342,14 +342,24 @@ struct TightPoolConfig : ClientConfig {
     };
 };
 
-TEST(CommandPool, PublishStalledByAFullPoolIsSentLaterNotFailed) {
+struct CommandPool : ::testing::Test {
     Instant now = 0;
     test::FakeModule module{now};
     Events ev;
     Client<TightPoolConfig> client{module, ev};
-    ASSERT_TRUE(client.configure(basic_session()));
-    ASSERT_TRUE(client.start(now));
-    ASSERT_TRUE(test::run_until(client, module, now, now + 30000, [&] { return client.online(); }));
+
+    void SetUp() override {
+        ASSERT_TRUE(client.configure(basic_session()));
+        ASSERT_TRUE(client.start(now));
+        ASSERT_TRUE(run([&] { return client.online(); }));
+    }
+    template <class Done>
+    bool run(Done done) {
+        return test::run_until(client, module, now, now + 30000, done);
+    }
+};
+
+TEST_F(CommandPool, PublishStalledByAFullPoolIsSentLaterNotFailed) {
     // AT+QMTPUB=0,<id>,1,0,"<50-byte topic>" CR: 70 B; a second one does not fit behind it.
     const std::string topic(50, 't');
     for (int i = 0; i < 3; ++i) {
@@ -361,8 +371,7 @@ TEST(CommandPool, PublishStalledByAFullPoolIsSentLaterNotFailed) {
     EXPECT_EQ(client.in_flight(), 1u);
     EXPECT_EQ(client.outbox(), 3u);
     // Each is sent once the command before it has ended, none fails.
-    ASSERT_TRUE(test::run_until(client, module, now, now + 30000,
-                                [&] { return ev.published.size() == 3; }));
+    ASSERT_TRUE(run([&] { return ev.published.size() == 3; }));
     for (auto& [t, r] : ev.published) EXPECT_TRUE(r) << to_string(r.error().code);
     ASSERT_EQ(module.published.size(), 3u);
     for (int i = 0; i < 3; ++i)
@@ -370,20 +379,12 @@ TEST(CommandPool, PublishStalledByAFullPoolIsSentLaterNotFailed) {
     EXPECT_GE(module.max_in_flight, 2u);  // results still overlap: only the lines wait
 }
 
-TEST(CommandPool, PublishWhoseLineCanNeverFitFailsAndTheRestGoOn) {
-    Instant now = 0;
-    test::FakeModule module{now};
-    Events ev;
-    Client<TightPoolConfig> client{module, ev};
-    ASSERT_TRUE(client.configure(basic_session()));
-    ASSERT_TRUE(client.start(now));
-    ASSERT_TRUE(test::run_until(client, module, now, now + 30000, [&] { return client.online(); }));
+TEST_F(CommandPool, PublishWhoseLineCanNeverFitFailsAndTheRestGoOn) {
     auto big = client.publish(std::string(100, 'b'), ByteView(std::string_view("x")), {1});
     ASSERT_TRUE(big);  // the outbox takes it; its command line is longer than the pool
     auto small = client.publish("t", ByteView(std::string_view("y")), {1});
     ASSERT_TRUE(small);
-    ASSERT_TRUE(test::run_until(client, module, now, now + 30000,
-                                [&] { return ev.published.size() == 2; }));
+    ASSERT_TRUE(run([&] { return ev.published.size() == 2; }));
     ASSERT_FALSE(ev.published.at(*big));
     EXPECT_EQ(ev.published.at(*big).error().code, Error::field_too_long);
     EXPECT_TRUE(ev.published.at(*small));

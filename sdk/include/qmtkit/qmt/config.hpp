@@ -10,7 +10,7 @@
 namespace qmtkit::qmt {
 
 // The default: five 1 KB messages in flight (topics up to 32 B) with a little room behind
-// them (queued readings), incoming payloads up to 1,024 B with topics up to 128 B, 8
+// them (queued readings), incoming payloads up to 1,024 B with topics up to 255 B, 8
 // subscriptions.
 struct ClientConfig {
     // The outbox pool: each message costs a 32-byte header + its topic + its payload, rounded up
@@ -22,10 +22,10 @@ struct ClientConfig {
     static constexpr std::size_t session_bytes = 640;  // client id, credentials, will, host, token
     static constexpr std::size_t reply_bytes = 160;    // a low-level query's information line
     struct Engine : at::EngineConfig {
-        // +QMTRECV: 0,<id>,"<topic>","<payload>" CR LF: 27 B + a 128 B topic + 1,024 B (a longer
-        // topic with a shorter payload fits too). Longer messages are reported through
-        // Listener::on_message_dropped.
-        static constexpr std::size_t line_capacity = 1184;
+        // +QMTRECV: 0,<id>,"<topic>","<payload>" CR LF: 27 B + a 255 B topic + 1,024 B (or a
+        // longer payload with a short topic: 1,200 B does). Longer messages are reported
+        // through Listener::on_message_dropped.
+        static constexpr std::size_t line_capacity = 1344;
         // The lines of the queued commands: the window's AT+QMTPUBs (~45 B with a short topic,
         // ~290 B with a 255-byte one) and a bring-up step or a (un)subscribe, or a will at its
         // limits (541 B) behind a few low-level commands. A command that finds it full waits in
