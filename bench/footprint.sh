@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The firmware footprint of the core: builds the Cortex-M3 probes (bench/footprint/: the AT
 # engine alone, the QMT client, the client + the Aliyun device profile, the client in
-# qmt::CompactConfig) with
+# qmt::CompactConfig, and the last two again with the firmware opt-outs QMTKIT_TRACE=0 and
+# QMTKIT_NAMES=0) with
 # cmake/toolchains/arm-none-eabi-cortex-m3.cmake and prints, per image, flash (text + data), RAM
 # (data + bss), sizeof() on the target, where the flash goes, and any heap / abort / __cxa_* /
 # __throw_* / 64-bit division symbol with the core function that pulled it in.

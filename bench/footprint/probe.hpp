@@ -12,6 +12,13 @@
     extern "C" __attribute__((used, section(".qmtkit_sizes"))) const std::uint32_t name = \
         sizeof(__VA_ARGS__)
 
+// The sizes of the firmware variant (QMTKIT_TRACE 0) under names of their own: "<name>_fw".
+#if QMTKIT_TRACE
+#define QMTKIT_PROBE_NAME(name) qmtkit_sizeof_##name
+#else
+#define QMTKIT_PROBE_NAME(name) qmtkit_sizeof_##name##_fw
+#endif
+
 namespace probe {
 
 inline volatile std::uint8_t rx[64];    // bytes "from the UART"

@@ -10,7 +10,7 @@ App app;
 qmt::Client<> client(uart, app);
 }  // namespace probe
 
-QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client, qmt::Client<>);
+QMTKIT_PROBE_SIZEOF(QMTKIT_PROBE_NAME(client), qmt::Client<>);
 QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_profile_store, cloud::ProfileStore);
 
 int main() {

@@ -10,8 +10,9 @@ App app;
 qmt::Client<qmt::CompactConfig> client(uart, app);
 }  // namespace probe
 
-QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client_compact, qmt::Client<qmt::CompactConfig>);
-QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_client_compact_engine, at::Engine<qmt::CompactConfig::Engine>);
+QMTKIT_PROBE_SIZEOF(QMTKIT_PROBE_NAME(client_compact), qmt::Client<qmt::CompactConfig>);
+QMTKIT_PROBE_SIZEOF(QMTKIT_PROBE_NAME(client_compact_engine),
+                    at::Engine<qmt::CompactConfig::Engine>);
 
 int main() {
     probe::run(probe::client, probe::hand_filled_session());

@@ -30,6 +30,8 @@ PROBES = [
     ("probe_client", "qmt::Client<> (engine + client)"),
     ("probe_aliyun", "qmt::Client<> + Aliyun profile"),
     ("probe_compact", "qmt::Client<CompactConfig>"),
+    ("probe_firmware", "(c), trace and names off"),
+    ("probe_compact_fw", "(d), trace and names off"),
 ]
 # Issue 10's targets, shown beside the measured values; --check fails when one is exceeded.
 TARGETS = {
@@ -206,7 +208,8 @@ def object_group(obj):
     m = re.search(r"lib([\w+]+)\.a\(([^)]+)\)$", obj)
     if m:
         lib, member = m.group(1), m.group(2)
-        if lib in ("qmtkit_core", "qmtkit_cloud_device"):
+        if lib in ("qmtkit_core", "qmtkit_cloud_device", "qmtkit_core_fw",
+                   "qmtkit_cloud_device_fw"):
             return re.sub(r"\.obj$|\.o$", "", member)
         return "lib" + lib
     base = os.path.basename(obj)
@@ -436,7 +439,7 @@ def main():
     print("-" * len(hdr))
     for name, r in results.items():
         target = ""
-        if name == "probe_aliyun":
+        if name in ("probe_aliyun", "probe_firmware"):
             t = TARGETS["client_profile_flash"]
             target = f"lib flash <= {t} ({'met' if r['flash_lib'] <= t else 'not met'})"
         print(f"{r['what']:<34} {r['text']:>7} {r['data']:>6} {r['bss']:>7} "
@@ -450,14 +453,18 @@ def main():
               "client_engine": "at::Engine<ClientConfig::Engine> (inside Client<>)",
               "client_compact": "qmt::Client<CompactConfig>",
               "client_compact_engine": "at::Engine<CompactConfig::Engine> (inside it)",
-              "profile_store": "cloud::ProfileStore"}
+              "profile_store": "cloud::ProfileStore",
+              "client_fw": "qmt::Client<> (trace and names off)",
+              "client_compact_fw": "qmt::Client<CompactConfig> (trace and names off)",
+              "client_compact_engine_fw": "its engine (trace and names off)"}
     seen = {}
     for r in results.values():
         for k, v in r["sizeof"].items():
             seen[k] = v
     target_keys = {TARGET_OF[t][1]: t for t in TARGETS if TARGET_OF[t][0] is None}
     for k in ("engine", "engine_core", "client", "client_core", "client_engine",
-              "client_compact", "client_compact_engine", "profile_store"):
+              "client_compact", "client_compact_engine", "profile_store", "client_fw",
+              "client_compact_fw", "client_compact_engine_fw"):
         if k in seen:
             extra = ""
             if k in target_keys:

@@ -9,6 +9,7 @@ struct Entry {
 };
 
 // Chapter 5, tables 4 (27.007) and 5 (27.005), in the wording of 3GPP's verbose result codes.
+#if QMTKIT_NAMES
 constexpr Entry kTable[] = {
     {Cme::operation_not_allowed, "operation not allowed"},
     {Cme::operation_not_supported, "operation not supported"},
@@ -42,6 +43,9 @@ constexpr Entry kTable[] = {
     {Cme::no_cnma_expected, "no +CNMA acknowledgement expected"},
     {Cme::unknown_error, "unknown error"},
 };
+#else
+constexpr Entry kTable[] = {{Cme::none, {}}};  // names compiled out (QMTKIT_NAMES 0)
+#endif
 
 char lower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

@@ -46,6 +46,7 @@ AtError error_of(ErrorKind k) {
 }  // namespace
 
 std::string_view to_string(ErrorKind k) {
+    if (!QMTKIT_NAMES) return "AT error";
     switch (k) {
         case ErrorKind::error:
             return "ERROR";
@@ -337,7 +338,7 @@ void EngineCore::start_payload(const Payload& p, Instant now) {
     payload_end_pending_ = payload_.end != Payload::End::fixed;
     echo_payload_ = saw_echo_ ? payload_.bytes : ByteView{};
     echo_off_ = 0;
-    if (trace_) {
+    if (QMTKIT_TRACE && trace_) {
         ArgWriter w(storage_.trace, storage_.trace_capacity);
         w.integer(static_cast<std::int64_t>(payload_.bytes.size));
         w.append_text(payload_.end == Payload::End::cancel  ? " bytes, cancelled (ESC)"
@@ -998,13 +999,13 @@ void EngineCore::abort_all() {
 // ---------------------------------------------------------------- trace
 
 void EngineCore::trace_text(TraceKind kind, std::string_view text) {
-    if (!trace_) return;
+    if (!QMTKIT_TRACE || !trace_) return;
     if (text.size() > storage_.trace_capacity) text = sub_view(text, 0, storage_.trace_capacity);
     trace_(kind, text);
 }
 
 void EngineCore::trace_command(TraceKind kind, const detail::QueueSlot& s) {
-    if (!trace_) return;
+    if (!QMTKIT_TRACE || !trace_) return;
     char* out = storage_.trace;
     const std::size_t cap = storage_.trace_capacity;
     const char* text = storage_.pool;    // only the head's line is ever traced
@@ -1085,7 +1086,7 @@ std::uint16_t EngineCore::secret_fields_of(std::string_view line) const {
 }
 
 void EngineCore::trace_rx(std::string_view line) {
-    if (!trace_) return;
+    if (!QMTKIT_TRACE || !trace_) return;
     // An echo we could not match to the running command may hold credentials: never show it.
     if (starts_with_nocase(line, "AT")) {
         trace_(TraceKind::rx, "AT... (unmatched echo, hidden)");

@@ -334,4 +334,61 @@ TEST_F(ClientTest, SilentModuleIsDetectedAndTheOutboxSurvives) {
     ASSERT_EQ(module.published.size(), 1u);
     EXPECT_EQ(module.published[0].payload, "kept");
 }
+
+// An engine whose command pool holds one publish line at a time (and the bring-up's longest).
+struct TightPoolConfig : ClientConfig {
+    struct Engine : ClientConfig::Engine {
+        static constexpr std::size_t command_pool = 96;
+    };
+};
+
+struct CommandPool : ::testing::Test {
+    Instant now = 0;
+    test::FakeModule module{now};
+    Events ev;
+    Client<TightPoolConfig> client{module, ev};
+
+    void SetUp() override {
+        ASSERT_TRUE(client.configure(basic_session()));
+        ASSERT_TRUE(client.start(now));
+        ASSERT_TRUE(run([&] { return client.online(); }));
+    }
+    template <class Done>
+    bool run(Done done) {
+        return test::run_until(client, module, now, now + 30000, done);
+    }
+};
+
+TEST_F(CommandPool, PublishStalledByAFullPoolIsSentLaterNotFailed) {
+    // AT+QMTPUB=0,<id>,1,0,"<50-byte topic>" CR: 70 B; a second one does not fit behind it.
+    const std::string topic(50, 't');
+    for (int i = 0; i < 3; ++i) {
+        const std::string p = "p" + std::to_string(i);
+        ASSERT_TRUE(client.publish(topic, ByteView(std::string_view(p)), {1}));
+    }
+    // The engine refused the second submit (queue_full): the outbox keeps it queued.
+    EXPECT_EQ(client.engine().queued(), 1u);
+    EXPECT_EQ(client.in_flight(), 1u);
+    EXPECT_EQ(client.outbox(), 3u);
+    // Each is sent once the command before it has ended, none fails.
+    ASSERT_TRUE(run([&] { return ev.published.size() == 3; }));
+    for (auto& [t, r] : ev.published) EXPECT_TRUE(r) << to_string(r.error().code);
+    ASSERT_EQ(module.published.size(), 3u);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(module.published[static_cast<std::size_t>(i)].payload, "p" + std::to_string(i));
+    EXPECT_GE(module.max_in_flight, 2u);  // results still overlap: only the lines wait
+}
+
+TEST_F(CommandPool, PublishWhoseLineCanNeverFitFailsAndTheRestGoOn) {
+    auto big = client.publish(std::string(100, 'b'), ByteView(std::string_view("x")), {1});
+    ASSERT_TRUE(big);  // the outbox takes it; its command line is longer than the pool
+    auto small = client.publish("t", ByteView(std::string_view("y")), {1});
+    ASSERT_TRUE(small);
+    ASSERT_TRUE(run([&] { return ev.published.size() == 2; }));
+    ASSERT_FALSE(ev.published.at(*big));
+    EXPECT_EQ(ev.published.at(*big).error().code, Error::field_too_long);
+    EXPECT_TRUE(ev.published.at(*small));
+    ASSERT_EQ(module.published.size(), 1u);
+    EXPECT_EQ(module.published[0].payload, "y");
+}
 }  // namespace

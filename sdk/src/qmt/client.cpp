@@ -28,7 +28,8 @@ ClientCore::ClientCore(at::EngineCore& engine, Listener& listener, const detail:
       outbox_(ctx_, st.outbox, st.outbox_bytes, st.window),
       subscriptions_(ctx_, st.subs, st.sub_count, st.filters, st.filter_bytes),
       supervisor_(ctx_, session_),
-      ops_(ctx_, st.reply, st.reply_bytes) {
+      reply_(st.reply),
+      reply_bytes_(st.reply_bytes) {
     ctx_.supervisor = &supervisor_;
     ctx_.outbox = &outbox_;
     ctx_.subscriptions = &subscriptions_;

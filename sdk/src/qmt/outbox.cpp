@@ -171,7 +171,12 @@ void Outbox::pump() {
         const bool ready = r->state == Record::State::queued ||
                            (r->state == Record::State::retry_wait && r->retry_at <= ctx_.now);
         if (!ready) continue;
-        if (!send(*r)) return;  // engine queue full: the next poll tries again
+        if (!send(*r)) {
+            if (r->state == Record::State::free) continue;  // its line can never be sent
+            // The engine's queue or command pool is full: tried again when a command has ended
+            // (feed() and poll() pump after the engine).
+            return;
+        }
         ++flying;
         if (flying > ctx_.stats.max_in_flight)
             ctx_.stats.max_in_flight = static_cast<std::uint32_t>(flying);
@@ -186,7 +191,12 @@ bool Outbox::send(Record& r) {
                                          w.integer(r.retain ? 1 : 0).quoted(topic);
                                          if (r.fixed) w.integer(r.payload_len);
                                      });
-    if (!s) return false;
+    if (!s) {
+        // Longer than the engine's longest command line: no retry would ever send it.
+        if (s.error().kind != at::ErrorKind::queue_full)
+            finish(r, unexpected(to_client_error(s.error())));
+        return false;
+    }
     r.engine_seq = *s;
     r.state = Record::State::sending;
     if (r.attempts > 0) ++ctx_.stats.resent;

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "qmtkit/common/build.hpp"
+
 namespace qmtkit::at {
 
 enum class Cme : std::uint16_t {

@@ -16,6 +16,7 @@
 #include "qmtkit/at/cme.hpp"
 #include "qmtkit/at/command.hpp"
 #include "qmtkit/at/fields.hpp"
+#include "qmtkit/common/build.hpp"
 #include "qmtkit/common/delegate.hpp"
 #include "qmtkit/common/expected.hpp"
 #include "qmtkit/common/types.hpp"
@@ -167,10 +168,12 @@ struct EngineConfig {
     // A compact client (messages up to ~450 B) may set ~600; longer +QMTRECVs are then reported
     // through the claim's overflow handler.
     static constexpr std::size_t line_capacity = 1344;
-    static constexpr std::size_t command_capacity = 600;  // longest line: AT+QMTSUB, 255-B topics
+    // Longest line (AT+QMTSUB with 255-byte topics); a pool smaller than this bounds it instead.
+    static constexpr std::size_t command_capacity = 600;
     // Bytes shared by the lines of every queued command, the running one included (a QoS 1
     // AT+QMTPUB with a 255-byte topic takes ~290 B, a short one ~45 B). A command that does not
-    // fit is refused with queue_full. At least command_capacity.
+    // fit now is refused with queue_full; one longer than the pool (or command_capacity) with
+    // bad_argument / too_long.
     static constexpr std::size_t command_pool = 1024;
     static constexpr std::size_t queue_depth = 8;   // commands waiting for the line
     static constexpr std::size_t result_slots = 8;  // two-phase results awaited at once
@@ -447,9 +450,12 @@ class EngineCore {
 template <class Config = EngineConfig>
 class Engine : public EngineCore {
   public:
-    static_assert(Config::command_pool >= Config::command_capacity,
-                  "the longest command must fit in an empty pool");
-    static_assert(Config::command_capacity <= 0xFFFF, "QueueSlot::len is 16 bits");
+    // The longest command: command_capacity, or the whole pool when that is smaller.
+    static constexpr std::size_t kCommandCapacity = Config::command_capacity < Config::command_pool
+                                                        ? Config::command_capacity
+                                                        : Config::command_pool;
+    static_assert(kCommandCapacity >= 16 && kCommandCapacity <= 0xFFFF,
+                  "QueueSlot::len is 16 bits");
     static_assert(Config::line_capacity >= 16, "the overflow trace shows a line's first 16 bytes");
 
     explicit Engine(Writer& writer) : EngineCore(writer, storage()) {}
@@ -460,7 +466,7 @@ class Engine : public EngineCore {
                                Config::queue_depth,
                                pool_,
                                Config::command_pool,
-                               Config::command_capacity,
+                               kCommandCapacity,
                                results_,
                                Config::result_slots,
                                urcs_,
@@ -468,7 +474,7 @@ class Engine : public EngineCore {
                                line_,
                                Config::line_capacity,
                                trace_buf_,
-                               Config::trace_capacity,
+                               kTraceCapacity,
                                Config::claim_idle,
                                Config::settle_ms,
                                Config::settle_probes};
@@ -478,7 +484,9 @@ class Engine : public EngineCore {
     detail::ResultSlot results_[Config::result_slots]{};
     detail::UrcSlot urcs_[Config::urc_handlers]{};
     char line_[Config::line_capacity]{};
-    char trace_buf_[Config::trace_capacity]{};
+    // No trace buffer when tracing is compiled out (QMTKIT_TRACE 0): one byte, never written.
+    static constexpr std::size_t kTraceCapacity = QMTKIT_TRACE ? Config::trace_capacity : 1;
+    char trace_buf_[kTraceCapacity]{};
 };
 
 }  // namespace qmtkit::at

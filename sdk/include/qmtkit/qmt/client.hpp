@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string_view>
 
 #include "qmtkit/at/commands.hpp"
@@ -93,46 +94,46 @@ class ClientCore {
 
     // ---- low-level commands (manual mode, tools, tests); completion via Listener::on_reply.
     Result<std::uint32_t> open(std::string_view host, std::uint16_t port) {
-        return ops_.open(host, port);
+        return ops().open(host, port);
     }
-    Result<std::uint32_t> close() { return ops_.close(); }
+    Result<std::uint32_t> close() { return ops().close(); }
     Result<std::uint32_t> connect(std::string_view client_id, std::string_view username = {},
                                   std::string_view password = {}) {
-        return ops_.connect(client_id, username, password);
+        return ops().connect(client_id, username, password);
     }
-    Result<std::uint32_t> disconnect() { return ops_.disconnect(); }
-    Result<std::uint32_t> set_version(std::uint8_t vsn) { return ops_.set_version(vsn); }
-    Result<std::uint32_t> set_keepalive(std::uint16_t s) { return ops_.set_keepalive(s); }
-    Result<std::uint32_t> set_session(bool clean) { return ops_.set_session(clean); }
+    Result<std::uint32_t> disconnect() { return ops().disconnect(); }
+    Result<std::uint32_t> set_version(std::uint8_t vsn) { return ops().set_version(vsn); }
+    Result<std::uint32_t> set_keepalive(std::uint16_t s) { return ops().set_keepalive(s); }
+    Result<std::uint32_t> set_session(bool clean) { return ops().set_session(clean); }
     Result<std::uint32_t> set_timeout(std::uint8_t pkt_timeout_s, std::uint8_t retry_times,
                                       bool notice) {
-        return ops_.set_timeout(pkt_timeout_s, retry_times, notice);
+        return ops().set_timeout(pkt_timeout_s, retry_times, notice);
     }
     Result<std::uint32_t> set_will(const Will* will) {
-        return ops_.set_will(will);
+        return ops().set_will(will);
     }  // nullptr: none
-    Result<std::uint32_t> set_aliauth(const AliAuth& a) { return ops_.set_aliauth(a); }
+    Result<std::uint32_t> set_aliauth(const AliAuth& a) { return ops().set_aliauth(a); }
     Result<std::uint32_t> tenauth(const TenAuth& t) {
-        return ops_.tenauth(t, supervisor_.tenauth_alt_spelling());
+        return ops().tenauth(t, supervisor_.tenauth_alt_spelling());
     }
     // "version" | "keepalive" | "session" | "timeout" | "will" | "aliauth": the query form.
-    Result<std::uint32_t> query_cfg(std::string_view item) { return ops_.query_cfg(item); }
-    Result<std::uint32_t> query_open() { return ops_.query_open(); }
-    Result<std::uint32_t> query_conn() { return ops_.query_conn(); }
+    Result<std::uint32_t> query_cfg(std::string_view item) { return ops().query_cfg(item); }
+    Result<std::uint32_t> query_open() { return ops().query_open(); }
+    Result<std::uint32_t> query_conn() { return ops().query_conn(); }
     Result<std::uint32_t> query_tenauth() {
-        return ops_.query_tenauth(supervisor_.tenauth_alt_spelling());
+        return ops().query_tenauth(supervisor_.tenauth_alt_spelling());
     }
     Result<std::uint32_t> test(Op which) {  // cfg_test, open_test, ..., pub_test
-        return ops_.test(which, supervisor_.tenauth_alt_spelling());
+        return ops().test(which, supervisor_.tenauth_alt_spelling());
     }
     // A subscribe / unsubscribe of several filters in one command (msgID 1..65535).
     Result<std::uint32_t> subscribe_many(std::uint16_t msg_id, const std::string_view* filters,
                                          const std::uint8_t* qos, std::size_t n) {
-        return ops_.subscribe_many(msg_id, filters, qos, n);
+        return ops().subscribe_many(msg_id, filters, qos, n);
     }
     Result<std::uint32_t> unsubscribe_many(std::uint16_t msg_id, const std::string_view* filters,
                                            std::size_t n) {
-        return ops_.unsubscribe_many(msg_id, filters, n);
+        return ops().unsubscribe_many(msg_id, filters, n);
     }
 
     // ---- I/O and time
@@ -148,7 +149,19 @@ class ClientCore {
     detail::Outbox outbox_;
     detail::Subscriptions subscriptions_;
     detail::Supervisor supervisor_;
-    detail::Operations ops_;
+    // The low-level operations' handler is constructed at the first low-level call, so a
+    // firmware that never makes one links neither its vtable nor what that reaches.
+    detail::Operations& ops() {
+        if (!ops_ready_) {
+            new (ops_storage_) detail::Operations(ctx_, reply_, reply_bytes_);
+            ops_ready_ = true;
+        }
+        return *std::launder(static_cast<detail::Operations*>(static_cast<void*>(ops_storage_)));
+    }
+    char* reply_;
+    std::size_t reply_bytes_;
+    alignas(detail::Operations) unsigned char ops_storage_[sizeof(detail::Operations)];
+    bool ops_ready_ = false;
     bool configured_ = false;
 };
 

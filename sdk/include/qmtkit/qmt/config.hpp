@@ -9,23 +9,32 @@
 
 namespace qmtkit::qmt {
 
-// The default: five 1 KB messages in flight with room for queued ones behind them, incoming
-// payloads up to 1,024 B (with topics up to 255 B), 8 subscriptions.
+// The default: five 1 KB messages in flight (topics up to 32 B) with a little room behind
+// them (queued readings), incoming payloads up to 1,024 B with topics up to 255 B, 8
+// subscriptions.
 struct ClientConfig {
-    // The outbox pool: each message costs a 32-byte header + its topic + its payload.
-    static constexpr std::size_t outbox_bytes = 6144;
+    // The outbox pool: each message costs a 32-byte header + its topic + its payload, rounded up
+    // to 8: 5 x (32 + 32 + 1,024) = 5,440, and 64 B more.
+    static constexpr std::size_t outbox_bytes = 5504;
     static constexpr std::size_t window = kFlightWindow;  // publishes awaiting their result
     static constexpr std::size_t subscriptions = 8;
     static constexpr std::size_t filter_bytes = 384;   // every subscription filter, together
     static constexpr std::size_t session_bytes = 640;  // client id, credentials, will, host, token
     static constexpr std::size_t reply_bytes = 160;    // a low-level query's information line
     struct Engine : at::EngineConfig {
-        // +QMTRECV: 0,<id>,"<topic>","<payload>" CR LF: 27 B + a 255 B topic + 1,024 B. Longer
-        // messages are reported through Listener::on_message_dropped.
+        // +QMTRECV: 0,<id>,"<topic>","<payload>" CR LF: 27 B + a 255 B topic + 1,024 B (or a
+        // longer payload with a short topic: 1,200 B does). Longer messages are reported
+        // through Listener::on_message_dropped.
         static constexpr std::size_t line_capacity = 1344;
-        // A window of publishes, a bring-up step, a (un)subscribe and a few low-level commands.
-        static constexpr std::size_t queue_depth = 8;
-        static constexpr std::size_t result_slots = 8;
+        // The lines of the queued commands: the window's AT+QMTPUBs (~45 B with a short topic,
+        // ~290 B with a 255-byte one) and a bring-up step or a (un)subscribe, or a will at its
+        // limits (541 B) behind a few low-level commands. A command that finds it full waits in
+        // its part (retried when a command ends); a low-level one is refused with queue_full.
+        static constexpr std::size_t command_pool = 832;
+        // The window of publishes, a bring-up step and a (un)subscribe; more wait.
+        static constexpr std::size_t queue_depth = 7;
+        static constexpr std::size_t result_slots = 7;
+        static constexpr std::size_t urc_handlers = 4;  // the client's three, and one spare
     };
 };
 
@@ -45,8 +54,9 @@ struct CompactConfig {
         static constexpr std::size_t result_slots = 6;  // the window and a step (more wait)
         static constexpr std::size_t urc_handlers = 3;  // the client's +QMTSTAT, REBOOT, +QMTRECV
         static constexpr std::size_t trace_capacity = 96;
-        // Until the engine's command pool: a PUB or SUB with a topic up to 255 B.
-        static constexpr std::size_t command_capacity = 320;
+        // The queued commands' lines: the window's AT+QMTPUBs with short topics, or one PUB or
+        // SUB with a topic up to 255 B (~290 B). Also the longest command line.
+        static constexpr std::size_t command_pool = 320;
     };
 };
 
