@@ -9,7 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#ifdef QMTKIT_HAVE_MANIFEST
+#include "qmtkit/manifest/manifest.hpp"
+#endif
+
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 
 using namespace qmtkit::cloud;
@@ -194,3 +199,52 @@ TEST_F(CloudDynregE2E, LogsNeverContainProductOrIssuedSecrets) {
           a.device_secret, t.device_psk, std::string("E2EDynregKey-Standin")})
         EXPECT_EQ(logs.find(s), std::string::npos) << "secret in the logs";
 }
+
+#ifdef QMTKIT_HAVE_MANIFEST
+// What factory provisioning does with a dynamic-registration manifest: resolve the product
+// secret, register every device, sign with the issued secret, connect.
+TEST_F(CloudDynregE2E, ManifestDevicesRegisterAndConnect) {
+    namespace mf = qmtkit::manifest;
+    for (const std::string cloud : {"aliyun", "tencent"}) {
+        const bool ali = cloud == "aliyun";
+        const std::string text = std::string(R"({"cloud": ")") + cloud +
+                                 R"(", "dynamic_registration": true,
+  "product_secret_env": "QMTKIT_E2E_PRODUCT_SECRET", "registration_url": ")" +
+                                 base_url(*standin_) + R"(",
+  "devices": [{")" + (ali ? "product_key" : "product_id") +
+                                 R"(": ")" + (ali ? "a1E2EDyn" : "TCE2EDYN01") +
+                                 R"(", "device_name": "line-0001"}]})";
+        const auto r = mf::parse_manifest(text, "line.json");
+        ASSERT_TRUE(r.manifest) << (r.errors.empty() ? "" : r.errors[0].to_string());
+        ::setenv("QMTKIT_E2E_PRODUCT_SECRET", ali ? kAliSecret : kTcSecret, 1);
+        const auto ps = mf::resolve_product_secret(*r.manifest);
+        ::unsetenv("QMTKIT_E2E_PRODUCT_SECRET");
+        ASSERT_TRUE(ps.value) << ps.error->to_string();
+        const auto& d = r.manifest->devices.at(0);
+        const auto secret = mf::register_dynamic(*r.manifest, d, *ps.value, 10000);
+        ASSERT_TRUE(std::holds_alternative<std::string>(secret))
+            << std::get<DynregError>(secret).message;
+        MqttCredentials c;
+        if (ali) {
+            AliyunParams p;
+            p.product_key = d.product;
+            p.device_name = d.device_name;
+            p.device_secret = std::get<std::string>(secret);
+            c = std::get<MqttCredentials>(sign_aliyun(p));
+        } else {
+            TencentParams p;
+            p.product_id = d.product;
+            p.device_name = d.device_name;
+            p.device_psk_base64 = std::get<std::string>(secret);
+            c = std::get<MqttCredentials>(sign_tencent(p));
+        }
+        EXPECT_EQ(standin_->client(c.client_id, c.username, c.password, 10s)->connack_rc(), 0)
+            << cloud;
+        // A wrong product secret: refused with the cloud's code, the secret not in the message.
+        const auto bad = mf::register_dynamic(*r.manifest, d, "WrongProductSecret-CANARY", 10000);
+        ASSERT_TRUE(std::holds_alternative<DynregError>(bad));
+        EXPECT_EQ(std::get<DynregError>(bad).kind, DynregError::Kind::refused);
+        EXPECT_EQ(std::get<DynregError>(bad).message.find("CANARY"), std::string::npos);
+    }
+}
+#endif

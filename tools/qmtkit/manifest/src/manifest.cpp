@@ -690,6 +690,37 @@ SecretValue resolve_product_secret(const Manifest& m) {
                        "product secret");
 }
 
+cloud::DynregResult<std::string> register_dynamic(const Manifest& m, const Device& d,
+                                                  const std::string& product_secret,
+                                                  long timeout_ms) {
+    if (!m.dynamic_registration || (m.cloud != Cloud::aliyun && m.cloud != Cloud::tencent)) {
+        cloud::DynregError e;
+        e.message = "the manifest does not use dynamic registration";
+        return e;
+    }
+    if (m.cloud == Cloud::aliyun) {
+        cloud::AliyunDynregRequest r;
+        r.product_key = d.product;
+        r.device_name = d.device_name;
+        r.product_secret = product_secret;
+        r.region = m.region;
+        r.base_url = m.registration_url;
+        r.timeout_ms = timeout_ms;
+        auto res = cloud::register_aliyun_device(r);
+        if (auto* e = std::get_if<cloud::DynregError>(&res)) return std::move(*e);
+        return std::move(std::get<cloud::AliyunRegistration>(res).device_secret);
+    }
+    cloud::TencentDynregRequest r;
+    r.product_id = d.product;
+    r.device_name = d.device_name;
+    r.product_secret = product_secret;
+    r.base_url = m.registration_url;
+    r.timeout_ms = timeout_ms;
+    auto res = cloud::register_tencent_device(r);
+    if (auto* e = std::get_if<cloud::DynregError>(&res)) return std::move(*e);
+    return std::move(std::get<cloud::TencentRegistration>(res).device_psk);
+}
+
 std::vector<Diagnostic> check_secrets(const Manifest& m) {
     std::vector<Diagnostic> out;
     if (m.dynamic_registration) {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "qmtkit/cloud/dynreg.hpp"
+
 namespace qmtkit::manifest {
 
 struct Position {
@@ -98,6 +100,15 @@ SecretValue resolve_product_secret(const Manifest& m);
 // Every device's secret resolves, and (tencent) decodes as base64; with dynamic registration
 // the product secret resolves instead. Diagnostics in device order.
 std::vector<Diagnostic> check_secrets(const Manifest& m);
+
+// Dynamic registration of one device of a dynamic-registration manifest with its resolved
+// product secret: Aliyun register_aliyun_device (region, registration_url), Tencent
+// register_tencent_device (registration_url). The value is the device secret (Aliyun) or the
+// base64 PSK (Tencent) that sign_aliyun / sign_tencent take. bad_input when the manifest is not
+// a dynamic-registration one. No secret in any error.
+cloud::DynregResult<std::string> register_dynamic(const Manifest& m, const Device& d,
+                                                  const std::string& product_secret,
+                                                  long timeout_ms = 15000);
 
 // 15 decimal digits whose last is the Luhn check digit of the first 14.
 bool imei_valid(std::string_view imei);
