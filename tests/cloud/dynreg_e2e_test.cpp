@@ -58,6 +58,20 @@ const DynregError& failed(const DynregResult<TencentRegistration>& r) {
     return std::get<DynregError>(r);
 }
 
+// CONNECT with `c` (must be accepted) and publish `payload` on `topic`; the observer gets it.
+void connect_and_publish(Standin& s, const MqttCredentials& c, const std::string& topic,
+                         const std::string& payload) {
+    auto obs = s.client("obs-dynreg", "observer", "observer-pass", 10s);
+    ASSERT_EQ(obs->connack_rc(), 0);
+    ASSERT_TRUE(obs->subscribe(topic, 1));
+    auto dev = s.client(c.client_id, c.username, c.password, 10s);
+    ASSERT_EQ(dev->connack_rc(), 0) << s.broker_log();
+    ASSERT_TRUE(dev->publish(topic, payload, 1));
+    const auto m = obs->wait_message(topic, 5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->payload, payload);
+}
+
 class CloudDynregE2E : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
@@ -106,21 +120,13 @@ TEST_F(CloudDynregE2E, AliyunRegisteredDeviceConnectsAndPublishes) {
     EXPECT_EQ(reg.device_name, "meter-0100");
     EXPECT_EQ(reg.device_secret.size(), 32u);
 
-    auto obs = standin_->client("obs-ali", "observer", "observer-pass", 10s);
-    ASSERT_EQ(obs->connack_rc(), 0);
-    ASSERT_TRUE(obs->subscribe("/a1E2EDyn/meter-0100/user/update", 1));
     AliyunParams p;
     p.product_key = reg.product_key;
     p.device_name = reg.device_name;
     p.device_secret = reg.device_secret;
     p.timestamp_ms = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
-    const auto c = std::get<MqttCredentials>(sign_aliyun(p));
-    auto dev = standin_->client(c.client_id, c.username, c.password, 10s);
-    ASSERT_EQ(dev->connack_rc(), 0) << standin_->broker_log();
-    ASSERT_TRUE(dev->publish("/a1E2EDyn/meter-0100/user/update", "21.5", 1));
-    const auto m = obs->wait_message("/a1E2EDyn/meter-0100/user/update", 5s);
-    ASSERT_TRUE(m);
-    EXPECT_EQ(m->payload, "21.5");
+    connect_and_publish(*standin_, std::get<MqttCredentials>(sign_aliyun(p)),
+                        "/a1E2EDyn/meter-0100/user/update", "21.5");
 }
 
 TEST_F(CloudDynregE2E, AliyunWrongProductSecretIsRefusedWithTheCloudsCode) {
@@ -155,20 +161,12 @@ TEST_F(CloudDynregE2E, TencentRegisteredDeviceConnectsAndPublishes) {
     const auto reg = ok(register_tencent_device(tencent("gate-0001", kTcSecret)));
     EXPECT_TRUE(base64_decode(reg.device_psk));
 
-    auto obs = standin_->client("obs-tc", "observer", "observer-pass", 10s);
-    ASSERT_EQ(obs->connack_rc(), 0);
-    ASSERT_TRUE(obs->subscribe("TCE2EDYN01/gate-0001/data", 1));
     TencentParams t;
     t.product_id = reg.product_id;
     t.device_name = reg.device_name;
     t.device_psk_base64 = reg.device_psk;
-    const auto c = std::get<MqttCredentials>(sign_tencent(t));
-    auto dev = standin_->client(c.client_id, c.username, c.password, 10s);
-    ASSERT_EQ(dev->connack_rc(), 0) << standin_->broker_log();
-    ASSERT_TRUE(dev->publish("TCE2EDYN01/gate-0001/data", "{\"t\":21}", 1));
-    const auto m = obs->wait_message("TCE2EDYN01/gate-0001/data", 5s);
-    ASSERT_TRUE(m);
-    EXPECT_EQ(m->payload, "{\"t\":21}");
+    connect_and_publish(*standin_, std::get<MqttCredentials>(sign_tencent(t)),
+                        "TCE2EDYN01/gate-0001/data", "{\"t\":21}");
 }
 
 TEST_F(CloudDynregE2E, TencentWrongProductSecretIsRefusedWithTheCloudsCode) {

@@ -3,6 +3,7 @@
 // command line (an independent implementation), and failures that never name a secret.
 // Sources: docs/dynamic-registration.md.
 #include "qmtkit/cloud/dynreg.hpp"
+#include "openssl_cli.hpp"
 #include "qmtkit/cloud/signing.hpp"
 
 #include <gtest/gtest.h>
@@ -17,50 +18,10 @@
 
 using namespace qmtkit::cloud;
 
-namespace {
-
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* f = ::popen(cmd.c_str(), "r");
-    if (!f) return out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    ::pclose(f);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-}
-
-struct Temp {
-    std::string path;
-    explicit Temp(const std::string& content) {
-        char tmpl[] = "/tmp/qmtkit-dynreg-XXXXXX";
-        const int fd = ::mkstemp(tmpl);
-        path = tmpl;
-        if (fd >= 0) {
-            if (::write(fd, content.data(), content.size()) < 0) path.clear();
-            ::close(fd);
-        }
-    }
-    ~Temp() { ::unlink(path.c_str()); }
-};
-
-std::string after_eq(const std::string& s) {
-    const auto p = s.rfind("= ");
-    return p == std::string::npos ? s : s.substr(p + 2);
-}
-
-std::string hex(const std::string& bytes) {
-    static const char d[] = "0123456789abcdef";
-    std::string o;
-    for (unsigned char c : bytes) {
-        o.push_back(d[c >> 4]);
-        o.push_back(d[c & 15]);
-    }
-    return o;
-}
-
-}  // namespace
+using qmtkit::test::after_eq;
+using qmtkit::test::hex;
+using qmtkit::test::run;
+using Temp = qmtkit::test::TempFile;
 
 // ------------------------------------------------------------------------------ Aliyun
 

@@ -8,7 +8,6 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -270,14 +269,7 @@ DynregResult<TencentRegistration> register_tencent_device(const TencentDynregReq
         curl_free(port);
     }
 
-    std::uint32_t nonce = r.nonce;
-    while (nonce == 0) {
-        unsigned char b[4];
-        if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
-        nonce = (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
-                 b[3]) &
-                0x7fffffffu;
-    }
+    const std::uint32_t nonce = r.nonce != 0 ? r.nonce : random_nonce31();
     const std::uint64_t ts = r.timestamp != 0 ? r.timestamp : now_unix();
     const std::string body = tencent_dynreg_body(r.product_id, r.device_name);
     const std::string sig = tencent_dynreg_signature(
