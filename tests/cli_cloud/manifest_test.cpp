@@ -279,6 +279,55 @@ const std::vector<Bad>& catalogue() {  // positions cross-checked with Python st
          "4:68",
          "unknown key \"client_id\" in devices[0] (only Aliyun devices choose their client id)",
          true},
+        // ---- dynamic registration (docs/dynamic-registration.md)
+        {"inline product secret", R"({
+  "cloud": "aliyun", "dynamic_registration": true,
+  "product_secret": "s",
+  "devices": [{"product_key": "pk", "device_name": "dn"}]
+})",
+         "3:3", "an inline \"product_secret\" is refused", true},
+        {"product secret without dynamic registration", R"({
+  "cloud": "aliyun", "product_secret_env": "PS",
+  "devices": [{"product_key": "pk", "device_name": "dn", "device_secret": "s"}]
+})",
+         "2:22", "\"product_secret_env\" needs \"dynamic_registration\": true", true},
+        {"dynamic registration without the product secret", R"({
+  "cloud": "tencent", "dynamic_registration": true,
+  "devices": [{"product_id": "P", "device_name": "dn"}]
+})",
+         "1:1", "\"dynamic_registration\": true needs the product secret", true},
+        {"two product secret sources", R"({
+  "cloud": "aliyun", "dynamic_registration": true,
+  "product_secret_file": "ps", "product_secret_env": "PS",
+  "devices": [{"product_key": "pk", "device_name": "dn"}]
+})",
+         "3:32", "\"product_secret_env\" conflicts with \"product_secret_file\" (line 3)", true},
+        {"device secret with dynamic registration", R"({
+  "cloud": "aliyun", "dynamic_registration": true, "product_secret_env": "PS",
+  "devices": [
+    {"product_key": "pk", "device_name": "dn", "device_secret": "s"}
+  ]
+})",
+         "4:48", "\"device_secret\" must not be given with \"dynamic_registration\"", true},
+        {"two products with dynamic registration", R"({
+  "cloud": "aliyun", "dynamic_registration": true, "product_secret_env": "PS",
+  "devices": [
+    {"product_key": "pk", "device_name": "d1"},
+    {"product_key": "pk2", "device_name": "d2"}
+  ]
+})",
+         "5:5", "device pk2/d2 is of another product than pk", false},
+        {"dynamic registration on tencent-token", R"({
+  "cloud": "tencent-token", "token_url": "http://x/token", "dynamic_registration": true,
+  "devices": [{"product_id": "P", "device_name": "dn", "device_secret": "s"}]
+})",
+         "2:60", "\"dynamic_registration\" applies to cloud aliyun or tencent only", true},
+        {"registration url without scheme", R"({
+  "cloud": "tencent", "dynamic_registration": true, "product_secret_env": "PS",
+  "registration_url": "127.0.0.1:8080",
+  "devices": [{"product_id": "P", "device_name": "dn"}]
+})",
+         "3:23", "\"registration_url\" must be an http:// or https:// URL", true},
         // ---- positions: characters, not bytes; tabs are one column; CRLF line ends
         {"columns count characters",
          "{\"description\": \"电表 – 三号楼\", \"cloud\": \"aws\",\n"
@@ -430,6 +479,72 @@ TEST(CliCloudManifest, NoSecretInAnyDiagnostic) {
 
 const std::vector<std::string> kExamples = {"manifest-aliyun.json", "manifest-tencent.json",
                                             "manifest-tencent-token.json"};
+// Dynamic registration: the product secret comes from $QMTKIT_PRODUCT_SECRET.
+const std::vector<std::string> kDynregExamples = {"manifest-aliyun-dynreg.json",
+                                                  "manifest-tencent-dynreg.json"};
+
+TEST(CliCloudManifest, DynamicRegistrationModel) {
+    TempDir d;
+    write_file(d.file("product.secret"), "AliProductSecretCANARY77\n");
+    const std::string path = d.file("m.json");
+    const LoadResult r = parse_manifest(R"({
+  "cloud": "aliyun", "dynamic_registration": true, "product_secret_file": "product.secret",
+  "registration_url": "http://127.0.0.1:8080",
+  "devices": [
+    {"product_key": "pk", "device_name": "d1", "imei": "490154203237518"},
+    {"product_key": "pk", "device_name": "d2"}
+  ]
+})",
+                                        path);
+    ASSERT_TRUE(r.manifest) << positions(r);
+    const Manifest& m = *r.manifest;
+    EXPECT_TRUE(m.dynamic_registration);
+    ASSERT_TRUE(m.product_secret);
+    EXPECT_EQ(m.product_secret->kind, SecretRef::Kind::file);
+    EXPECT_EQ(m.product_secret->key, "product_secret_file");
+    EXPECT_EQ(m.registration_url, "http://127.0.0.1:8080");
+    ASSERT_EQ(m.devices.size(), 2u);
+    EXPECT_EQ(m.devices[0].secret.key, "");
+    EXPECT_EQ(resolve_product_secret(m).value, "AliProductSecretCANARY77");
+    EXPECT_TRUE(check_secrets(m).empty());
+    const auto none = resolve_secret(m, m.devices[1]);
+    ASSERT_TRUE(none.error);
+    EXPECT_EQ(none.error->to_string(),
+              path +
+                  ":6:5: device pk/d2 has no secret in the manifest: it comes from dynamic "
+                  "registration (see docs/dynamic-registration.md)");
+
+    // Tencent: the first 16 characters are the AES key of the answer.
+    const LoadResult t = parse_manifest(R"({
+  "cloud": "tencent", "dynamic_registration": true, "product_secret_env": "QMTKIT_TEST_PS",
+  "devices": [{"product_id": "P", "device_name": "d1"}]
+})",
+                                        path);
+    ASSERT_TRUE(t.manifest) << positions(t);
+    ::setenv("QMTKIT_TEST_PS", "CANARY-short", 1);
+    const auto errs = check_secrets(*t.manifest);
+    ASSERT_EQ(errs.size(), 1u);
+    EXPECT_EQ(errs[0].to_string(),
+              path +
+                  ":2:75: \"product_secret_env\": environment variable QMTKIT_TEST_PS holds a "
+                  "product secret shorter than 16 characters");
+    ::setenv("QMTKIT_TEST_PS", "CANARY-long-enough-secret", 1);
+    EXPECT_EQ(resolve_product_secret(*t.manifest).value, "CANARY-long-enough-secret");
+    ::unsetenv("QMTKIT_TEST_PS");
+    EXPECT_EQ(errs[0].to_string().find("CANARY"), std::string::npos);
+}
+
+TEST(CliCloudManifest, DynregExamplesValidate) {
+    ::setenv("QMTKIT_PRODUCT_SECRET", "demoTencentProductSecret0123", 1);
+    for (const auto& name : kDynregExamples) {
+        const LoadResult r =
+            load_manifest(std::string(QMTKIT_SOURCE_DIR) + "/docs/examples/" + name);
+        ASSERT_TRUE(r.manifest) << positions(r);
+        EXPECT_TRUE(r.manifest->dynamic_registration) << name;
+        EXPECT_TRUE(check_secrets(*r.manifest).empty()) << name;
+    }
+    ::unsetenv("QMTKIT_PRODUCT_SECRET");
+}
 
 TEST(CliCloudManifest, DocsExamplesValidate) {
     for (const auto& name : kExamples) {
@@ -485,7 +600,9 @@ TEST(CliCloudManifest, JsonSchemaAgrees) {
     std::string cmd =
         "python3 " + d.file("check.py") + " " + QMTKIT_SOURCE_DIR + "/docs/manifest.schema.json";
     std::string expected;
-    for (const auto& name : kExamples) {
+    std::vector<std::string> examples = kExamples;
+    examples.insert(examples.end(), kDynregExamples.begin(), kDynregExamples.end());
+    for (const auto& name : examples) {
         const std::string p = std::string(QMTKIT_SOURCE_DIR) + "/docs/examples/" + name;
         cmd += " " + p;
         expected += "valid " + p + "\n";

@@ -1,6 +1,7 @@
 // Unit tests of the host signing library (qmtkit::cloud_host) with published vectors, and
 // property tests against the `openssl` command line over random inputs.
 #include "qmtkit/cloud/signing.hpp"
+#include "openssl_cli.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,10 @@
 #include <string>
 
 using namespace qmtkit::cloud;
+using qmtkit::test::after_eq;
+using qmtkit::test::hex;
+using qmtkit::test::run;
+using qmtkit::test::TempFile;
 
 namespace {
 
@@ -25,16 +30,6 @@ std::string unhex(std::string_view h) {
     std::string out;
     for (std::size_t i = 0; i + 1 < h.size(); i += 2)
         out.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-    return out;
-}
-
-std::string hex(std::string_view b) {
-    static const char d[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : b) {
-        out.push_back(d[c >> 4]);
-        out.push_back(d[c & 15]);
-    }
     return out;
 }
 
@@ -359,48 +354,12 @@ TEST(CloudToken, DnsFailureAndRefusedAreMapped) {
 
 namespace {
 
-struct TempFile {
-    std::string path;
-    explicit TempFile(const std::string& content) {
-        char tmpl[] = "/tmp/qmtkit-cloud-XXXXXX";
-        int fd = ::mkstemp(tmpl);
-        if (fd < 0) throw std::runtime_error("mkstemp");
-        path = tmpl;
-        std::size_t off = 0;
-        while (off < content.size()) {
-            auto n = ::write(fd, content.data() + off, content.size() - off);
-            if (n <= 0) break;
-            off += static_cast<std::size_t>(n);
-        }
-        ::close(fd);
-    }
-    ~TempFile() { ::unlink(path.c_str()); }
-};
-
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* f = ::popen(cmd.c_str(), "r");
-    if (!f) return out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    ::pclose(f);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-}
-
 std::string random_bytes(std::mt19937& g, std::size_t lo, std::size_t hi) {
     std::uniform_int_distribution<std::size_t> len(lo, hi);
     std::uniform_int_distribution<int> byte(0, 255);
     std::string s(len(g), '\0');
     for (auto& c : s) c = static_cast<char>(byte(g));
     return s;
-}
-
-// "HMAC-SHA256(stdin)= <hex>" or "SHA2-256(stdin)= <hex>" → "<hex>"
-std::string after_eq(const std::string& s) {
-    auto p = s.rfind("= ");
-    return p == std::string::npos ? s : s.substr(p + 2);
 }
 
 }  // namespace

@@ -205,6 +205,18 @@ std::string random_alnum(std::size_t n) {
     return out;
 }
 
+std::uint32_t random_nonce31() {
+    std::uint32_t nonce = 0;
+    while (nonce == 0) {
+        unsigned char b[4];
+        if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+        nonce = (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
+                 b[3]) &
+                0x7fffffffu;
+    }
+    return nonce;
+}
+
 // ---------------------------------------------------------------------------------- Aliyun
 
 std::string aliyun_sign_content(std::string_view client_id, std::string_view device_name,
@@ -346,14 +358,7 @@ std::string token_signature(std::string_view device_secret, std::string_view sig
 }
 
 std::string token_request_body(const TokenRequest& r) {
-    std::uint32_t nonce = r.nonce;
-    while (nonce == 0) {
-        unsigned char b[4];
-        if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
-        nonce = (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
-                 b[3]) &
-                0x7fffffffu;
-    }
+    const std::uint32_t nonce = r.nonce != 0 ? r.nonce : random_nonce31();
     const std::uint64_t ts = r.timestamp != 0 ? r.timestamp : now_unix();
     const std::uint64_t expire_s = std::uint64_t{r.expire_days} * 86400u;
     const std::string client_id =

@@ -18,19 +18,10 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
-#include <memory>
-#include <mutex>
+#include "http.hpp"
 
 namespace qmtkit::cloud {
 namespace {
-
-std::size_t collect(char* data, std::size_t size, std::size_t nmemb, void* user) {
-    auto* out = static_cast<std::string*>(user);
-    constexpr std::size_t kMaxBody = 64 * 1024;  // a token answer is tiny
-    if (out->size() + size * nmemb > kMaxBody) return 0;
-    out->append(data, size * nmemb);
-    return size * nmemb;
-}
 
 int code_for(CURLcode rc) {
     switch (rc) {
@@ -60,52 +51,22 @@ int code_for(CURLcode rc) {
 }  // namespace
 
 TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-
     TokenOutcome out;
     if (r.expire_days == 0 || r.expire_days > 60) {
         out.result_code = 3;
         out.message = "expire must be 1..60 days, got " + std::to_string(r.expire_days);
         return out;
     }
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-    if (!curl) {
-        out.result_code = 2;
-        out.message = "curl_easy_init failed";
-        return out;
-    }
-    const std::string body = token_request_body(r);
-    std::string response;
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_slist* headers =
-        curl_slist_append(nullptr, "Content-Type: application/x-www-form-urlencoded");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hold(headers, &curl_slist_free_all);
-    CURL* h = curl.get();
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "qmtkit/0.1");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-
-    const CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        out.result_code = code_for(rc);
+    const auto answer = detail::http_post(url, {"Content-Type: application/x-www-form-urlencoded"},
+                                          token_request_body(r), timeout_ms);
+    if (answer.curl_code != 0) {
+        out.result_code = code_for(static_cast<CURLcode>(answer.curl_code));
         // libcurl's messages name the host and the cause, never the POST body.
-        out.message = std::string("token request failed: ") +
-                      (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+        out.message = "token request failed: " + answer.error;
         return out;
     }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    const long status = answer.status;
+    const std::string& response = answer.body;
     if (status < 200 || status > 299) {
         out.result_code = 3;
         out.message = "token server answered HTTP " + std::to_string(status);

@@ -1,5 +1,7 @@
 #include "registry.hpp"
 
+#include "dynreg_server.hpp"
+
 #include "qmtkit/cloud/signing.hpp"
 
 #include <nlohmann/json.hpp>
@@ -57,10 +59,17 @@ Verdict check_aliyun(const Registry& reg, const cloud::AliyunClientId& cid,
     auto it = std::find_if(reg.aliyun.begin(), reg.aliyun.end(), [&](const AliyunDevice& d) {
         return d.product_key == pk && d.device_name == dn;
     });
-    if (it == reg.aliyun.end()) return refuse("aliyun", "unknown device " + pk + "/" + dn);
-    const std::string expected =
-        cloud::hmac_hex(*cid.method, it->device_secret,
-                        cloud::aliyun_sign_content(cid.id, dn, pk, cid.timestamp_ms));
+    std::string secret;
+    if (it != reg.aliyun.end()) {
+        secret = it->device_secret;
+    } else if (const DynregProduct* p = find_product(reg.aliyun_products, pk);
+               p && p->permits(dn) && !reg.dynreg_key.empty()) {
+        secret = dynreg_aliyun_secret(reg.dynreg_key, pk, dn);  // what registration issued
+    } else {
+        return refuse("aliyun", "unknown device " + pk + "/" + dn);
+    }
+    const std::string expected = cloud::hmac_hex(
+        *cid.method, secret, cloud::aliyun_sign_content(cid.id, dn, pk, cid.timestamp_ms));
     // The cloud compares the hex case-insensitively (its docs print upper-case examples).
     if (!cloud::constant_time_equal(expected, lower(*password)))
         return refuse("aliyun", "signature mismatch for " + pk + "/" + dn);
@@ -76,7 +85,21 @@ Verdict check_tencent(const Registry& reg, const std::string& client_id,
     auto it = std::find_if(reg.tencent.begin(), reg.tencent.end(), [&](const TencentDevice& d) {
         return d.product_id + d.device_name == client_id;
     });
-    if (it == reg.tencent.end()) return refuse("tencent", "unknown device " + client_id);
+    std::string psk;
+    if (it != reg.tencent.end()) {
+        psk = it->device_psk;
+    } else if (!reg.dynreg_key.empty()) {
+        // clientId = productId + deviceName: the product is a prefix of it.
+        for (const auto& p : reg.tencent_products) {
+            if (client_id.size() > p.product.size() && client_id.rfind(p.product, 0) == 0 &&
+                p.permits(client_id.substr(p.product.size()))) {
+                psk = dynreg_tencent_psk(reg.dynreg_key, p.product,
+                                         client_id.substr(p.product.size()));
+                break;
+            }
+        }
+    }
+    if (psk.empty()) return refuse("tencent", "unknown device " + client_id);
     if (u.expiry_unix <= now)
         return refuse("tencent",
                       "signature expired (expiry " + std::to_string(u.expiry_unix) + ")");
@@ -85,7 +108,7 @@ Verdict check_tencent(const Registry& reg, const std::string& client_id,
     auto m = cloud::parse_sign_method(password->substr(semi + 1));
     if (!m || *m == cloud::SignMethod::hmacmd5)
         return refuse("tencent", "password sign method is not hmacsha256/hmacsha1");
-    auto expected = cloud::tencent_password(it->device_psk, username, *m);
+    auto expected = cloud::tencent_password(psk, username, *m);
     if (!expected) return refuse("tencent", "registry PSK for " + client_id + " is not base64");
     const std::string got = lower(password->substr(0, semi)) + password->substr(semi);
     if (!cloud::constant_time_equal(lower(*expected), lower(got)))
@@ -128,7 +151,48 @@ Verdict check_token(const Registry& reg, const TokenUser& t, const std::string& 
     return accept("token");
 }
 
+std::vector<std::string> name_list(const json& o, const char* key, const std::string& where) {
+    std::vector<std::string> out;
+    if (!o.contains(key)) return out;
+    if (!o[key].is_array()) throw std::runtime_error(where + ": \"" + key + "\" must be an array");
+    for (const auto& n : o[key]) {
+        if (!n.is_string() || n.get<std::string>().empty())
+            throw std::runtime_error(where + ": \"" + key + "\" must list non-empty strings");
+        out.push_back(n.get<std::string>());
+    }
+    return out;
+}
+
+std::vector<DynregProduct> parse_products(const json& root, const char* section, const char* id_key,
+                                          std::size_t min_secret) {
+    std::vector<DynregProduct> out;
+    std::size_t i = 0;
+    for (const auto& p : array_field(root, section)) {
+        const std::string w = std::string(section) + "[" + std::to_string(i++) + "]";
+        DynregProduct d;
+        d.product = str_field(p, id_key, w);
+        d.product_secret = str_field(p, "product_secret", w);
+        if (d.product_secret.size() < min_secret)
+            throw std::runtime_error(w + ": \"product_secret\" must have at least " +
+                                     std::to_string(min_secret) + " characters");
+        d.devices = name_list(p, "devices", w);
+        d.activated = name_list(p, "activated", w);
+        if (p.contains("allow_reregister")) {
+            if (!p["allow_reregister"].is_boolean())
+                throw std::runtime_error(w + ": \"allow_reregister\" must be true or false");
+            d.allow_reregister = p["allow_reregister"].get<bool>();
+        }
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
 }  // namespace
+
+bool DynregProduct::permits(const std::string& device_name) const {
+    return devices.empty() ||
+           std::find(devices.begin(), devices.end(), device_name) != devices.end();
+}
 
 Registry Registry::parse(const std::string& text) {
     json root = json::parse(text, nullptr, false, /*ignore_comments=*/true);
@@ -173,6 +237,13 @@ Registry Registry::parse(const std::string& text) {
     };
     num("token_max_skew_s", r.token_max_skew_s);
     num("token_max_expire_s", r.token_max_expire_s);
+    num("dynreg_max_skew_s", r.dynreg_max_skew_s);
+    r.aliyun_products = parse_products(root, "aliyun_products", "product_key", 1);
+    r.tencent_products = parse_products(root, "tencent_products", "product_id", 16);
+    if (root.contains("dynreg_key")) r.dynreg_key = str_field(root, "dynreg_key", "registry");
+    if ((!r.aliyun_products.empty() || !r.tencent_products.empty()) && r.dynreg_key.empty())
+        throw std::runtime_error(
+            "registry: \"dynreg_key\" is required with \"aliyun_products\" / \"tencent_products\"");
     return r;
 }
 

@@ -24,6 +24,17 @@ struct SuiteDevice {  // IoT Suite token flow (AT+QMTTENAUTH)
 struct PlainUser {  // test observers
     std::string username, password;
 };
+// A product registered per product (Aliyun one-product-one-secret, Tencent dynamic
+// registration): devices get their secret from the registration endpoints, derived from
+// Registry::dynreg_key, so the plugin accepts them without a per-device entry.
+struct DynregProduct {
+    std::string product;                 // Aliyun product_key / Tencent product_id
+    std::string product_secret;          // Tencent: at least 16 characters (the AES key)
+    std::vector<std::string> devices;    // pre-registered names; empty: any name (auto-create)
+    std::vector<std::string> activated;  // already activated: registration refused
+    bool allow_reregister = true;        // false: a second registration in this run is refused
+    bool permits(const std::string& device_name) const;  // devices empty or listed
+};
 
 struct Registry {
     std::vector<AliyunDevice> aliyun;
@@ -33,6 +44,10 @@ struct Registry {
     std::string token_key;                 // server key the token secrets are derived from
     std::uint64_t token_max_skew_s = 600;  // |request timestamp - now| allowed; 0: unchecked
     std::uint64_t token_max_expire_s = 60ull * 86400ull;
+    std::vector<DynregProduct> aliyun_products;
+    std::vector<DynregProduct> tencent_products;
+    std::string dynreg_key;                 // server key the issued device secrets derive from
+    std::uint64_t dynreg_max_skew_s = 300;  // Tencent X-TC-Timestamp window; 0: unchecked
 
     // Throws std::runtime_error with a line-free but field-precise message on bad input.
     static Registry load_file(const std::string& path);

@@ -1,12 +1,15 @@
-// qmtkit-token-server: the Tencent IoT Suite `/token` endpoint of the cloud stand-in.
+// qmtkit-token-server: the Tencent IoT Suite `/token` endpoint of the cloud stand-in, and the
+// dynamic registration endpoints (Aliyun `/auth/register/device`, Tencent `/device/register`).
 // Binds 127.0.0.1 only. `--port 0` picks a free port; the chosen port is the first stdout line.
 // Logs go to stderr and never contain a secret (neither device secrets nor issued passwords).
+#include "dynreg_server.hpp"
 #include "registry.hpp"
 
 #include <httplib.h>
 #include <CLI/CLI.hpp>
 
 #include <pthread.h>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -25,8 +28,9 @@ std::uint64_t now_unix() {
 
 int main(int argc, char** argv) {
     CLI::App app{
-        "qmtkit-token-server: Tencent IoT Suite token endpoint (POST /token) of the "
-        "qmtkit cloud stand-in"};
+        "qmtkit-token-server: Tencent IoT Suite token endpoint (POST /token) and dynamic "
+        "registration (POST /auth/register/device, POST /device/register) of the qmtkit cloud "
+        "stand-in"};
     std::string registry_path;
     int port = 0;
     bool quiet = false;
@@ -71,6 +75,43 @@ int main(int argc, char** argv) {
             std::cerr << "qmtkit-token-server: POST /token " << pid << "/" << dn << " -> "
                       << a.return_code << " " << a.return_message << "\n";
         }
+    });
+
+    // Dynamic registration (docs/dynamic-registration.md), same registry.
+    qmtkit::standin::DynregState dynreg_state;
+    auto log_dynreg = [&](const char* path, const qmtkit::standin::DynregAnswer& a) {
+        if (quiet) return;
+        std::cerr << "qmtkit-token-server: POST " << path << " "
+                  << (a.product.empty() ? "?" : a.product) << "/"
+                  << (a.device.empty() ? "?" : a.device) << " -> " << a.code << " " << a.message
+                  << "\n";
+    };
+    svr.Post("/auth/register/device", [&](const httplib::Request& req, httplib::Response& res) {
+        qmtkit::standin::DynregAnswer a;
+        if (auto form = qmtkit::standin::parse_form(req.body)) {
+            a = qmtkit::standin::register_aliyun(reg, *form, dynreg_state);
+        } else {
+            a.code = "460";
+            a.message = "request parameter error: malformed form body";
+            a.body = R"({"code":460,"message":"request parameter error: malformed form body"})";
+        }
+        res.status = a.http_status;
+        res.set_content(a.body, "application/json");
+        log_dynreg("/auth/register/device", a);
+    });
+    svr.Post("/device/register", [&](const httplib::Request& req, httplib::Response& res) {
+        std::map<std::string, std::string> headers;
+        for (const char* k :
+             {"Host", "X-TC-Algorithm", "X-TC-Timestamp", "X-TC-Nonce", "X-TC-Signature"}) {
+            std::string name = k;
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (req.has_header(k)) headers[name] = req.get_header_value(k);
+        }
+        const auto a =
+            qmtkit::standin::register_tencent(reg, headers, req.body, now_unix(), dynreg_state);
+        res.status = a.http_status;
+        res.set_content(a.body, "application/json");
+        log_dynreg("/device/register", a);
     });
 
     const int bound = port == 0 ? svr.bind_to_any_port("127.0.0.1")

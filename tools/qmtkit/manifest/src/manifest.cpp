@@ -230,6 +230,11 @@ class Validator {
             {"expiry_s", {Cloud::tencent}},
             {"token_url", {Cloud::tencent_token}},
             {"expire_days", {Cloud::tencent_token}},
+            {"dynamic_registration", {Cloud::aliyun, Cloud::tencent}},
+            {"product_secret", {Cloud::aliyun, Cloud::tencent}},
+            {"product_secret_file", {Cloud::aliyun, Cloud::tencent}},
+            {"product_secret_env", {Cloud::aliyun, Cloud::tencent}},
+            {"registration_url", {Cloud::aliyun, Cloud::tencent}},
         };
         for (const auto& mem : root.members) {
             auto a = applies.find(mem.key);
@@ -314,6 +319,8 @@ class Validator {
                     m.expire_days = static_cast<unsigned>(*v);
         }
 
+        if (cloud == Cloud::aliyun || cloud == Cloud::tencent) dynreg(root, keys, m);
+
         const Node* devices = get("devices");
         if (!devices) {
             error(root.pos, "missing required key \"devices\"");
@@ -328,6 +335,90 @@ class Validator {
         std::map<std::string, Position> seen_ids, seen_imeis;
         for (std::size_t i = 0; i < devices->items.size(); ++i)
             device(devices->items[i], i, *cloud, m, seen_ids, seen_imeis);
+        if (m.dynamic_registration) one_product(*devices, *cloud, m);
+    }
+
+    // "dynamic_registration", the product secret and "registration_url" (aliyun, tencent).
+    void dynreg(const Node& root, const std::map<std::string, const Member*>& keys, Manifest& m) {
+        auto get = [&](const char* k) -> const Member* {
+            auto it = keys.find(k);
+            return it == keys.end() ? nullptr : it->second;
+        };
+        const Member* flag = get("dynamic_registration");
+        if (flag && expect_type(flag->value, Node::Type::boolean, "dynamic_registration"))
+            m.dynamic_registration = flag->value.boolean;
+        if (const Member* in = get("product_secret"))
+            error(in->key_pos,
+                  "an inline \"product_secret\" is refused (it unlocks every device of the "
+                  "product): give \"product_secret_file\" or \"product_secret_env\"");
+        const Member* file = get("product_secret_file");
+        const Member* env = get("product_secret_env");
+        const Member* url = get("registration_url");
+        if (!m.dynamic_registration) {
+            for (const Member* k : {file, env, url})
+                if (k) error(k->key_pos, quoted(k->key) + " needs \"dynamic_registration\": true");
+            return;
+        }
+        if (file && env) {
+            const Member* second = file->key_pos.line > env->key_pos.line ||
+                                           (file->key_pos.line == env->key_pos.line &&
+                                            file->key_pos.col > env->key_pos.col)
+                                       ? file
+                                       : env;
+            const Member* first = second == file ? env : file;
+            error(second->key_pos, quoted(second->key) + " conflicts with " + quoted(first->key) +
+                                       " (" + at_line(first->key_pos) +
+                                       "): give exactly one source of the product secret");
+        } else if (!file && !env) {
+            if (!get("product_secret"))
+                error(root.pos,
+                      "\"dynamic_registration\": true needs the product secret: give "
+                      "\"product_secret_file\" or \"product_secret_env\"");
+        }
+        if (const Member* src = file ? file : env) {
+            if (auto v = text(src->value, src->key)) {
+                SecretRef ref;
+                ref.kind = src == file ? SecretRef::Kind::file : SecretRef::Kind::env;
+                ref.value = *v;
+                ref.key = src->key;
+                ref.pos = src->value.pos;
+                if (ref.kind == SecretRef::Kind::env && !env_name(*v))
+                    error(src->value.pos,
+                          quoted(src->key) +
+                              " must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+                m.product_secret = std::move(ref);
+            }
+        }
+        if (url) {
+            if (auto v = text(url->value, "registration_url")) {
+                if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+                    error(url->value.pos,
+                          "\"registration_url\" must be an http:// or https:// URL");
+                else
+                    m.registration_url = *v;
+            }
+        }
+    }
+
+    // A product secret belongs to one product: every device must be of it.
+    void one_product(const Node& devices, Cloud cloud, const Manifest& m) {
+        if (m.devices.empty()) return;
+        const std::string& first = m.devices.front().product;
+        const char* key = keys_for(cloud).product_key;
+        for (const auto& d : m.devices) {
+            if (d.product == first) continue;
+            error(d.pos, "dynamic registration: device " + d.product + "/" + d.device_name +
+                             " is of another product than " + first + " (one " + quoted(key) +
+                             " per manifest: the product secret is per product)");
+        }
+        (void)devices;
+    }
+
+    static bool env_name(const std::string& v) {
+        return !v.empty() && (std::isalpha(static_cast<unsigned char>(v[0])) || v[0] == '_') &&
+               v.find_first_not_of(
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+                   std::string::npos;
     }
 
     void device(const Node& n, std::size_t i, Cloud cloud, Manifest& m,
@@ -418,7 +509,14 @@ class Validator {
             }
             if (!secret) secret = &mem;
         }
-        if (!secret) {
+        if (m.dynamic_registration) {
+            for (const auto& mem : n.members)
+                if (secret_keys.count(mem.key))
+                    error(mem.key_pos, quoted(mem.key) +
+                                           " must not be given with \"dynamic_registration\": "
+                                           "the registration issues the " +
+                                           ck.secret_what);
+        } else if (!secret) {
             error(n.pos, where + ": missing the " + std::string(ck.secret_what) + ": give " +
                              quoted(sb) + ", " + quoted(sb + "_file") + " or " +
                              quoted(sb + "_env"));
@@ -430,12 +528,7 @@ class Validator {
                 d.secret.kind = SecretRef::Kind::file;
             } else if (secret->key == sb + "_env") {
                 d.secret.kind = SecretRef::Kind::env;
-                const bool ok_name =
-                    (std::isalpha(static_cast<unsigned char>((*v)[0])) || (*v)[0] == '_') &&
-                    v->find_first_not_of(
-                        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
-                        std::string::npos;
-                if (!ok_name)
+                if (!env_name(*v))
                     error(secret->value.pos,
                           quoted(secret->key) +
                               " must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
@@ -524,48 +617,117 @@ LoadResult load_manifest(const std::string& path) {
     return parse_manifest(*text, path);
 }
 
-SecretValue resolve_secret(const Manifest& m, const Device& d) {
+namespace {
+
+// A secret reference's value. `psk`: must be base64 (Tencent PSKs); `min_len`: at least that many
+// characters (Tencent product secrets: the AES key). Diagnostics at the reference, no secret.
+SecretValue resolve_ref(const Manifest& m, const SecretRef& ref, bool psk, std::size_t min_len,
+                        const char* what) {
     SecretValue out;
     const auto fail = [&](std::string msg) {
-        out.error = Diagnostic{m.file, d.secret.pos, std::move(msg)};
+        out.error = Diagnostic{m.file, ref.pos, std::move(msg)};
         return out;
     };
-    switch (d.secret.kind) {
+    auto check = [&](std::string v, const std::string& where) {
+        if (psk && !cloud::base64_decode(v))
+            return fail(quoted(ref.key) + ": " + where + " does not hold a base64 PSK");
+        if (v.size() < min_len)
+            return fail(quoted(ref.key) + ": " + where + " holds a " + what + " shorter than " +
+                        std::to_string(min_len) + " characters");
+        out.value = std::move(v);
+        return out;
+    };
+    switch (ref.kind) {
         case SecretRef::Kind::inline_value:
-            out.value = d.secret.value;
+            if (ref.value.size() < min_len)
+                return fail(quoted(ref.key) + " is shorter than " + std::to_string(min_len) +
+                            " characters");
+            out.value = ref.value;
             return out;
         case SecretRef::Kind::file: {
-            std::string path = d.secret.value;
+            std::string path = ref.value;
             if (path[0] != '/') path = dir_of(m.file) + "/" + path;
             std::string err;
             auto v = read_text_file(path, true, &err);
-            if (!v) return fail(quoted(d.secret.key) + ": cannot read " + path + ": " + err);
-            if (v->empty()) return fail(quoted(d.secret.key) + ": " + path + " is empty");
-            if (m.cloud == Cloud::tencent && !cloud::base64_decode(*v))
-                return fail(quoted(d.secret.key) + ": " + path + " does not hold a base64 PSK");
-            out.value = std::move(*v);
-            return out;
+            if (!v) return fail(quoted(ref.key) + ": cannot read " + path + ": " + err);
+            if (v->empty()) return fail(quoted(ref.key) + ": " + path + " is empty");
+            return check(std::move(*v), path);
         }
         case SecretRef::Kind::env: {
-            const char* v = std::getenv(d.secret.value.c_str());
+            const char* v = std::getenv(ref.value.c_str());
             if (!v)
-                return fail(quoted(d.secret.key) + ": environment variable " + d.secret.value +
+                return fail(quoted(ref.key) + ": environment variable " + ref.value +
                             " is not set");
             if (!*v)
-                return fail(quoted(d.secret.key) + ": environment variable " + d.secret.value +
-                            " is empty");
-            if (m.cloud == Cloud::tencent && !cloud::base64_decode(v))
-                return fail(quoted(d.secret.key) + ": environment variable " + d.secret.value +
-                            " does not hold a base64 PSK");
-            out.value = v;
-            return out;
+                return fail(quoted(ref.key) + ": environment variable " + ref.value + " is empty");
+            return check(v, "environment variable " + ref.value);
         }
     }
     return out;
 }
 
+}  // namespace
+
+SecretValue resolve_secret(const Manifest& m, const Device& d) {
+    if (m.dynamic_registration) {
+        SecretValue out;
+        out.error = Diagnostic{m.file, d.pos,
+                               "device " + d.product + "/" + d.device_name +
+                                   " has no secret in the manifest: it comes from dynamic "
+                                   "registration (see docs/dynamic-registration.md)"};
+        return out;
+    }
+    return resolve_ref(m, d.secret, m.cloud == Cloud::tencent, 0, "device secret");
+}
+
+SecretValue resolve_product_secret(const Manifest& m) {
+    if (!m.product_secret) {
+        SecretValue out;
+        out.error = Diagnostic{m.file, {0, 0}, "the manifest has no product secret"};
+        return out;
+    }
+    return resolve_ref(m, *m.product_secret, false, m.cloud == Cloud::tencent ? 16 : 1,
+                       "product secret");
+}
+
+cloud::DynregResult<std::string> register_dynamic(const Manifest& m, const Device& d,
+                                                  const std::string& product_secret,
+                                                  long timeout_ms) {
+    if (!m.dynamic_registration || (m.cloud != Cloud::aliyun && m.cloud != Cloud::tencent)) {
+        cloud::DynregError e;
+        e.message = "the manifest does not use dynamic registration";
+        return e;
+    }
+    if (m.cloud == Cloud::aliyun) {
+        cloud::AliyunDynregRequest r;
+        r.product_key = d.product;
+        r.device_name = d.device_name;
+        r.product_secret = product_secret;
+        r.region = m.region;
+        r.base_url = m.registration_url;
+        r.timeout_ms = timeout_ms;
+        auto res = cloud::register_aliyun_device(r);
+        if (auto* e = std::get_if<cloud::DynregError>(&res)) return std::move(*e);
+        return std::move(std::get<cloud::AliyunRegistration>(res).device_secret);
+    }
+    cloud::TencentDynregRequest r;
+    r.product_id = d.product;
+    r.device_name = d.device_name;
+    r.product_secret = product_secret;
+    r.base_url = m.registration_url;
+    r.timeout_ms = timeout_ms;
+    auto res = cloud::register_tencent_device(r);
+    if (auto* e = std::get_if<cloud::DynregError>(&res)) return std::move(*e);
+    return std::move(std::get<cloud::TencentRegistration>(res).device_psk);
+}
+
 std::vector<Diagnostic> check_secrets(const Manifest& m) {
     std::vector<Diagnostic> out;
+    if (m.dynamic_registration) {
+        auto s = resolve_product_secret(m);
+        if (s.error) out.push_back(*s.error);
+        return out;
+    }
     for (const auto& d : m.devices) {
         auto s = resolve_secret(m, d);
         if (s.error) out.push_back(*s.error);

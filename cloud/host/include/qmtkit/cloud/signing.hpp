@@ -103,6 +103,8 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 
 // Random alphanumerics [A-Za-z0-9] from OpenSSL's RAND_bytes.
 std::string random_alnum(std::size_t n);
+// A random nonce in 1..2^31-1 from RAND_bytes (token request, Tencent registration).
+std::uint32_t random_nonce31();
 
 // Aliyun: the string the password signs, "clientId<id>deviceName<dn>productKey<pk>[timestamp<ms>]"
 // (parameters sorted by name, concatenated name+value without separators).

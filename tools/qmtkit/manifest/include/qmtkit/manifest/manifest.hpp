@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "qmtkit/cloud/dynreg.hpp"
+
 namespace qmtkit::manifest {
 
 struct Position {
@@ -44,7 +46,8 @@ struct SecretRef {
 struct Device {
     std::string product;  // Aliyun product_key, Tencent product_id
     std::string device_name;
-    SecretRef secret;       // device secret (aliyun, tencent-token) or PSK (tencent)
+    SecretRef secret;       // device secret (aliyun, tencent-token) or PSK (tencent); with
+                            // dynamic registration: empty (key ""), the registration issues it
     std::string client_id;  // Aliyun only; empty: "<productKey>.<deviceName>"
     std::optional<std::string> imei;
     Position pos;  // of the device's '{'
@@ -62,6 +65,12 @@ struct Manifest {
     std::uint64_t expiry_s = 3600;      // tencent: lifetime of the signed username
     std::string token_url;              // tencent-token (required there)
     unsigned expire_days = 60;          // tencent-token: 1..60
+    // Dynamic registration (aliyun, tencent; docs/dynamic-registration.md): one product secret
+    // (product_secret_file / product_secret_env) instead of device secrets; every device is of
+    // the same product and lists no secret.
+    bool dynamic_registration = false;
+    std::optional<SecretRef> product_secret;  // set iff dynamic_registration
+    std::string registration_url;  // base URL override (http[s]://host[:port]); empty: the cloud's
     std::vector<Device> devices;
 };
 
@@ -82,10 +91,24 @@ struct SecretValue {
     std::optional<std::string> value;
     std::optional<Diagnostic> error;
 };
+// With dynamic registration a device has no secret here: an error that says so.
 SecretValue resolve_secret(const Manifest& m, const Device& d);
+// The product secret of a dynamic-registration manifest (file / environment as above; Tencent:
+// at least 16 characters). An error without a position when the manifest has none.
+SecretValue resolve_product_secret(const Manifest& m);
 
-// Every device's secret resolves, and (tencent) decodes as base64. Diagnostics in device order.
+// Every device's secret resolves, and (tencent) decodes as base64; with dynamic registration
+// the product secret resolves instead. Diagnostics in device order.
 std::vector<Diagnostic> check_secrets(const Manifest& m);
+
+// Dynamic registration of one device of a dynamic-registration manifest with its resolved
+// product secret: Aliyun register_aliyun_device (region, registration_url), Tencent
+// register_tencent_device (registration_url). The value is the device secret (Aliyun) or the
+// base64 PSK (Tencent) that sign_aliyun / sign_tencent take. bad_input when the manifest is not
+// a dynamic-registration one. No secret in any error.
+cloud::DynregResult<std::string> register_dynamic(const Manifest& m, const Device& d,
+                                                  const std::string& product_secret,
+                                                  long timeout_ms = 15000);
 
 // 15 decimal digits whose last is the Luhn check digit of the first 14.
 bool imei_valid(std::string_view imei);
