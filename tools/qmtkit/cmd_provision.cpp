@@ -171,15 +171,19 @@ class View final : public pv::Observer {
   private:
     std::string line(const pv::Report& r) const {
         std::string s = r.port + ": ";
-        if (dry_) s += "would be ";
         if (r.result == lg::Outcome::failed) {
-            s += "failed at " + r.step + ": " + r.reason;
+            s += std::string(dry_ ? "would fail" : "failed") + " at " + r.step + ": " + r.reason;
             if (!r.imei.empty()) s += " (IMEI " + r.imei + ")";
         } else {
-            s += std::string(lg::to_string(r.result)) + " " + r.imei + " as " + r.product + "/" +
-                 r.device_name;
+            s += outcome_words(r) + " " + r.imei + " as " + r.product + "/" + r.device_name;
         }
         return s + " (" + seconds_text(r.ms) + ")";
+    }
+
+    // "provisioned", "already provisioned"; a dry run: "would provision", "already provisioned".
+    std::string outcome_words(const pv::Report& r) const {
+        if (r.result == lg::Outcome::already) return "already provisioned";
+        return dry_ ? "would provision" : "provisioned";
     }
 
     void draw(bool first) {
@@ -187,8 +191,7 @@ class View final : public pv::Observer {
         if (!first) s << "\x1b[" << ports_.size() + 1 << "F";
         std::size_t ok = 0, failed = 0;
         for (std::size_t i = 0; i < ports_.size(); ++i) {
-            s << "\x1b[2K" << std::left << std::setw(static_cast<int>(width_)) << ports_[i]
-              << "  ";
+            s << "\x1b[2K" << std::left << std::setw(static_cast<int>(width_)) << ports_[i] << "  ";
             if (!done_[i]) {
                 s << steps_[i] << " ...";
             } else {
@@ -198,8 +201,8 @@ class View final : public pv::Observer {
                     s << "FAILED at " << r.step << ": " << r.reason;
                 } else {
                     ++ok;
-                    s << (dry_ ? "would be " : "") << lg::to_string(r.result) << "  " << r.imei
-                      << "  " << r.product << "/" << r.device_name;
+                    s << outcome_words(r) << "  " << r.imei << "  " << r.product << "/"
+                      << r.device_name;
                 }
                 s << "  (" << seconds_text(r.ms) << ")";
             }
@@ -290,8 +293,9 @@ int run_provision(ProvisionOpts& o) {
         return pv::kExitBadManifest;
     }
     if (m.cloud == mf::Cloud::tencent_token && s.sign_on_host)
-        throw UsageError("--sign-on-host cannot be used with a tencent-token manifest: a token "
-                         "expires, so the module fetches it.");
+        throw UsageError(
+            "--sign-on-host cannot be used with a tencent-token manifest: a token "
+            "expires, so the module fetches it.");
     {
         std::vector<mf::Diagnostic> errors;
         for (const auto& d : m.devices) {
@@ -334,7 +338,12 @@ int run_provision(ProvisionOpts& o) {
     if (o.dry_run) {
         lg::OpenOptions opt;
         opt.create = false;
-        auto l = lg::Ledger::open(ledger_url, opt);
+        const auto where = lg::parse_url(ledger_url);
+        struct stat st {};
+        const bool absent = where->first == lg::Scheme::sqlite &&
+                            ::stat(where->second.c_str(), &st) != 0 && errno == ENOENT;
+        auto l = absent ? lg::Result<lg::Ledger>(lg::Error{lg::Errc::not_a_ledger, "no ledger"})
+                        : lg::Ledger::open(ledger_url, opt);
         if (l) {
             ledger = std::move(*l);
             if (auto b = ledger->find_batch(spec.manifest_id)) {
@@ -393,9 +402,9 @@ int run_provision(ProvisionOpts& o) {
         if (r.result == lg::Outcome::failed) ++failed;
     }
     std::ostringstream summary;
-    summary << "qmtkit provision: " << reports.size() << " port(s)" << (o.dry_run ? " (dry run)" : "")
-            << ": " << provisioned << " provisioned, " << already << " already, " << failed
-            << " failed in " << seconds_text(wall);
+    summary << "qmtkit provision: " << reports.size() << " port(s)"
+            << (o.dry_run ? " (dry run)" : "") << ": " << provisioned << " provisioned, " << already
+            << " already, " << failed << " failed in " << seconds_text(wall);
     if (run.signal() != 0) summary << "; interrupted";
     term << summary.str() << std::endl;
     if (log.is_open()) log << lg::now_utc() << ' ' << summary.str() << std::endl;

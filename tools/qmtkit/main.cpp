@@ -11,7 +11,7 @@
 namespace qmtkit::cli {
 Command add_ledger(CLI::App& root);     // cmd_ledger.cpp
 Command add_provision(CLI::App& root);  // cmd_provision.cpp
-}
+}  // namespace qmtkit::cli
 
 namespace {
 
@@ -57,7 +57,8 @@ void check_leftovers(CLI::App& app, const std::string& subcommands) {
 void check_chain(CLI::App& root) {
     check_leftovers(root, "pub, sub, sign, verify, image, ledger or provision");
     if (root.get_subcommands().empty())
-        throw UsageError("A subcommand is required: pub, sub, sign, verify, image, ledger or provision.");
+        throw UsageError(
+            "A subcommand is required: pub, sub, sign, verify, image, ledger or provision.");
     CLI::App* app = root.get_subcommands().front();
     while (app != nullptr) {
         std::string names;

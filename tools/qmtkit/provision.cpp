@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -112,6 +113,9 @@ std::string nonce() {
     return s;
 }
 
+// How long a port is left to bring in what a previous run left on its way before the first AT.
+constexpr std::chrono::milliseconds kQuiet{150};
+
 bool token_refused(const qmt::ClientError& e) {
     return e.code == qmt::Error::tenauth_failed &&
            e.value == static_cast<int>(qmt::TenAuthResult::http_packet_error);
@@ -124,7 +128,7 @@ bool token_refused(const qmt::ClientError& e) {
 class Run::Job final : public qmt::Listener, public at::CommandHandler {
   public:
     Job(Context& c, std::size_t index, std::string device)
-        : c_(c), index_(index), deadline_(c.io), close_timer_(c.io) {
+        : c_(c), index_(index), deadline_(c.io), close_timer_(c.io), quiet_(c.io) {
         r_.port = std::move(device);
         r_.cloud = std::string(mf::to_string(c.manifest.cloud));
     }
@@ -182,7 +186,8 @@ class Run::Job final : public qmt::Listener, public at::CommandHandler {
     void on_subscribed(std::uint32_t, const qmt::Result<qmt::SubscribeReport>& r) override;
     void on_published(std::uint32_t, const qmt::Result<qmt::PublishReport>& r) override {
         if (!r) {
-            const std::string why = "PUBLISH to the test topic failed: " + host::describe(r.error());
+            const std::string why =
+                "PUBLISH to the test topic failed: " + host::describe(r.error());
             later([this, why] { fail(why); });
         }
     }
@@ -204,6 +209,7 @@ class Run::Job final : public qmt::Listener, public at::CommandHandler {
     std::unique_ptr<host::Runner> runner_;
     asio::steady_timer deadline_;
     asio::steady_timer close_timer_;
+    asio::steady_timer quiet_;
     Clock::time_point started_at_{}, step_at_{};
     const char* cur_step_ = "open";
 
@@ -262,21 +268,29 @@ void Run::Job::start() {
         later([this, why] { fail(why); });
     });
     if (s.trace)
-        runner_->set_trace([this](at::TraceKind k, std::string_view t) {
-            log(host::format_trace(k, t));
-        });
+        runner_->set_trace(
+            [this](at::TraceKind k, std::string_view t) { log(host::format_trace(k, t)); });
     runner_->start();
     deadline_.expires_after(s.timeout);
     deadline_.async_wait([this](const std::error_code& ec) {
         if (ec || done_) return;
-        std::string why = "timed out after " + format_seconds(c_.settings.timeout.count() / 1000.0) +
-                          " s";
+        std::string why =
+            "timed out after " + format_seconds(c_.settings.timeout.count() / 1000.0) + " s";
         if (!cause_.empty()) why += " (" + cause_ + ")";
         fail(why);
     });
     step("sync");
     set_baud(s.bauds.front());
-    send(t_at);
+    // What a previous run left unread (a killed provisioner's last answers: "OK" to a command it
+    // never heard back) must not answer our first commands: drop what the port holds, and let
+    // what is still on its way arrive before the first AT (a final result with no command
+    // running is ignored by the engine).
+    if (auto* serial = dynamic_cast<host::SerialTransport*>(transport_.get()))
+        ::tcflush(serial->port().native_handle(), TCIOFLUSH);
+    quiet_.expires_after(kQuiet);
+    quiet_.async_wait([this](const std::error_code& ec) {
+        if (!ec && !done_ && !failing_) send(t_at);
+    });
 }
 
 void Run::Job::set_baud(unsigned baud) {
@@ -330,8 +344,7 @@ void Run::Job::on_command(Tag t, const at::Outcome& outcome) {
                 std::string rates;
                 for (unsigned b : c_.settings.bauds)
                     rates += (rates.empty() ? "" : ", ") + std::to_string(b);
-                return fail(serial_ ? "no answer to AT at " + rates + " baud"
-                                    : "no answer to AT");
+                return fail(serial_ ? "no answer to AT at " + rates + " baud" : "no answer to AT");
             }
         case t_echo:
             if (!ok) return fail("ATE0: " + at_error(outcome.error()));
@@ -476,11 +489,11 @@ void Run::Job::sign(const std::string& secret) {
         session.host = broker_host_;
         if (c_.settings.broker_port) session.port = *c_.settings.broker_port;
     }
-    topic_ = test_topic(c_.settings.test_topic, c_.manifest.cloud, r_.product, r_.device_name,
-                        r_.imei);
+    topic_ =
+        test_topic(c_.settings.test_topic, c_.manifest.cloud, r_.product, r_.device_name, r_.imei);
     if (auto v = qmt::validate_topic(topic_); !v)
-        return fail("the test topic '" + topic_ + "' cannot be published to: " +
-                    host::describe(v.error()));
+        return fail("the test topic '" + topic_ +
+                    "' cannot be published to: " + host::describe(v.error()));
     if (c_.settings.dry_run)
         return finish(provisioned_before_ ? lg::Outcome::already : lg::Outcome::provisioned);
     live();
@@ -589,8 +602,7 @@ void Run::Job::fail(const std::string& reason) {
 
 void Run::Job::finish(lg::Outcome outcome) {
     if (done_) return;
-    step("done");
-    r_.steps.pop_back();  // the "done" marker itself has no time
+    step("done");  // closes the last step's time; "done" itself is no step
     r_.result = outcome;
     r_.ms = std::chrono::duration<double, std::milli>(Clock::now() - started_at_).count();
     if (!c_.settings.dry_run && c_.ledger != nullptr && c_.batch_id != 0) {
@@ -618,6 +630,7 @@ void Run::Job::finish(lg::Outcome outcome) {
     done_ = true;
     deadline_.cancel();
     close_timer_.cancel();
+    quiet_.cancel();
     if (runner_) runner_->stop();
     c_.observer->on_done(index_, r_);
     if (notify) notify();
