@@ -129,6 +129,16 @@ class Provision : public ::testing::Test {
         a.insert(a.end(), more.begin(), more.end());
         return a;
     }
+    // qmtkit with `a`, running on (stdout and stderr into <name>.out / <name>.err).
+    std::unique_ptr<test::Process> spawn(const std::vector<std::string>& a,
+                                         const std::string& name) const {
+        std::vector<std::string> argv{QMTKIT_EXE};
+        argv.insert(argv.end(), a.begin(), a.end());
+        test::Process::Options po;
+        po.stdout_path = dir.file(name + ".out");
+        po.stderr_path = dir.file(name + ".err");
+        return std::make_unique<test::Process>(argv, po);
+    }
     CliRun provision(const std::string& m, std::vector<std::string> more = {}) const {
         return run_qmtkit(args(m, std::move(more)), {}, 60s);
     }
@@ -185,17 +195,12 @@ class Provision : public ::testing::Test {
     void kill_and_resume(const std::string& url) {
         start_modules(8, 400);
         const std::string m = manifest();
-        std::vector<std::string> a = args(m, {"--ledger", url});
-        std::vector<std::string> argv{QMTKIT_EXE};
-        argv.insert(argv.end(), a.begin(), a.end());
-        test::Process::Options po;
-        po.stdout_path = dir.file("killed.out");
-        po.stderr_path = dir.file("killed.err");
+        const std::vector<std::string> a = args(m, {"--ledger", url});
         {
-            test::Process p(argv, po);
+            auto p = spawn(a, "killed");
             ASSERT_TRUE(test::wait_file_contains(dir.file("provision.log"), "step verify", 20s));
-            p.signal(SIGKILL);
-            EXPECT_EQ(p.wait(5s), 128 + SIGKILL);
+            p->signal(SIGKILL);
+            EXPECT_EQ(p->wait(5s), 128 + SIGKILL);
         }
         const auto before = bindings(url, imeis());
         EXPECT_FALSE(before.empty()) << "killed before any binding";
@@ -333,16 +338,10 @@ TEST_F(Provision, KilledMidRunThenResumedPostgres) {
 TEST_F(Provision, InterruptRecordsInFlightPortsAsInterrupted) {
     start_modules(2, 400);
     const std::string m = manifest();
-    std::vector<std::string> argv{QMTKIT_EXE};
-    const auto a = args(m);
-    argv.insert(argv.end(), a.begin(), a.end());
-    test::Process::Options po;
-    po.stdout_path = dir.file("int.out");
-    po.stderr_path = dir.file("int.err");
-    test::Process p(argv, po);
+    auto p = spawn(args(m), "interrupted");
     ASSERT_TRUE(test::wait_file_contains(dir.file("provision.log"), "link online", 20s));
-    p.signal(SIGINT);
-    EXPECT_EQ(p.wait(10s), 130);
+    p->signal(SIGINT);
+    EXPECT_EQ(p->wait(10s), 130);
     const std::string exp = export_text(ledger_url());
     std::istringstream lines(exp);
     int n = 0;
