@@ -116,9 +116,11 @@ TEST_F(CliUsage, UsageErrorsExitOneWithOneLine) {
          "Error: Give only one of -m, -f, -l, -s and -n.\n"},
         {with("pub", "/dev/null", {"-t", "t", "-m", "m", "-q", "1", "-q", "2"}),
          "Error: --qos given more than once.\n"},
-        {{}, "Error: A subcommand is required: pub, sub, sign, verify, image or ledger.\n"},
+        {{},
+         "Error: A subcommand is required: pub, sub, sign, verify, image, ledger or provision.\n"},
         {{"nosuch"},
-         "Error: Unknown subcommand 'nosuch' (pub, sub, sign, verify, image or ledger).\n"},
+         "Error: Unknown subcommand 'nosuch' (pub, sub, sign, verify, image, ledger or "
+         "provision).\n"},
     };
     for (const auto& c : cases) expect_usage_error(c);
 }

@@ -296,6 +296,38 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
             ->group("Cloud device");
 }
 
+// --broker HOST or HOST:PORT ([v6]:PORT).
+void parse_broker(const std::string& s, std::string& host_out,
+                  std::optional<std::uint16_t>& port_out) {
+    const std::string bad =
+        "Invalid broker given: " + s + " (--broker takes HOST or HOST:PORT, the port 1 to 65535).";
+    std::string host = s, port;
+    if (!s.empty() && s[0] == '[') {
+        const auto close = s.find(']');
+        if (close == std::string::npos) throw UsageError(bad);
+        host = s.substr(1, close - 1);
+        if (close + 1 < s.size()) {
+            if (s[close + 1] != ':') throw UsageError(bad);
+            port = s.substr(close + 2);
+            if (port.empty()) throw UsageError(bad);
+        }
+    } else if (const auto colon = s.rfind(':'); colon != std::string::npos) {
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+        if (port.empty()) throw UsageError(bad);
+    }
+    if (host.empty()) throw UsageError(bad);
+    check_field(host, "broker host", "--broker", 1, qmt::kMaxHost);
+    host_out = host;
+    if (!port.empty()) {
+        try {
+            port_out = static_cast<std::uint16_t>(parse_uint(port, "", "", 1, 65535));
+        } catch (const UsageError&) {
+            throw UsageError(bad);
+        }
+    }
+}
+
 namespace {
 
 // "a", "a and b", "a, b and c".
@@ -353,36 +385,8 @@ void check_will(CommonOptions& o) {
     o.has_will = true;
 }
 
-// --broker HOST or HOST:PORT ([v6]:PORT).
 void check_broker(CommonOptions& o) {
-    const std::string& s = o.broker;
-    const std::string bad =
-        "Invalid broker given: " + s + " (--broker takes HOST or HOST:PORT, the port 1 to 65535).";
-    std::string host = s, port;
-    if (!s.empty() && s[0] == '[') {
-        const auto close = s.find(']');
-        if (close == std::string::npos) throw UsageError(bad);
-        host = s.substr(1, close - 1);
-        if (close + 1 < s.size()) {
-            if (s[close + 1] != ':') throw UsageError(bad);
-            port = s.substr(close + 2);
-            if (port.empty()) throw UsageError(bad);
-        }
-    } else if (const auto colon = s.rfind(':'); colon != std::string::npos) {
-        host = s.substr(0, colon);
-        port = s.substr(colon + 1);
-        if (port.empty()) throw UsageError(bad);
-    }
-    if (host.empty()) throw UsageError(bad);
-    check_field(host, "broker host", "--broker", 1, qmt::kMaxHost);
-    o.broker_host = host;
-    if (!port.empty()) {
-        try {
-            o.broker_port = static_cast<std::uint16_t>(parse_uint(port, "", "", 1, 65535));
-        } catch (const UsageError&) {
-            throw UsageError(bad);
-        }
-    }
+    parse_broker(o.broker, o.broker_host, o.broker_port);
 }
 
 // --manifest and the options that go with it (or, without it, that none of them was given).

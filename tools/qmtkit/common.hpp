@@ -76,6 +76,10 @@ void check_field(std::string_view value, const std::string& what, const std::str
 void check_separators(std::string_view value, const std::string& what, const std::string& option,
                       std::string_view separators, const std::string& role);
 
+// --broker HOST, HOST:PORT or [V6]:PORT into host and port (port left as it is without one);
+// UsageError naming --broker otherwise.
+void parse_broker(const std::string& text, std::string& host, std::optional<std::uint16_t>& port);
+
 // Limits of what goes to the module. The note gives 100 bytes for a host and 255 for topics and
 // will strings, and no length for the client id or the credentials: qmtkit takes 255 for those
 // too (the SDK's default capacity; docs/host-and-cli.md, docs/emulator.md).

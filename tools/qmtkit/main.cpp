@@ -1,5 +1,5 @@
 // qmtkit — the command-line tool: `qmtkit pub`, `qmtkit sub`, `qmtkit sign`, `qmtkit verify`,
-// `qmtkit image`, `qmtkit ledger`
+// `qmtkit image`, `qmtkit ledger`, `qmtkit provision`
 // (mosquitto_pub / mosquitto_sub habits: -h is the broker host, help is --help, a usage error is
 // one "Error: ..." line and exit status 1).
 #include <exception>
@@ -9,8 +9,9 @@
 #include "common.hpp"
 
 namespace qmtkit::cli {
-Command add_ledger(CLI::App& root);  // cmd_ledger.cpp
-}
+Command add_ledger(CLI::App& root);     // cmd_ledger.cpp
+Command add_provision(CLI::App& root);  // cmd_provision.cpp
+}  // namespace qmtkit::cli
 
 namespace {
 
@@ -54,9 +55,10 @@ void check_leftovers(CLI::App& app, const std::string& subcommands) {
 
 // Root and subcommands that group others (sign): leftovers and a missing subcommand.
 void check_chain(CLI::App& root) {
-    check_leftovers(root, "pub, sub, sign, verify, image or ledger");
+    check_leftovers(root, "pub, sub, sign, verify, image, ledger or provision");
     if (root.get_subcommands().empty())
-        throw UsageError("A subcommand is required: pub, sub, sign, verify, image or ledger.");
+        throw UsageError(
+            "A subcommand is required: pub, sub, sign, verify, image, ledger or provision.");
     CLI::App* app = root.get_subcommands().front();
     while (app != nullptr) {
         std::string names;
@@ -92,6 +94,7 @@ int run(int argc, char** argv) {
     commands.push_back(qmtkit::cli::add_verify(app));
     commands.push_back(qmtkit::cli::add_image(app));
     commands.push_back(qmtkit::cli::add_ledger(app));
+    commands.push_back(qmtkit::cli::add_provision(app));
 
     try {
         app.parse(argc, argv);

@@ -513,6 +513,33 @@ Result<std::optional<Binding>> Ledger::binding_of(const std::string& imei) {
         });
 }
 
+Result<std::vector<Binding>> Ledger::bindings(std::int64_t batch_id) {
+    Backend& db = *b_;
+    return transact<std::vector<Binding>>(
+        db, db.busy_timeout_ms, [&]() -> Result<std::vector<Binding>> {
+            const auto rows = db.query(std::string("SELECT ") + kRecordColumns +
+                                           ", b.imei FROM bindings b JOIN records r ON r.id = "
+                                           "b.record_id WHERE r.batch_id = ? ORDER BY "
+                                           "r.record_index",
+                                       {batch_id});
+            std::vector<Binding> out;
+            for (const auto& row : rows)
+                out.push_back(Binding{record_from(row), row[7].value_or(""), true});
+            return out;
+        });
+}
+
+Result<bool> Ledger::provisioned_before(std::int64_t record_id, const std::string& imei) {
+    Backend& db = *b_;
+    return transact<bool>(db, db.busy_timeout_ms, [&]() -> Result<bool> {
+        const auto rows = db.query(
+            "SELECT 1 FROM attempts WHERE record_id = ? AND imei = ? AND result IN "
+            "('provisioned', 'already') LIMIT 1",
+            {record_id, imei});
+        return !rows.empty();
+    });
+}
+
 Status Ledger::store_secret(std::int64_t record_id, const std::string& secret) {
     if (secret.empty()) return Error{Errc::invalid_argument, "store_secret: the secret is empty"};
     Backend& db = *b_;

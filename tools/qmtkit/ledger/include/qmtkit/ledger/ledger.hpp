@@ -207,6 +207,12 @@ class Ledger {
     // The binding of an IMEI, if any (any batch).
     Result<std::optional<Binding>> binding_of(const std::string& imei);
 
+    // Every binding of a batch, by record index (a dry run's view of what is taken).
+    Result<std::vector<Binding>> bindings(std::int64_t batch_id);
+    // An attempt of `imei` on `record_id` was recorded as provisioned or already: the module is
+    // done (a rerun reports it "already").
+    Result<bool> provisioned_before(std::int64_t record_id, const std::string& imei);
+
     // Keeps a record's secret that the provisioner needs later (e.g. the device secret dynamic
     // registration returned). The same secret again: ok; a different one: secret_conflict.
     // Secrets are never exported.
