@@ -10,6 +10,7 @@
 #include <functional>
 #include <random>
 #include <utility>
+#include <variant>
 
 #include "link.hpp"
 #include "qmtkit/at/commands.hpp"
@@ -28,16 +29,19 @@ namespace mf = qmtkit::manifest;
 namespace lg = qmtkit::ledger;
 using Clock = std::chrono::steady_clock;
 
-bool needs_registration(const mf::Manifest& /*m*/, const mf::Device& /*d*/) {
-    // The manifest gains a product secret with dynamic registration (the cloud side); until
-    // then every device carries its own secret.
-    return false;
+bool needs_registration(const mf::Manifest& m, const mf::Device& /*d*/) {
+    return m.dynamic_registration;
 }
 
-Registration register_device(const mf::Manifest& /*m*/, const mf::Device& d,
-                             const std::string& imei) {
+Registration register_device(const mf::Manifest& m, const mf::Device& d, const std::string& imei) {
+    const mf::SecretValue product_secret = mf::resolve_product_secret(m);
+    if (!product_secret.value)
+        return {std::nullopt, product_secret.error ? product_secret.error->to_string()
+                                                   : "the manifest has no product secret"};
+    auto r = mf::register_dynamic(m, d, *product_secret.value);
+    if (auto* secret = std::get_if<std::string>(&r)) return {std::move(*secret), {}};
     return {std::nullopt, "dynamic registration of " + d.device_name + " (IMEI " + imei +
-                              ") is not supported yet"};
+                              ") failed: " + std::get<cloud::DynregError>(r).message};
 }
 
 std::string test_topic(const std::string& tmpl, mf::Cloud cloud, const std::string& product,
