@@ -438,10 +438,11 @@ class EngineCore {
     bool prompt_done_ = false;
     bool payload_end_pending_ = false;
     bool claim_after_lf_ = false;
-    bool writer_blocked_ = false;      // the Writer took less than offered: offer it again
+    bool writer_blocked_ = false;  // the Writer took less than offered: offer it again
     bool settle_saw_prompt_ = false;
-    bool settle_escaped_ = false;  // this settle began with an ESC (a prompt was seen)   // a '>' came while settling: the module is in data mode
-    std::uint8_t settle_left_ = 0;     // probes still to try
+    bool settle_escaped_ = false;   // this settle began with an ESC (a prompt was seen)   // a '>'
+                                    // came while settling: the module is in data mode
+    std::uint8_t settle_left_ = 0;  // probes still to try
     std::uint8_t settle_out_len_ = 0;  // probe bytes still to write (from settle_out_)
     const char* settle_out_ = nullptr;
 };
