@@ -30,8 +30,8 @@ PROBES = [
     ("probe_client", "qmt::Client<> (engine + client)"),
     ("probe_aliyun", "qmt::Client<> + Aliyun profile"),
     ("probe_compact", "qmt::Client<CompactConfig>"),
-    ("probe_firmware", "(c), trace and names off"),
-    ("probe_compact_fw", "(d), trace and names off"),
+    ("probe_firmware", "Client<> + Aliyun, firmware (*)"),
+    ("probe_compact_fw", "CompactConfig, firmware (*)"),
 ]
 # Issue 10's targets, shown beside the measured values; --check fails when one is exceeded.
 TARGETS = {
@@ -445,7 +445,8 @@ def main():
         print(f"{r['what']:<34} {r['text']:>7} {r['data']:>6} {r['bss']:>7} "
               f"{r['flash']:>8} {r['ram']:>8} {r['flash_lib']:>10}  {target}".rstrip())
     print("(bytes; flash = text + data, RAM = data + bss, stack not included; lib flash = flash\n"
-          " without the probe's own code and start-up: the core, its profile, libc and libgcc)")
+          " without the probe's own code and start-up: the core, its profile, libc and libgcc;\n"
+          " (*) firmware: built with QMTKIT_TRACE=0 and QMTKIT_NAMES=0, see docs/porting.md)")
     print()
     print("sizeof on target:")
     labels = {"engine": "at::Engine<>", "engine_core": "at::EngineCore",

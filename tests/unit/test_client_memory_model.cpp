@@ -116,6 +116,10 @@ TEST(TransportReset, AbortsTheWireKeepsTheOutboxAndReportsNoAbortedStep) {
     rig.net.auto_ack = true;
     const auto sessions = rig.client.stats().sessions;
 
+    // The old port died in the middle of a +QMTRECV: its half must not prefix the new port's
+    // bytes (a claim that swallowed them would build a bogus message or a malformed one).
+    const std::string half = "\r\n+QMTRECV: 0,5,\"cmd/x\",\"half a pay";
+    rig.client.feed(reinterpret_cast<const std::uint8_t*>(half.data()), half.size(), rig.now);
     rig.client.transport_reset(rig.now);  // the port was reopened
     EXPECT_EQ(rig.client.state(), LinkState::syncing);
     EXPECT_EQ(rig.client.outbox(), 3u);
@@ -125,6 +129,9 @@ TEST(TransportReset, AbortsTheWireKeepsTheOutboxAndReportsNoAbortedStep) {
         << rec.published.size() << " net " << rig.net.pubs.size();
     EXPECT_EQ(rig.client.stats().sessions, sessions + 1);
     for (Error e : rec.bringup_errors) EXPECT_NE(e, Error::aborted);
+    EXPECT_TRUE(rec.messages.empty());
+    EXPECT_TRUE(rec.dropped.empty());
+    EXPECT_EQ(rig.client.stats().malformed, 0u);
 }
 
 // An OutboxStore in memory, for the tests: records by id, optionally bounded.

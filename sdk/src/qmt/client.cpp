@@ -61,6 +61,7 @@ Result<void> ClientCore::start(Instant now) {
 
 void ClientCore::transport_reset(Instant now) {
     ctx_.now = now;
+    ctx_.engine.reset_rx();  // half a line from the old port must not prefix the new one's
     supervisor_.transport_reset();
 }
 
