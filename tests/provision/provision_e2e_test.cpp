@@ -1,13 +1,16 @@
 // `qmtkit provision` end to end (docs/provisioning.md): the real executable against bc28-sim
 // modules on pseudo-terminals and the cloud stand-in (mosquitto + libqmtkit_cloud_auth.so), the
-// ledger on SQLite and on a real PostgreSQL (tests/harness PgServer).
+// ledger on SQLite and on a real PostgreSQL (tests/harness PgServer); aliyun, tencent (PSK, dynamic
+// registration) and tencent-token manifests.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -17,6 +20,7 @@
 
 #include "cloud_standin.hpp"
 #include "pg_server.hpp"
+#include "qmtkit/cloud/signing.hpp"
 #include "qmtkit/image/credential_image.hpp"
 #include "qmtkit/image/intel_hex.hpp"
 #include "qmtkit/ledger/ledger.hpp"
@@ -81,6 +85,8 @@ bool exists(const std::string& path) {
 class Provision : public ::testing::Test {
   protected:
     Provision() : cloud(registry()) {}
+    // A stand-in on a registry given as JSON (the products of dynamic registration, ...).
+    explicit Provision(const std::string& registry_json) : cloud(registry_json) {}
 
     // `n` emulated modules, IMEIs imei_of(first ...).
     void start_modules(int n, int rtt_ms = 0, int first = 0) {
@@ -418,6 +424,389 @@ TEST(ProvisionCli, ExitStatuses) {
     EXPECT_EQ(glob.status, 5) << glob.err;
     for (const CliRun* r : {&usage, &no_dev, &bad, &sec, &none, &glob})
         EXPECT_EQ(r->all().find("s3cret-canary"), std::string::npos);
+}
+
+// ----------------------------------------- dynamic registration, Tencent signed and token flow
+
+const std::string kAliDyn = "a1ProvDyn1";
+const std::string kTenDyn = "TCPROVDYN1";
+const std::string kTenPid = "TCPROVPSK1";
+const std::string kSuitePid = "provsuite";
+const std::string kAliProductSecret = "AliProvProductSecret-canary-01";
+const std::string kTenProductSecret = "TenProvProductSecret-canary-02";
+const std::string kWrongProductSecret = "WrongProductSecret-canary-03";
+const std::string kDynregKey = "ProvDynregKey-canary-04";
+const std::string kTokenKey = "ProvTokenKey-canary-05";
+const std::string kObserverPass = "ObserverPass-prov-2";
+const char* const kProductSecretEnv = "QMTKIT_PROV_PRODUCT_SECRET";
+constexpr int kDynRecords = 4;  // one record more than modules: the spare stays unregistered
+
+std::string dyn_name(int i) {
+    return "dyn-" + std::to_string(100 + i).substr(1);
+}
+std::string psk_of(int i) {
+    return cloud::base64_encode("TenProvPsk-" + std::to_string(i) + "-canary");
+}
+std::string suite_name(int i) {
+    return "suite-" + std::to_string(100 + i).substr(1);
+}
+std::string suite_secret(int i) {
+    return "SuiteProvSecret-" + std::to_string(i) + "-canary";
+}
+
+// Registration products (pre-registered names, a second registration of a name refused: a rerun
+// that registered again would fail), Tencent PSK devices, IoT Suite devices, an observer.
+std::string clouds_registry() {
+    json names = json::array();
+    for (int i = 0; i < kDynRecords; ++i) names.push_back(dyn_name(i));
+    json r{{"aliyun_products",
+            {{{"product_key", kAliDyn},
+              {"product_secret", kAliProductSecret},
+              {"devices", names},
+              {"allow_reregister", false}}}},
+           {"tencent_products",
+            {{{"product_id", kTenDyn},
+              {"product_secret", kTenProductSecret},
+              {"devices", names},
+              {"allow_reregister", false}}}},
+           {"tencent", json::array()},
+           {"tencent_suite", json::array()},
+           {"plain", {{{"username", "observer"}, {"password", kObserverPass}}}},
+           {"token_key", kTokenKey},
+           {"dynreg_key", kDynregKey}};
+    for (int i = 0; i < 3; ++i) {
+        r["tencent"].push_back(
+            {{"product_id", kTenPid}, {"device_name", name_of(i)}, {"device_psk", psk_of(i)}});
+        r["tencent_suite"].push_back({{"product_id", kSuitePid},
+                                      {"device_name", suite_name(i)},
+                                      {"device_secret", suite_secret(i)}});
+    }
+    return r.dump();
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+}
+
+class ProvisionClouds : public Provision {
+  protected:
+    ProvisionClouds() : Provision(clouds_registry()) {}
+
+    // http://127.0.0.1:PORT, the registration endpoints' base (the token server's).
+    std::string base_url() const {
+        const std::string t = cloud.token_url();
+        return t.substr(0, t.rfind('/'));
+    }
+    std::unique_ptr<test::MqttClient> observe(const std::string& topics) const {
+        auto o = cloud.client("obs-provision", "observer", kObserverPass, 10s);
+        EXPECT_EQ(o->connack_rc(), 0);
+        EXPECT_TRUE(o->subscribe(topics, 1));
+        return o;
+    }
+    // A dynamic-registration manifest of kDynRecords devices without secrets; the product
+    // secret from the file product.secret (aliyun) or $QMTKIT_PROV_PRODUCT_SECRET (tencent).
+    std::string dynreg_manifest(bool aliyun) const {
+        json devs = json::array();
+        for (int i = 0; i < kDynRecords; ++i)
+            devs.push_back({{aliyun ? "product_key" : "product_id", aliyun ? kAliDyn : kTenDyn},
+                            {"device_name", dyn_name(i)}});
+        json m{{"cloud", aliyun ? "aliyun" : "tencent"},
+               {"dynamic_registration", true},
+               {"registration_url", base_url()},
+               {"devices", devs}};
+        if (aliyun)
+            m["product_secret_file"] = "product.secret";
+        else
+            m["product_secret_env"] = kProductSecretEnv;
+        const std::string p = dir.file("batch.json");
+        write_file(p, m.dump(2));
+        return p;
+    }
+    CliRun provision_env(const std::string& m, const std::map<std::string, std::string>& env,
+                         std::vector<std::string> more = {}) const {
+        return run_qmtkit(args(m, std::move(more)), env, 60s);
+    }
+    // The secret the ledger keeps for the record `imei` is bound to (nullopt: none).
+    std::optional<std::string> kept_secret(const std::string& imei) const {
+        lg::OpenOptions o;
+        o.create = false;
+        auto l = lg::Ledger::open(ledger_url(), o);
+        EXPECT_TRUE(l.ok());
+        if (!l) return std::nullopt;
+        auto b = l->binding_of(imei);
+        EXPECT_TRUE(b.ok() && b->has_value()) << imei;
+        if (!b || !*b) return std::nullopt;
+        auto s = l->secret((*b)->record.id);
+        EXPECT_TRUE(s.ok());
+        return s ? *s : std::nullopt;
+    }
+    image::CredentialImage parsed(const std::string& imei) {
+        images_.push_back(slurp(dir.file("out/" + imei + ".bin")));
+        const std::string& bin = images_.back();
+        auto im = image::parse_image(reinterpret_cast<const std::uint8_t*>(bin.data()), bin.size());
+        EXPECT_TRUE(im.has_value()) << imei;
+        return im ? im.value() : image::CredentialImage{};
+    }
+    std::vector<std::string> secrets() const {
+        std::vector<std::string> s{kAliProductSecret, kTenProductSecret, kWrongProductSecret,
+                                   kDynregKey,        kTokenKey,         kObserverPass};
+        for (int i = 0; i < 3; ++i) {
+            s.push_back(psk_of(i));
+            s.push_back(*cloud::base64_decode(psk_of(i)));
+            s.push_back(suite_secret(i));
+        }
+        s.insert(s.end(), issued.begin(), issued.end());
+        return s;
+    }
+    // No secret of the registry, nor one the registration issued, in the run's stdout and
+    // stderr, the --trace log, the ledger's export or the stand-in's logs.
+    void expect_no_secrets(const CliRun& r) const {
+        const std::vector<std::pair<std::string, std::string>> texts{
+            {"stdout", r.out},
+            {"stderr", r.err},
+            {"the log", slurp(dir.file("provision.log"))},
+            {"the export", export_text(ledger_url())},
+            {"the stand-in's logs", cloud.broker_log() + cloud.token_log()}};
+        for (const auto& [what, text] : texts)
+            for (const auto& s : secrets())
+                EXPECT_EQ(text.find(s), std::string::npos) << s << " in " << what << ":\n" << text;
+    }
+
+    // The --json report by port, `n` ports in it.
+    std::map<std::string, json> report(const CliRun& r, std::size_t n) const {
+        auto rep = by_port(r);
+        EXPECT_EQ(rep.size(), n) << r.out;
+        return rep;
+    }
+
+    std::vector<std::string> issued;  // the secrets the registration issued (from the ledger)
+    std::deque<std::string> images_;  // parse_image's views point into these
+};
+
+// Aliyun one product, one secret: a wrong product secret fails every module at `register` with
+// the cloud's refusal; a dry run registers nothing; with the right one each module's device is
+// registered once, its secret kept in the ledger (and in its aliauth image), the live check
+// connects with it; a rerun is `already`, the secret from the ledger, nothing registered again.
+TEST_F(ProvisionClouds, AliyunDynamicRegistrationThenRerunFromTheLedger) {
+    start_modules(3);
+    auto observer = observe("/" + kAliDyn + "/#");
+    const std::string m = dynreg_manifest(true);
+    const std::string reg_line = "POST /auth/register/device " + kAliDyn + "/";
+
+    write_file(dir.file("product.secret"), kWrongProductSecret + "\n");
+    const CliRun wrong = provision(m);
+    EXPECT_EQ(wrong.status, 3) << wrong.err;
+    for (const auto& [port, o] : report(wrong, 3)) {
+        EXPECT_EQ(o["result"], "failed") << o.dump();
+        EXPECT_EQ(o["step"], "register") << o.dump();
+        const std::string reason = o["reason"].is_string() ? o["reason"].get<std::string>() : "";
+        EXPECT_NE(reason.find("Aliyun refused the registration of " + kAliDyn + "/" +
+                              o["device_name"].get<std::string>() +
+                              ": code 401 (request auth error: sign mismatch)"),
+                  std::string::npos)
+            << reason;
+        EXPECT_FALSE(exists(dir.file("out/" + o["imei"].get<std::string>() + ".bin")));
+    }
+    EXPECT_EQ(count_of(cloud.token_log(), " -> 401 "), 3u) << cloud.token_log();
+    EXPECT_NE(export_text(ledger_url()).find("\"failed_step\":\"register\""), std::string::npos);
+    for (const auto& imei : imeis()) EXPECT_FALSE(kept_secret(imei).has_value()) << imei;
+    expect_no_secrets(wrong);
+
+    write_file(dir.file("product.secret"), kAliProductSecret + "\n");
+    const CliRun dry = provision(m, {"--dry-run"});
+    EXPECT_EQ(dry.status, 0) << dry.err;
+    for (const auto& [port, o] : report(dry, 3)) EXPECT_EQ(o["result"], "provisioned") << o.dump();
+    EXPECT_EQ(count_of(slurp(dir.file("provision.log")), "(dry run: not registered)"), 3u);
+    EXPECT_EQ(count_of(cloud.token_log(), reg_line), 3u) << "the dry run registered\n"
+                                                         << cloud.token_log();
+
+    const CliRun r = provision(m);
+    ASSERT_EQ(r.status, 0) << r.err << slurp(dir.file("provision.log"));
+    std::set<std::string> names;
+    for (const auto& [port, o] : report(r, 3)) {
+        EXPECT_EQ(o["result"], "provisioned") << o.dump();
+        EXPECT_EQ(o["product"], kAliDyn);
+        const std::string imei = o["imei"], name = o["device_name"];
+        names.insert(name);
+        EXPECT_EQ(count_of(cloud.token_log(), reg_line + name + " -> 200 success"), 1u) << name;
+        const auto secret = kept_secret(imei);
+        ASSERT_TRUE(secret.has_value()) << imei;
+        EXPECT_EQ(secret->size(), 32u);
+        issued.push_back(*secret);
+        const auto im = parsed(imei);
+        EXPECT_EQ(im.profile, image::Profile::aliyun_aliauth);
+        EXPECT_EQ(im.imei, imei);
+        EXPECT_EQ(im.product, kAliDyn);
+        EXPECT_EQ(im.device_name, name);
+        EXPECT_EQ(im.secret, *secret) << "the image does not hold the issued secret";
+        const std::string topic = "/" + kAliDyn + "/" + name + "/user/provision";
+        EXPECT_TRUE(observer->wait_message(topic, 5s).has_value()) << topic;
+    }
+    EXPECT_EQ(names.size(), 3u);
+    EXPECT_EQ(count_of(cloud.token_log(), reg_line), 6u) << cloud.token_log();
+    expect_no_secrets(r);
+    const CliRun status = run_qmtkit({"ledger", "status", "--ledger", ledger_url()});
+    EXPECT_NE(status.out.find("secrets      3\n"), std::string::npos) << status.out;
+
+    const CliRun again = provision(m);
+    ASSERT_EQ(again.status, 0) << again.err;
+    for (const auto& [port, o] : report(again, 3)) {
+        EXPECT_EQ(o["result"], "already") << o.dump();
+        EXPECT_EQ(names.count(o["device_name"].get<std::string>()), 1u);
+    }
+    EXPECT_EQ(count_of(cloud.token_log(), reg_line), 6u) << "registered again\n"
+                                                         << cloud.token_log();
+    expect_no_secrets(again);
+}
+
+// Tencent dynamic registration (the PSK from /device/register, the product secret from the
+// environment): a wrong product secret fails at `register` with the cloud's code; the right
+// one registers each device once, the PSK kept in the ledger, the image signed on the host with
+// it (profile 2, no PSK in it), the live check connects; a rerun registers nothing.
+TEST_F(ProvisionClouds, TencentDynamicRegistrationThenRerunFromTheLedger) {
+    start_modules(2);
+    auto observer = observe(kTenDyn + "/#");
+    const std::string m = dynreg_manifest(false);
+    const std::string reg_line = "POST /device/register " + kTenDyn + "/";
+
+    const CliRun wrong = provision_env(m, {{kProductSecretEnv, kWrongProductSecret}});
+    EXPECT_EQ(wrong.status, 3) << wrong.err;
+    for (const auto& [port, o] : report(wrong, 2)) {
+        EXPECT_EQ(o["result"], "failed") << o.dump();
+        EXPECT_EQ(o["step"], "register") << o.dump();
+        const std::string reason = o["reason"].is_string() ? o["reason"].get<std::string>() : "";
+        EXPECT_NE(reason.find("Tencent refused the registration of " + kTenDyn + "/" +
+                              o["device_name"].get<std::string>() +
+                              ": AuthFailure.SignatureFailure (signature mismatch)"),
+                  std::string::npos)
+            << reason;
+    }
+    expect_no_secrets(wrong);
+
+    const std::map<std::string, std::string> env{{kProductSecretEnv, kTenProductSecret}};
+    const CliRun r = provision_env(m, env);
+    ASSERT_EQ(r.status, 0) << r.err << slurp(dir.file("provision.log"));
+    std::set<std::string> names;
+    for (const auto& [port, o] : report(r, 2)) {
+        EXPECT_EQ(o["result"], "provisioned") << o.dump();
+        EXPECT_EQ(o["cloud"], "tencent");
+        const std::string imei = o["imei"], name = o["device_name"];
+        names.insert(name);
+        EXPECT_EQ(count_of(cloud.token_log(), reg_line + name + " -> 0 "), 1u) << name;
+        const auto psk = kept_secret(imei);
+        ASSERT_TRUE(psk.has_value()) << imei;
+        const auto raw = cloud::base64_decode(*psk);
+        ASSERT_TRUE(raw.has_value());
+        EXPECT_EQ(raw->size(), 16u);
+        issued.push_back(*psk);
+        issued.push_back(*raw);
+        const auto im = parsed(imei);
+        EXPECT_EQ(im.profile, image::Profile::tencent_signed);
+        EXPECT_EQ(im.imei, imei);
+        EXPECT_EQ(im.client_id, kTenDyn + name);
+        EXPECT_EQ(im.username.rfind(kTenDyn + name + ";12010126;", 0), 0u) << im.username;
+        EXPECT_FALSE(im.has(image::Tag::secret));
+        EXPECT_TRUE(observer->wait_message(kTenDyn + "/" + name + "/data", 5s).has_value());
+    }
+    EXPECT_EQ(names.size(), 2u);
+    const std::size_t registrations = count_of(cloud.token_log(), reg_line);
+    EXPECT_EQ(registrations, 4u) << cloud.token_log();  // 2 refused, 2 registered
+    expect_no_secrets(r);
+
+    const CliRun again = provision_env(m, env);
+    ASSERT_EQ(again.status, 0) << again.err;
+    for (const auto& [port, o] : report(again, 2)) EXPECT_EQ(o["result"], "already") << o.dump();
+    EXPECT_EQ(count_of(cloud.token_log(), reg_line), registrations) << "registered again";
+    expect_no_secrets(again);
+}
+
+// Tencent PSK devices (signed on the host: profile 2, username and password in the image, no
+// PSK) and IoT Suite devices (the module fetches its token: profile 3 with the device secret,
+// the token URL and the lifetime), two modules each, through the live check.
+TEST_F(ProvisionClouds, TencentSignedAndTokenManifests) {
+    start_modules(2);
+    auto observer = observe("#");
+    json psk_devs = json::array(), suite_devs = json::array();
+    for (int i = 0; i < 3; ++i) {
+        psk_devs.push_back(
+            {{"product_id", kTenPid}, {"device_name", name_of(i)}, {"device_psk", psk_of(i)}});
+        write_file(dir.file("suite-" + std::to_string(i) + ".secret"), suite_secret(i) + "\n");
+        suite_devs.push_back({{"product_id", kSuitePid},
+                              {"device_name", suite_name(i)},
+                              {"device_secret_file", "suite-" + std::to_string(i) + ".secret"}});
+    }
+    const std::string signed_m = dir.file("tencent.json");
+    write_file(signed_m, json{{"cloud", "tencent"}, {"devices", psk_devs}}.dump(2));
+    const CliRun r = provision(signed_m, {"--ledger", ledger_url()});
+    ASSERT_EQ(r.status, 0) << r.err << slurp(dir.file("provision.log"));
+    for (const auto& [port, o] : report(r, 2)) {
+        EXPECT_EQ(o["result"], "provisioned") << o.dump();
+        EXPECT_EQ(o["cloud"], "tencent");
+        const std::string imei = o["imei"], name = o["device_name"];
+        const auto im = parsed(imei);
+        EXPECT_EQ(im.profile, image::Profile::tencent_signed);
+        EXPECT_EQ(im.imei, imei);
+        EXPECT_EQ(im.product, kTenPid);
+        EXPECT_EQ(im.device_name, name);
+        EXPECT_EQ(im.host, kTenPid + ".iotcloud.tencentdevices.com");
+        EXPECT_EQ(im.client_id, kTenPid + name);
+        EXPECT_EQ(im.username.rfind(kTenPid + name + ";12010126;", 0), 0u) << im.username;
+        EXPECT_NE(im.password.find(";hmacsha256"), std::string::npos);
+        EXPECT_FALSE(im.has(image::Tag::secret));
+        EXPECT_TRUE(observer->wait_message(kTenPid + "/" + name + "/data", 5s).has_value());
+    }
+    expect_no_secrets(r);
+
+    const std::string token_m = dir.file("suite.json");
+    write_file(token_m, json{{"cloud", "tencent-token"},
+                             {"token_url", cloud.token_url()},
+                             {"expire_days", 2},
+                             {"devices", suite_devs}}
+                            .dump(2));
+    const std::string suite_ledger = "sqlite:" + dir.file("suite.ledger.sqlite");
+    const CliRun t = provision(token_m);
+    ASSERT_EQ(t.status, 0) << t.err << slurp(dir.file("provision.log"));
+    for (const auto& [port, o] : report(t, 2)) {
+        EXPECT_EQ(o["result"], "provisioned") << o.dump();
+        EXPECT_EQ(o["cloud"], "tencent-token");
+        const std::string imei = o["imei"], name = o["device_name"];
+        const int i = name.back() - '0';
+        const auto im = parsed(imei);
+        EXPECT_EQ(im.profile, image::Profile::tencent_token);
+        EXPECT_EQ(im.imei, imei);
+        EXPECT_EQ(im.product, kSuitePid);
+        EXPECT_EQ(im.device_name, name);
+        EXPECT_EQ(im.secret, suite_secret(i));
+        EXPECT_EQ(im.token_url, cloud.token_url());
+        EXPECT_EQ(im.expire_days, 2);
+        EXPECT_NE(cloud.token_log().find("POST /token " + kSuitePid + "/" + name + " -> 0"),
+                  std::string::npos)
+            << cloud.token_log();
+        EXPECT_TRUE(observer->wait_message(kSuitePid + "/" + name + "/data", 5s).has_value());
+    }
+    EXPECT_NE(slurp(dir.file("provision.log")).find("AT> AT+QMTTENAUTH=\"" + kSuitePid + "\""),
+              std::string::npos);
+    const CliRun e = run_qmtkit({"ledger", "export", "--ledger", suite_ledger});
+    EXPECT_EQ(e.status, 0) << e.err;
+    for (const auto& s : secrets()) EXPECT_EQ(e.out.find(s), std::string::npos) << s;
+    expect_no_secrets(t);
+}
+
+// A dynamic-registration manifest whose product secret does not resolve is refused before any
+// port is opened (exit 4), as a device secret that does not resolve.
+TEST(ProvisionCli, ProductSecretCheckedBeforeAnyPort) {
+    TempDir dir;
+    const std::string m = dir.file("dyn.json");
+    write_file(m, R"({"cloud": "aliyun", "dynamic_registration": true,
+  "product_secret_file": "missing.secret", "registration_url": "http://127.0.0.1:1",
+  "devices": [{"product_key": "a1P", "device_name": "d"}]})");
+    const CliRun r = run_qmtkit({"provision", "--manifest", m, "--out", dir.file("o"), "--device",
+                                 dir.file("no-such-tty")});
+    EXPECT_EQ(r.status, 4) << r.err;
+    EXPECT_NE(r.err.find("dyn.json:2:"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("no-such-tty"), std::string::npos) << r.err;
 }
 
 }  // namespace

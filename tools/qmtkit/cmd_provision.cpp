@@ -303,7 +303,9 @@ int run_provision(ProvisionOpts& o) {
             auto sv = mf::resolve_secret(m, d);
             if (!sv.value) errors.push_back(*sv.error);
         }
-        if (errors.empty() && m.cloud == mf::Cloud::tencent) errors = mf::check_secrets(m);
+        // tencent: every PSK decodes; dynamic registration: the product secret resolves.
+        if (errors.empty() && (m.cloud == mf::Cloud::tencent || m.dynamic_registration))
+            errors = mf::check_secrets(m);
         if (!errors.empty()) {
             print_diagnostics(tool, o.manifest, errors);
             return pv::kExitBadManifest;

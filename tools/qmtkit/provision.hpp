@@ -9,8 +9,9 @@
 //   identity  AT+CGSN=1 (IMEI, Luhn-checked), AT+CIMI, AT+NCCID, ATI
 //   bind      a record of the manifest through the ledger (its constraints: one IMEI per record,
 //             one record per IMEI, across runs and line PCs)
-//   register  only for a manifest naming a product secret: dynamic registration (a hook, not
-//             supported yet)
+//   register  only for a manifest naming a product secret: dynamic registration at the cloud
+//             (the issued secret kept in the ledger; a kept secret is used instead, a dry run
+//             registers nothing)
 //   sign      the host side: the credential image built (signed on the host where the cloud
 //             needs it), parsed back by the firmware's parser and turned into the session by
 //             the firmware's cloud profile
@@ -119,17 +120,16 @@ class Run {
 // ------------------------------------------------------------------- dynamic registration
 
 // True when the manifest names a product secret instead of this device's secret (dynamic
-// registration: the cloud hands out the device secret). The manifest format has no product
-// secret yet, so this is false for every manifest `load_manifest` accepts today.
+// registration: the cloud hands out the device secret): "dynamic_registration": true.
 bool needs_registration(const manifest::Manifest& m, const manifest::Device& d);
 
 struct Registration {
     std::optional<std::string> device_secret;  // set on success
     std::string error;                         // otherwise: why (no secret)
 };
-// Asks the cloud for the device secret of `d` (bound to `imei`). The hook the cloud side's
-// dynamic registration plugs into; the provisioner keeps what it returns in the ledger
-// (Ledger::store_secret) before using it. Not supported yet: always an error.
+// Asks the cloud for the device secret of `d` (bound to `imei`): manifest::register_dynamic with
+// the manifest's product secret. The provisioner keeps what it returns in the ledger
+// (Ledger::store_secret) before using it. Blocks (libcurl) until the cloud answers.
 Registration register_device(const manifest::Manifest& m, const manifest::Device& d,
                              const std::string& imei);
 
