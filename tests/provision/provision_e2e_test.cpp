@@ -235,6 +235,63 @@ class Provision : public ::testing::Test {
         expect_clean(r, url);
     }
 
+    // Two line PCs on one batch: two provision processes with four modules each, one ledger,
+    // started together, racing for the next unbound record: eight modules provisioned, eight
+    // distinct records, none bound twice.
+    void two_stations(const std::string& url) {
+        start_modules(8, 100);
+        const std::string m = manifest();
+        const auto station = [&](int first, const std::string& name) {
+            std::vector<std::string> a{"provision",
+                                       "--manifest",
+                                       m,
+                                       "--out",
+                                       dir.file("out-" + name),
+                                       "--broker",
+                                       cloud.host() + ":" + std::to_string(cloud.mqtt_port()),
+                                       "--json",
+                                       "--ledger",
+                                       url,
+                                       "--station",
+                                       name};
+            for (int i = first; i < first + 4; ++i) {
+                a.push_back("--device");
+                a.push_back(sims[static_cast<std::size_t>(i)]->pty_path());
+            }
+            return spawn(a, name);
+        };
+        auto pc1 = station(0, "pc1");
+        auto pc2 = station(4, "pc2");
+        EXPECT_EQ(pc1->wait(60s), 0) << slurp(dir.file("pc1.err"));
+        EXPECT_EQ(pc2->wait(60s), 0) << slurp(dir.file("pc2.err"));
+        const auto after = bindings(url, imeis());
+        EXPECT_EQ(after.size(), 8u);
+        std::set<std::string> names;
+        for (const auto& [imei, name] : after) names.insert(name);
+        EXPECT_EQ(names.size(), 8u) << "a record bound twice";
+        for (const std::string pc : {"pc1", "pc2"}) {
+            const json arr = json::parse(slurp(dir.file(pc + ".out")));
+            ASSERT_EQ(arr.size(), 4u) << pc;
+            for (const auto& o : arr) {
+                EXPECT_EQ(o["result"], "provisioned") << o.dump();
+                EXPECT_EQ(o["device_name"], after.at(o["imei"].get<std::string>()));
+            }
+        }
+        lg::OpenOptions oo;
+        oo.create = false;
+        auto l = lg::Ledger::open(url, oo);
+        ASSERT_TRUE(l.ok());
+        const auto c = l->counts();
+        ASSERT_TRUE(c.ok());
+        EXPECT_EQ(c->bound, 8);
+        EXPECT_EQ(c->provisioned, 8);
+        EXPECT_EQ(*l->check(), "ok");
+        const std::string exported = export_text(url);
+        EXPECT_NE(exported.find("pc1"), std::string::npos);
+        EXPECT_NE(exported.find("pc2"), std::string::npos);
+        expect_no_secret("the export", exported);
+    }
+
     test::CloudStandin cloud;
     TempDir dir;
     std::vector<std::unique_ptr<test::SimProcess>> sims;
@@ -337,6 +394,18 @@ TEST_F(Provision, KilledMidRunThenResumedPostgres) {
     pg.start();
     pg.create_database("provision");
     kill_and_resume(pg.url("provision"));
+}
+
+TEST_F(Provision, TwoStationsRaceOnOnePostgresBatch) {
+    ASSERT_TRUE(test::PgServer::available()) << "install the postgresql package (./dev.sh test)";
+    test::PgServer pg;
+    pg.start();
+    pg.create_database("stations");
+    two_stations(pg.url("stations"));
+}
+
+TEST_F(Provision, TwoStationsRaceOnOneSqliteBatch) {
+    two_stations(ledger_url());
 }
 
 // SIGINT while the ports are in their live check (the link online): each module disconnected and
