@@ -1,6 +1,8 @@
 // ClientCore: the parts put together, the engine's URCs routed to them, and the I/O entry points.
 #include "qmtkit/qmt/client.hpp"
 
+#include <cstring>
+
 namespace qmtkit::qmt {
 namespace detail {
 
@@ -78,7 +80,9 @@ Result<std::uint32_t> ClientCore::subscribe(std::string_view filter, std::uint8_
 void ClientCore::feed(const std::uint8_t* data, std::size_t n, Instant now) {
     ctx_.now = now;
     ctx_.engine.feed(data, n, now);
-    outbox_.pump();
+    // Commands end and results come only with a line's end (the rest happens in poll()): pump the
+    // outbox then. A UART fed byte by byte costs a memchr per byte, not a walk of the outbox.
+    if (n > 0 && std::memchr(data, '\n', n) != nullptr) outbox_.pump();
 }
 
 void ClientCore::poll(Instant now) {
