@@ -196,6 +196,29 @@ class Provision : public ::testing::Test {
         return v;
     }
 
+    // A report object of a module provisioned with the record the ledger bound to its IMEI.
+    static void expect_provisioned(const json& o, const std::map<std::string, std::string>& bound) {
+        EXPECT_EQ(o["result"], "provisioned") << o.dump();
+        EXPECT_EQ(o["device_name"], bound.at(o["imei"].get<std::string>()));
+    }
+    // Eight IMEIs bound to eight distinct records, all provisioned, the ledger consistent.
+    static void expect_eight_distinct(const std::string& url,
+                                      const std::map<std::string, std::string>& bound) {
+        std::set<std::string> names;
+        for (const auto& [imei, name] : bound) names.insert(name);
+        EXPECT_EQ(names.size(), 8u) << "a record bound twice";
+        lg::OpenOptions oo;
+        oo.create = false;
+        auto l = lg::Ledger::open(url, oo);
+        ASSERT_TRUE(l.ok());
+        const auto c = l->counts();
+        ASSERT_TRUE(c.ok());
+        EXPECT_EQ(c->bound, 8);
+        EXPECT_EQ(c->unbound, kRecords - 8);
+        EXPECT_EQ(c->provisioned, 8);
+        EXPECT_EQ(*l->check(), "ok");
+    }
+
     // Killed with SIGKILL while every port is in its live check, then run again on the same
     // ledger: nothing bound twice, nothing bound lost, every module provisioned.
     void kill_and_resume(const std::string& url) {
@@ -215,23 +238,8 @@ class Provision : public ::testing::Test {
         const auto after = bindings(url, imeis());
         EXPECT_EQ(after.size(), 8u);
         for (const auto& [imei, name] : before) EXPECT_EQ(after.at(imei), name) << imei;
-        std::set<std::string> names;
-        for (const auto& [imei, name] : after) names.insert(name);
-        EXPECT_EQ(names.size(), 8u) << "a record bound twice";
-        for (const auto& [port, o] : by_port(r)) {
-            EXPECT_EQ(o["result"], "provisioned") << o.dump();
-            EXPECT_EQ(o["device_name"], after.at(o["imei"].get<std::string>()));
-        }
-        lg::OpenOptions oo;
-        oo.create = false;
-        auto l = lg::Ledger::open(url, oo);
-        ASSERT_TRUE(l.ok());
-        const auto c = l->counts();
-        ASSERT_TRUE(c.ok());
-        EXPECT_EQ(c->bound, 8);
-        EXPECT_EQ(c->unbound, kRecords - 8);
-        EXPECT_EQ(c->provisioned, 8);
-        EXPECT_EQ(*l->check(), "ok");
+        for (const auto& [port, o] : by_port(r)) expect_provisioned(o, after);
+        expect_eight_distinct(url, after);
         expect_clean(r, url);
     }
 
@@ -266,26 +274,12 @@ class Provision : public ::testing::Test {
         EXPECT_EQ(pc2->wait(60s), 0) << slurp(dir.file("pc2.err"));
         const auto after = bindings(url, imeis());
         EXPECT_EQ(after.size(), 8u);
-        std::set<std::string> names;
-        for (const auto& [imei, name] : after) names.insert(name);
-        EXPECT_EQ(names.size(), 8u) << "a record bound twice";
         for (const std::string pc : {"pc1", "pc2"}) {
             const json arr = json::parse(slurp(dir.file(pc + ".out")));
             ASSERT_EQ(arr.size(), 4u) << pc;
-            for (const auto& o : arr) {
-                EXPECT_EQ(o["result"], "provisioned") << o.dump();
-                EXPECT_EQ(o["device_name"], after.at(o["imei"].get<std::string>()));
-            }
+            for (const auto& o : arr) expect_provisioned(o, after);
         }
-        lg::OpenOptions oo;
-        oo.create = false;
-        auto l = lg::Ledger::open(url, oo);
-        ASSERT_TRUE(l.ok());
-        const auto c = l->counts();
-        ASSERT_TRUE(c.ok());
-        EXPECT_EQ(c->bound, 8);
-        EXPECT_EQ(c->provisioned, 8);
-        EXPECT_EQ(*l->check(), "ok");
+        expect_eight_distinct(url, after);
         const std::string exported = export_text(url);
         EXPECT_NE(exported.find("pc1"), std::string::npos);
         EXPECT_NE(exported.find("pc2"), std::string::npos);
