@@ -11,6 +11,21 @@ namespace {
 
 constexpr Instant kNever = ~Instant{0};
 constexpr Millis kRetryWrite = 10;  // a stalled Writer is offered bytes again after this
+// Result deadlines are kept as 32 bits (detail::ResultSlot::due) and compared by wrap-around
+// difference, so a result wait is at most 2^31 - 1 ms (24.8 days).
+constexpr Millis kMaxResultWait = 0x7FFFFFFFu;
+std::uint32_t due_at(Instant now, Millis wait) {
+    return static_cast<std::uint32_t>(now) + wait;
+}
+bool reached(Instant now, std::uint32_t due) {
+    return static_cast<std::int32_t>(static_cast<std::uint32_t>(now) - due) >= 0;
+}
+// The Instant of a 32-bit deadline, `base` being a time less than 2^31 ms from it.
+Instant due_instant(Instant base, std::uint32_t due) {
+    const auto d = static_cast<std::int32_t>(due - static_cast<std::uint32_t>(base));
+    return d >= 0 ? base + static_cast<Instant>(d)
+                  : base - static_cast<Instant>(-static_cast<std::int64_t>(d));
+}
 constexpr std::uint8_t kCtrlZ = 0x1A;
 constexpr std::uint8_t kEsc = 0x1B;
 constexpr char kEscText[] = "\x1B";  // settle probes
@@ -122,9 +137,14 @@ Expected<std::uint32_t, AtError> EngineCore::commit(const CommandSpec& spec,
 }
 
 bool EngineCore::on_urc(std::string_view prefix, UrcHandler handler, bool bare) {
-    if (urc_count_ >= storage_.urc_capacity) return false;
-    storage_.urcs[urc_count_++] =
-        detail::UrcSlot{prefix, handler, ClaimHandler{}, ClaimOverflowHandler{}, bare};
+    if (urc_count_ >= storage_.urc_capacity || prefix.size() > 0xFF) return false;
+    detail::UrcSlot& u = storage_.urcs[urc_count_++];
+    u.text = prefix.data();
+    u.text_len = static_cast<std::uint8_t>(prefix.size());
+    u.bare = bare;
+    u.claims = false;
+    u.fn.line = handler;
+    u.overflow = ClaimOverflowHandler{};
     return true;
 }
 
@@ -171,10 +191,16 @@ bool EngineCore::abandon(std::uint32_t seq) {
 
 bool EngineCore::on_urc_claim(std::string_view prefix, ClaimHandler handler,
                               ClaimOverflowHandler overflow) {
-    if (urc_count_ >= storage_.urc_capacity) return false;
-    storage_.urcs[urc_count_++] = detail::UrcSlot{prefix, UrcHandler{}, handler, overflow, false};
-    if (prefix.size() > claim_window_) claim_window_ = prefix.size();
-    if (claim_shortest_ == 0 || prefix.size() < claim_shortest_) claim_shortest_ = prefix.size();
+    if (urc_count_ >= storage_.urc_capacity || prefix.size() > 0xFF) return false;
+    detail::UrcSlot& u = storage_.urcs[urc_count_++];
+    u.text = prefix.data();
+    u.text_len = static_cast<std::uint8_t>(prefix.size());
+    u.bare = false;
+    u.claims = true;
+    u.fn.claim = handler;
+    u.overflow = overflow;
+    if (prefix.size() > claim_window_) claim_window_ = u.text_len;
+    if (claim_shortest_ == 0 || prefix.size() < claim_shortest_) claim_shortest_ = u.text_len;
     plain_ = plain_state();
     return true;
 }
@@ -236,9 +262,10 @@ bool EngineCore::start_next(Instant now) {
         r->tag = s.tag;
         r->seq = s.seq;
         r->timeout = s.timeouts.result != 0 ? s.timeouts.result : s.spec->result_timeout;
-        r->deadline = kNever;
+        if (r->timeout > kMaxResultWait) r->timeout = kMaxResultWait;
+        r->due = 0;
         std::memcpy(r->key, storage_.pool + s.key_begin, s.key_len);  // the head's line
-        r->key_len = s.key_len;
+        r->key_len = s.key_len & 0xFu;                                // <= kResultKeyCapacity
     }
     running_result_ = r;
     phase_ = Phase::sending;
@@ -270,7 +297,7 @@ void EngineCore::pump(Instant now) {
                     writer_blocked_ = true;
                     return;
                 }
-                tx_off_ += n;
+                tx_off_ = static_cast<std::uint16_t>(tx_off_ + n);
             }
             phase_ = Phase::awaiting_final;
             return;
@@ -355,8 +382,8 @@ void EngineCore::pop_front() {
     // (at most the pool) keeps every reader of a line (Writer, echo, trace) on one span.
     const std::size_t len = storage_.queue[q_head_].len;
     std::memmove(storage_.pool, storage_.pool + len, pool_used_ - len);
-    pool_used_ -= len;
-    q_head_ = (q_head_ + 1) % storage_.queue_depth;
+    pool_used_ = static_cast<std::uint16_t>(pool_used_ - len);
+    q_head_ = static_cast<std::uint16_t>((q_head_ + 1u) % storage_.queue_depth);
     --q_count_;
 }
 
@@ -369,7 +396,7 @@ void EngineCore::finish_running(const Outcome& outcome, Instant now) {
     if (r != nullptr && r->active && r->seq == ref.seq) {
         if (outcome.has_value()) {
             r->armed = true;
-            r->deadline = now + r->timeout;
+            r->due = due_at(now, r->timeout);
         } else {
             r->active = false;  // the command failed: no result line will follow
         }
@@ -427,7 +454,7 @@ inline bool EngineCore::take_plain_byte(std::uint8_t b) {
         return true;
     } else if (plain_ == Plain::claim_prefix) {
         // Still spelling the one claim prefix it may become; its last byte starts the claim.
-        const std::string_view pre = storage_.urcs[claim_urc_].prefix;
+        const std::string_view pre = storage_.urcs[claim_urc_].prefix();
         if (line_len_ + 1 >= pre.size() || b != static_cast<std::uint8_t>(pre[line_len_]))
             return false;
     } else if (plain_ == Plain::prompt_space) {
@@ -452,12 +479,12 @@ EngineCore::Plain EngineCore::plain_state() {
         std::size_t candidates = 0;
         for (std::size_t i = 0; i < urc_count_; ++i) {
             const detail::UrcSlot& u = storage_.urcs[i];
-            if (!u.claim || u.prefix.size() <= line_len_) continue;
+            if (!u.claims || u.text_len <= line_len_) continue;
             std::size_t k = 0;
-            while (k < line_len_ && storage_.line[k] == u.prefix[k]) ++k;
+            while (k < line_len_ && storage_.line[k] == u.text[k]) ++k;
             if (k == line_len_) {
                 ++candidates;
-                claim_urc_ = i;
+                claim_urc_ = static_cast<std::uint8_t>(i);
             }
         }
         if (candidates > 0) return candidates == 1 ? Plain::claim_prefix : Plain::none;
@@ -585,14 +612,14 @@ std::size_t EngineCore::claim_cut(const std::uint8_t* p, std::size_t run) {
     std::size_t best = 0;
     for (std::size_t i = 0; i < urc_count_; ++i) {
         const detail::UrcSlot& u = storage_.urcs[i];
-        const std::size_t n = u.prefix.size();
-        if (!u.claim || n <= line_len_ || n > line_len_ + run || n > storage_.line_capacity ||
+        const std::size_t n = u.text_len;
+        if (!u.claims || n <= line_len_ || n > line_len_ + run || n > storage_.line_capacity ||
             (best != 0 && n >= best))
             continue;
-        if (std::memcmp(line, u.prefix.data(), line_len_) == 0 &&
-            std::memcmp(p, u.prefix.data() + line_len_, n - line_len_) == 0) {
+        if (std::memcmp(line, u.text, line_len_) == 0 &&
+            std::memcmp(p, u.text + line_len_, n - line_len_) == 0) {
             best = n;
-            claim_urc_ = i;
+            claim_urc_ = static_cast<std::uint8_t>(i);
         }
     }
     return best != 0 ? best - line_len_ : 0;
@@ -640,7 +667,7 @@ const std::uint8_t* EngineCore::rx_line(const std::uint8_t* p, const std::uint8_
 void EngineCore::start_claim_overflow(std::uint8_t b) {
     // Too long to hold: keep its head (the owner reports what it was), count the rest.
     ++counters_.overflows;
-    trace_text(TraceKind::overflow, storage_.urcs[claim_urc_].prefix);
+    trace_text(TraceKind::overflow, storage_.urcs[claim_urc_].prefix());
     claim_after_lf_ = false;
     overflow_total_ = line_len_;
     rx_ = Rx::claim_overflow;
@@ -701,12 +728,12 @@ void EngineCore::end_claim_overflow() {
 void EngineCore::offer_claim(ClaimPhase phase, Instant now) {
     const detail::UrcSlot& u = storage_.urcs[claim_urc_];
     const ByteView buffered(reinterpret_cast<const std::uint8_t*>(storage_.line), line_len_);
-    const Claim c = u.claim(buffered, phase);
+    const Claim c = u.fn.claim(buffered, phase);
     if (!c.complete) {
         if (phase != ClaimPhase::idle) return;
         // The handler could not make sense of it even at idle: drop it, count it.
         ++counters_.unclaimed;
-        trace_text(TraceKind::unclaimed, u.prefix);
+        trace_text(TraceKind::unclaimed, u.prefix());
         line_len_ = 0;
         rx_ = Rx::line;
         claim_after_lf_ = false;
@@ -714,7 +741,7 @@ void EngineCore::offer_claim(ClaimPhase phase, Instant now) {
     }
     ++counters_.claims;
     ++counters_.urcs;
-    trace_text(TraceKind::claimed, u.prefix);
+    trace_text(TraceKind::claimed, u.prefix());
     const std::size_t consumed = c.consumed < line_len_ ? c.consumed : line_len_;
     std::uint8_t rest[4];
     std::size_t nrest = line_len_ - consumed;
@@ -756,10 +783,11 @@ void EngineCore::on_line(std::string_view line, Instant now) {
     // 5. URCs by prefix.
     for (std::size_t i = 0; i < urc_count_; ++i) {
         const detail::UrcSlot& u = storage_.urcs[i];
-        if (u.line && (u.bare ? starts_with(line, u.prefix) : line_has_prefix(line, u.prefix))) {
+        if (!u.claims && u.fn.line &&
+            (u.bare ? starts_with(line, u.prefix()) : line_has_prefix(line, u.prefix()))) {
             ++counters_.urcs;
-            trace_text(TraceKind::urc, u.prefix);
-            u.line(line);
+            trace_text(TraceKind::urc, u.prefix());
+            u.fn.line(line);
             return;
         }
     }
@@ -831,7 +859,7 @@ bool EngineCore::handle_result(std::string_view line, Instant now) {
             best->handler != nullptr ? best->handler->on_result(ref, line) : ResultVerdict::done;
         if (v == ResultVerdict::not_mine) continue;
         if (v == ResultVerdict::intermediate) {
-            if (best->armed) best->deadline = now + best->timeout;  // each report restarts the wait
+            if (best->armed) best->due = due_at(now, best->timeout);  // each report restarts it
         } else {
             best->active = false;
         }
@@ -924,7 +952,7 @@ void EngineCore::poll(Instant now) {
     }
     for (std::size_t i = 0; i < storage_.result_slots; ++i) {
         detail::ResultSlot& r = storage_.results[i];
-        if (r.active && r.armed && now >= r.deadline) {
+        if (r.active && r.armed && reached(now, r.due)) {
             r.active = false;
             ++counters_.result_timeouts;
             trace_text(TraceKind::timeout, r.spec->result);
@@ -951,7 +979,7 @@ Instant EngineCore::next_deadline() const {
     if (stalled && now_ + kRetryWrite < t) t = now_ + kRetryWrite;
     for (std::size_t i = 0; i < storage_.result_slots; ++i) {
         const detail::ResultSlot& r = storage_.results[i];
-        if (r.active && r.armed && r.deadline < t) t = r.deadline;
+        if (r.active && r.armed && due_instant(now_, r.due) < t) t = due_instant(now_, r.due);
     }
     if ((rx_ == Rx::claim || rx_ == Rx::claim_overflow) && last_rx_ + storage_.claim_idle < t)
         t = last_rx_ + storage_.claim_idle;

@@ -118,6 +118,18 @@ ArgWriter& ArgWriter::quoted(std::string_view s) {
     return *this;
 }
 
+ArgWriter& ArgWriter::quoted(std::string_view a, char sep, std::string_view b) {
+    if (err_ != ArgError::none) return *this;
+    const char s[1] = {sep};
+    if (!is_at_safe(a) || !is_at_safe(b) || !is_at_safe(std::string_view(s, 1))) {
+        err_ = ArgError::forbidden_char;
+        return *this;
+    }
+    if (!begin_arg()) return *this;
+    if (put('"') && append_text(a) && put(sep) && append_text(b) && put('"')) end_arg();
+    return *this;
+}
+
 ArgWriter& ArgWriter::raw(std::string_view token) {
     if (err_ != ArgError::none) return *this;
     for (char c : token) {

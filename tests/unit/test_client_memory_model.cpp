@@ -91,6 +91,65 @@ TEST(CompactConfig, EndToEndWithTheModuleModel) {
     EXPECT_EQ(rec.dropped, (std::vector<std::size_t>{600}));
 }
 
+// CompactConfig::session_bytes holds a realistic cloud session, the Tencent token included, and
+// every string reads back as configured.
+TEST(CompactConfig, SessionPoolHoldsRealisticAliyunAndTencentSessions) {
+    char pool[CompactConfig::session_bytes];
+    detail::SessionStore store(pool, sizeof(pool));
+
+    Session ali;
+    ali.host = "a1B2c3D4e5F.iot-as-mqtt.cn-shanghai.aliyuncs.com";  // 47 B
+    ali.port = 1883;
+    ali.client_id = "greenhouse-sensor-0001";
+    ali.use_aliauth = true;
+    ali.aliauth.product_key = "a1B2c3D4e5F";
+    ali.aliauth.device_name = "greenhouse-sensor-0001";
+    ali.aliauth.device_secret = "4fK9sQ2mZx7Lp0Vb8Nw3Rt6Yh1Jd5Gc2";  // 32 B
+    ASSERT_TRUE(store.assign(ali));
+    EXPECT_EQ(store.host(), ali.host);
+    EXPECT_EQ(store.client_id(), ali.client_id);
+    EXPECT_TRUE(store.use_aliauth());
+    EXPECT_EQ(store.aliauth().product_key, ali.aliauth.product_key);
+    EXPECT_EQ(store.aliauth().device_name, ali.aliauth.device_name);
+    EXPECT_EQ(store.aliauth().device_secret, ali.aliauth.device_secret);
+    EXPECT_FALSE(store.use_tenauth());
+    EXPECT_GE(store.spare_bytes(), 64u);  // room left for a low-level query's line
+
+    Session ten;
+    ten.host = "ABCDE12345.iotcloud.tencentdevices.com";  // 38 B
+    ten.port = 1883;
+    ten.client_id = "ABCDE12345greenhouse-sensor-0001";
+    ten.use_tenauth = true;
+    ten.tenauth.product_id = "ABCDE12345";
+    ten.tenauth.device_name = "greenhouse-sensor-0001";
+    ten.tenauth.device_secret = "dGhpcy1pcy1hLTMyLWJ5dGUtZGV2aWNlLXNlY3JldCE=";  // 44 B
+    ten.tenauth.expire_days = 30;
+    ASSERT_TRUE(store.assign(ten));
+    EXPECT_FALSE(store.use_aliauth());
+    EXPECT_EQ(store.host(), ten.host);
+    EXPECT_EQ(store.client_id(), ten.client_id);
+    EXPECT_EQ(store.tenauth().product_id, ten.tenauth.product_id);
+    EXPECT_EQ(store.tenauth().device_name, ten.tenauth.device_name);
+    EXPECT_EQ(store.tenauth().device_secret, ten.tenauth.device_secret);
+    EXPECT_EQ(store.tenauth().expire_days, 30);
+    // The token's password, HMAC-SHA256 in hex and its method: 75 B.
+    const std::string token = std::string(64, 'a') + ";hmacsha256";
+    ASSERT_TRUE(store.set_token(token));
+    EXPECT_EQ(store.password(), token);
+    EXPECT_EQ(store.host(), ten.host);  // the token goes after the strings
+    EXPECT_EQ(store.tenauth().device_secret, ten.tenauth.device_secret);
+
+    // And through the client.
+    struct Quiet final : Listener {
+    } quiet;
+    struct Sink final : at::Writer {
+        std::size_t write(const std::uint8_t*, std::size_t n) override { return n; }
+    } sink;
+    Client<CompactConfig> client(sink, quiet);
+    EXPECT_TRUE(client.configure(ali));
+    EXPECT_TRUE(client.configure(ten));
+}
+
 TEST(EmptyPayload, GoesInVariableLengthForm) {
     Rec rec;
     test::ModelRig<> rig(rec);

@@ -14,7 +14,7 @@ using at::ArgWriter;
 using Args = void (*)(const SessionStore&, ArgWriter&);
 
 const Settings& settings(const SessionStore& s) {
-    return s.session().settings;
+    return s.settings();
 }
 
 void one(const SessionStore&, ArgWriter& w) {
@@ -37,42 +37,43 @@ void timeout(const SessionStore& s, ArgWriter& w) {
     w.integer(0).integer(t.pkt_timeout_s).integer(t.retry_times).integer(t.timeout_notice ? 1 : 0);
 }
 void will(const SessionStore& s, ArgWriter& w) {
-    const Session& k = s.session();
-    if (!k.has_will) {
+    if (!s.has_will()) {
         w.integer(0).integer(0);
         return;
     }
-    w.integer(0).integer(1).integer(k.will.qos).integer(k.will.retain ? 1 : 0);
-    w.quoted(k.will.topic).quoted(k.will.message);
+    const Will k = s.will();
+    w.integer(0).integer(1).integer(k.qos).integer(k.retain ? 1 : 0);
+    w.quoted(k.topic).quoted(k.message);
 }
 void aliauth(const SessionStore& s, ArgWriter& w) {
-    const AliAuth& a = s.session().aliauth;
+    const AliAuth a = s.aliauth();
     w.integer(0).quoted(a.product_key).quoted(a.device_name).quoted(a.device_secret);
 }
 void tenauth(const SessionStore& s, ArgWriter& w) {
-    const TenAuth& t = s.session().tenauth;
-    w.quoted(t.product_id).quoted(t.device_name).quoted(s.tenauth_client_id());
+    const TenAuth t = s.tenauth();
+    w.quoted(t.product_id).quoted(t.device_name).quoted(t.product_id, '@', t.device_name);
     w.quoted(t.device_secret).integer(t.expire_days);
     if (!t.url.empty()) w.quoted(t.url);
 }
 void open(const SessionStore& s, ArgWriter& w) {
-    w.integer(0).quoted(s.session().host).integer(s.session().port);
+    w.integer(0).quoted(s.host()).integer(s.port());
 }
 void connect(const SessionStore& s, ArgWriter& w) {
-    const Session& k = s.session();
-    w.integer(0).quoted(k.client_id);
+    w.integer(0).quoted(s.client_id());
     // After aliauth, or a token with no username configured, the module supplies the
     // credentials itself: CONNECT names the client only.
-    if (k.username.empty()) return;
-    w.quoted(k.username);
-    if (!k.password.empty()) w.quoted(k.password);
+    const std::string_view username = s.username();
+    if (username.empty()) return;
+    w.quoted(username);
+    const std::string_view password = s.password();
+    if (!password.empty()) w.quoted(password);
 }
 
-bool without_aliauth(const Session& s) {
-    return !s.use_aliauth;
+bool without_aliauth(const SessionStore& s) {
+    return !s.use_aliauth();
 }
-bool without_tenauth(const Session& s) {
-    return !s.use_tenauth;
+bool without_tenauth(const SessionStore& s) {
+    return !s.use_tenauth();
 }
 
 bool attach_info(std::string_view line, std::int32_t& out) {

@@ -26,12 +26,10 @@ std::uint16_t Context::new_msg_id() {
 
 ClientCore::ClientCore(at::EngineCore& engine, Listener& listener, const detail::ClientStorage& st)
     : ctx_(engine, listener),
+      supervisor_(ctx_, session_),
       session_(st.strings, st.string_bytes),
       outbox_(ctx_, st.outbox, st.outbox_bytes, st.window),
-      subscriptions_(ctx_, st.subs, st.sub_count, st.filters, st.filter_bytes),
-      supervisor_(ctx_, session_),
-      reply_(st.reply),
-      reply_bytes_(st.reply_bytes) {
+      subscriptions_(ctx_, st.subs, st.sub_count, st.filters, st.filter_bytes) {
     ctx_.supervisor = &supervisor_;
     ctx_.outbox = &outbox_;
     ctx_.subscriptions = &subscriptions_;

@@ -18,8 +18,15 @@ Result<std::uint32_t> Operations::submit(const at::CommandSpec& spec, Op op, at:
 }
 
 void Operations::keep(std::string_view text) {
-    len_ = text.size() < cap_ ? text.size() : cap_;
-    if (len_ > 0) std::memcpy(buf_, text.data(), len_);
+    const std::size_t room = session_.spare_bytes();
+    len_ = text.size() < room ? text.size() : room;
+    if (len_ > 0) std::memcpy(session_.spare(), text.data(), len_);
+}
+
+std::string_view Operations::kept() const {
+    // A configure() since keep() may have taken some of the room: never past the pool's end.
+    const std::size_t room = session_.spare_bytes();
+    return std::string_view(session_.spare(), len_ < room ? len_ : room);
 }
 
 Result<std::uint32_t> Operations::open(std::string_view host, std::uint16_t port) {
@@ -107,14 +114,12 @@ Result<std::uint32_t> Operations::set_aliauth(const AliAuth& a) {
 
 Result<std::uint32_t> Operations::tenauth(const TenAuth& t, bool alt_spelling) {
     if (auto r = validate(t); !r) return failure<std::uint32_t>(r);
-    char cid[kMaxField];  // "<product_id>@<device_name>", its length checked by validate()
-    std::size_t n = 0;
-    for (char ch : t.product_id) cid[n++] = ch;
-    cid[n++] = '@';
-    for (char ch : t.device_name) cid[n++] = ch;
     return submit(alt_spelling ? cmd::enauth : cmd::tenauth, Op::tenauth, {},
                   [&](at::ArgWriter& w) {
-                      w.quoted(t.product_id).quoted(t.device_name).quoted(std::string_view(cid, n));
+                      // The client id: "<product_id>@<device_name>", its length checked by
+                      // validate().
+                      w.quoted(t.product_id).quoted(t.device_name);
+                      w.quoted(t.product_id, '@', t.device_name);
                       w.quoted(t.device_secret).integer(t.expire_days);
                       if (!t.url.empty()) w.quoted(t.url);
                   });
@@ -293,8 +298,7 @@ at::ResultVerdict Operations::on_result(const at::CommandRef& r, std::string_vie
         reply.op = op;
         reply.result = d.result;
         reply.value = d.value;
-        keep(d.token);  // the token's password (valid during the callback)
-        reply.text = kept();
+        reply.text = d.token;  // the token's password (the line is valid during the callback)
         ctx_.listener.on_reply(r.seq, reply);
     } else {
         ctx_.listener.on_reply(r.seq, unexpected(d.outcome.error()));

@@ -18,18 +18,18 @@ OutboxRecord* OutboxPool::allocate(std::size_t topic_len, std::size_t payload_le
                 OutboxRecord* pad = new (bytes_ + head_) OutboxRecord{};
                 pad->size = static_cast<std::uint16_t>(to_end);
                 pad->state = OutboxRecord::State::pad;
-                used_ += to_end;
+                used_ = static_cast<std::uint16_t>(used_ + to_end);
             }
             at = 0;
         }
-    } else if (n > tail_ - head_) {
+    } else if (n > static_cast<std::size_t>(tail_ - head_)) {
         return nullptr;
     }
     OutboxRecord* r = new (bytes_ + at) OutboxRecord{};
     r->size = static_cast<std::uint16_t>(n);
     r->state = OutboxRecord::State::free;
-    head_ = at + n == cap_ ? 0 : at + n;
-    used_ += n;
+    head_ = static_cast<std::uint16_t>(at + n == cap_ ? 0 : at + n);
+    used_ = static_cast<std::uint16_t>(used_ + n);
     return r;
 }
 
@@ -39,8 +39,8 @@ void OutboxPool::reclaim(const at::EngineCore& engine) {
         const bool done = r->state == OutboxRecord::State::pad ||
                           (r->state == OutboxRecord::State::free && !engine.on_wire(r->engine_seq));
         if (!done) return;
-        used_ -= r->size;
-        tail_ += r->size;
+        used_ = static_cast<std::uint16_t>(used_ - r->size);
+        tail_ = static_cast<std::uint16_t>(tail_ + r->size);
         if (tail_ == cap_) tail_ = 0;
     }
     head_ = tail_ = 0;

@@ -117,12 +117,37 @@ Result<void> validate(const Session& s) {
 
 namespace detail {
 
-std::string_view SessionStore::copy(std::string_view v) {
-    if (v.empty()) return {};
-    char* at = pool_ + used_;
-    std::memcpy(at, v.data(), v.size());
-    used_ += v.size();
-    return std::string_view(at, v.size());
+std::string_view SessionStore::field(Field f) const {
+    std::size_t at = 0;
+    const auto n = static_cast<std::size_t>(f);
+    for (std::size_t i = 0; i < n; ++i) at += len_[i];
+    return len_[n] == 0 ? std::string_view{} : std::string_view(pool_ + at, len_[n]);
+}
+
+void SessionStore::copy(Field f, std::string_view v) {
+    std::memcpy(pool_ + used_, v.data(), v.size());
+    used_ = static_cast<std::uint16_t>(used_ + v.size());
+    len_[static_cast<std::size_t>(f)] = static_cast<std::uint16_t>(v.size());
+}
+
+Will SessionStore::will() const {
+    if (!has_will_) return Will{};
+    return Will{will_qos_, will_retain_, field(Field::will_topic), field(Field::will_message)};
+}
+
+AliAuth SessionStore::aliauth() const {
+    return AliAuth{field(Field::ali_product_key), field(Field::ali_device_name),
+                   field(Field::ali_device_secret)};
+}
+
+TenAuth SessionStore::tenauth() const {
+    TenAuth t;
+    t.product_id = field(Field::ten_product_id);
+    t.device_name = field(Field::ten_device_name);
+    t.device_secret = field(Field::ten_device_secret);
+    t.expire_days = expire_days_;
+    t.url = field(Field::ten_url);
+    return t;
 }
 
 Result<void> SessionStore::assign(const Session& s) {
@@ -134,44 +159,52 @@ Result<void> SessionStore::assign(const Session& s) {
         need += s.aliauth.product_key.size() + s.aliauth.device_name.size() +
                 s.aliauth.device_secret.size();
     if (s.use_tenauth)
-        need += 2 * (s.tenauth.product_id.size() + s.tenauth.device_name.size()) + 1 +
+        need += s.tenauth.product_id.size() + s.tenauth.device_name.size() +
                 s.tenauth.device_secret.size() + s.tenauth.url.size();
     if (need > cap_) return failure(Error::field_too_long);
 
     used_ = 0;
-    Session k = s;
-    k.host = copy(s.host);
-    k.client_id = copy(s.client_id);
-    k.username = copy(s.username);
-    k.password = copy(s.password);
-    k.will = s.has_will ? Will{s.will.qos, s.will.retain, copy(s.will.topic), copy(s.will.message)}
-                        : Will{};
-    k.aliauth = s.use_aliauth ? AliAuth{copy(s.aliauth.product_key), copy(s.aliauth.device_name),
-                                        copy(s.aliauth.device_secret)}
-                              : AliAuth{};
-    ten_cid_ = {};
-    if (s.use_tenauth) {
-        k.tenauth.product_id = copy(s.tenauth.product_id);
-        k.tenauth.device_name = copy(s.tenauth.device_name);
-        k.tenauth.device_secret = copy(s.tenauth.device_secret);
-        k.tenauth.url = copy(s.tenauth.url);
-        const std::size_t at = used_;
-        copy(s.tenauth.product_id);
-        pool_[used_++] = '@';
-        copy(s.tenauth.device_name);
-        ten_cid_ = std::string_view(pool_ + at, used_ - at);
-    } else {
-        k.tenauth = TenAuth{};
+    for (std::uint16_t& n : len_) n = 0;
+    copy(Field::host, s.host);
+    copy(Field::client_id, s.client_id);
+    copy(Field::username, s.username);
+    copy(Field::password, s.password);
+    if (s.has_will) {
+        copy(Field::will_topic, s.will.topic);
+        copy(Field::will_message, s.will.message);
     }
-    s_ = k;
+    if (s.use_aliauth) {
+        copy(Field::ali_product_key, s.aliauth.product_key);
+        copy(Field::ali_device_name, s.aliauth.device_name);
+        copy(Field::ali_device_secret, s.aliauth.device_secret);
+    }
+    if (s.use_tenauth) {
+        copy(Field::ten_product_id, s.tenauth.product_id);
+        copy(Field::ten_device_name, s.tenauth.device_name);
+        copy(Field::ten_device_secret, s.tenauth.device_secret);
+        copy(Field::ten_url, s.tenauth.url);
+    }
+    port_ = s.port;
+    settings_ = s.settings;
+    will_qos_ = s.has_will ? s.will.qos : std::uint8_t{0};
+    will_retain_ = s.has_will && s.will.retain;
+    has_will_ = s.has_will;
+    use_aliauth_ = s.use_aliauth;
+    use_tenauth_ = s.use_tenauth;
+    expire_days_ = s.use_tenauth ? s.tenauth.expire_days : std::uint8_t{60};
+    quoting_ = s.recv_quoting;
+    token_ = false;
     fixed_ = used_;
     return {};
 }
 
 bool SessionStore::set_token(std::string_view password) {
-    if (password.size() > cap_ - fixed_ || !at::is_at_safe(password)) return false;
+    if (password.size() > static_cast<std::size_t>(cap_ - fixed_) || !at::is_at_safe(password))
+        return false;
     used_ = fixed_;
-    s_.password = copy(password);
+    std::memcpy(pool_ + used_, password.data(), password.size());
+    used_ = static_cast<std::uint16_t>(used_ + password.size());
+    token_ = true;
     return true;
 }
 

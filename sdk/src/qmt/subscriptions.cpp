@@ -18,9 +18,9 @@ Subscriptions::Subscriptions(Context& ctx, Subscription* table, std::size_t coun
     : ctx_(ctx),
       uns_(ctx),
       table_(table),
-      count_(count),
       filters_(filters),
-      filter_cap_(filter_bytes) {
+      count_(static_cast<std::uint16_t>(count)),
+      filter_cap_(static_cast<std::uint16_t>(filter_bytes)) {
     for (std::size_t i = 0; i < count_; ++i) table_[i].state = Subscription::State::free;
 }
 
@@ -49,13 +49,13 @@ Result<std::uint32_t> Subscriptions::subscribe(std::string_view f, std::uint8_t 
         for (std::size_t i = 0; i < count_ && s == nullptr; ++i) {
             if (table_[i].state == Subscription::State::free) s = &table_[i];
         }
-        if (s == nullptr || f.size() > filter_cap_ - filter_used_)
+        if (s == nullptr || f.size() > static_cast<std::size_t>(filter_cap_ - filter_used_))
             return failure<std::uint32_t>(Error::queue_full);
         // The filter's text goes at the end of the pool (release() keeps it packed).
         std::memcpy(filters_ + filter_used_, f.data(), f.size());
         s->filter_at = static_cast<std::uint16_t>(filter_used_);
         s->filter_len = static_cast<std::uint16_t>(f.size());
-        filter_used_ += f.size();
+        filter_used_ = static_cast<std::uint16_t>(filter_used_ + f.size());
     } else if (s->state == Subscription::State::sending) {
         ctx_.engine.abandon(s->engine_seq);
     }
@@ -72,7 +72,7 @@ Result<std::uint32_t> Subscriptions::subscribe(std::string_view f, std::uint8_t 
 void Subscriptions::release(Subscription& s) {
     const std::size_t at = s.filter_at, len = s.filter_len;
     std::memmove(filters_ + at, filters_ + at + len, filter_used_ - at - len);
-    filter_used_ -= len;
+    filter_used_ = static_cast<std::uint16_t>(filter_used_ - len);
     for (std::size_t i = 0; i < count_; ++i) {
         if (table_[i].state != Subscription::State::free && table_[i].filter_at > at)
             table_[i].filter_at = static_cast<std::uint16_t>(table_[i].filter_at - len);

@@ -84,7 +84,7 @@ void Supervisor::go(Step s) {
 void Supervisor::issue() {
     const StepSpec& row = spec_of(step_);
     wake_at_ = kNever;
-    if (row.skip != nullptr && row.skip(session_.session())) return go(row.skip_to);
+    if (row.skip != nullptr && row.skip(session_)) return go(row.skip_to);
     if (row.announce) set_state(row.state);
     if (row.rule == Rule::spelling && tenauth_probed_) return go(row.on_ok);  // known already
     if (row.action != nullptr) return (this->*row.action)();
@@ -133,7 +133,7 @@ void Supervisor::succeeded() {
     const StepSpec& row = spec_of(step_);
     switch (row.rule) {
         case Rule::settings:
-            ctx_.applied = session_.session().settings;  // result waits follow it from now
+            ctx_.applied = session_.settings();  // result waits follow it from now
             break;
         case Rule::poll:
             if (info_ == 1) break;

@@ -34,7 +34,7 @@ struct Supervisor::StepSpec {
     using Args = void (*)(const SessionStore&, at::ArgWriter&);
     using Info = bool (*)(std::string_view line, std::int32_t& out);
     using Decode = StepResult (*)(std::string_view line);
-    using Skip = bool (*)(const Session&);
+    using Skip = bool (*)(const SessionStore&);
     using Action = void (Supervisor::*)();
 
     constexpr StepSpec(Step s, LinkState l, const at::CommandSpec* c, Args a, Step ok, Step err)

@@ -187,8 +187,9 @@ struct EngineConfig {
 };
 
 namespace detail {
-// The result keys a two-phase command's result line repeats: "<connectID>,<msgID>" at most.
-inline constexpr std::size_t kResultKeyCapacity = 10;
+// The result keys a two-phase command's result line repeats: "<connectID>,<msgID>" at most
+// ("0,65535").
+inline constexpr std::size_t kResultKeyCapacity = 7;
 
 // A queued command. Its line "AT+...=...\r" is in the command pool, right after the lines of the
 // commands before it (the head's at the pool's start).
@@ -202,42 +203,51 @@ struct QueueSlot {
     std::uint8_t key_begin;  // the result keys ("0,<msgID>") within the line
     std::uint8_t key_len;
 };
+// 32 bytes: the deadline is kept as the low 32 bits of its Instant (armed deadlines are less
+// than 2^31 ms away, so it compares by wrap-around difference).
 struct ResultSlot {
-    Instant deadline;
     const CommandSpec* spec;
     CommandHandler* handler;
     std::uint32_t tag;
     std::uint32_t seq;
     Millis timeout;
+    std::uint32_t due;  // armed: the deadline's low 32 bits
     bool active : 1;
     bool armed : 1;        // OK received: the result deadline runs
     bool payload_out : 1;  // the command's payload (if it has one) is written: its result may come
-    std::uint8_t key_len;
+    std::uint8_t key_len : 4;
     char key[kResultKeyCapacity];
 };
+// 24 bytes: a line handler or a claim (with its overflow handler), never both.
 struct UrcSlot {
-    std::string_view prefix;
-    UrcHandler line;
-    ClaimHandler claim;
-    ClaimOverflowHandler overflow;
+    const char* text;
+    std::uint8_t text_len;
     bool bare;
+    bool claims;  // fn.claim and overflow are set, else fn.line
+    union Fn {
+        UrcHandler line;
+        ClaimHandler claim;
+        constexpr Fn() : line() {}
+    } fn;
+    ClaimOverflowHandler overflow;
+    std::string_view prefix() const { return std::string_view(text, text_len); }
 };
 struct Storage {
     QueueSlot* queue;
-    std::size_t queue_depth;
     char* pool;
-    std::size_t pool_size;
-    std::size_t command_capacity;
     ResultSlot* results;
-    std::size_t result_slots;
     UrcSlot* urcs;
-    std::size_t urc_capacity;
     char* line;
-    std::size_t line_capacity;
     char* trace;
-    std::size_t trace_capacity;
     Millis claim_idle;
     Millis settle_ms;
+    std::uint16_t queue_depth;
+    std::uint16_t pool_size;
+    std::uint16_t command_capacity;
+    std::uint16_t result_slots;
+    std::uint16_t urc_capacity;
+    std::uint16_t line_capacity;
+    std::uint16_t trace_capacity;
     std::uint8_t settle_probes;
 };
 }  // namespace detail
@@ -405,10 +415,6 @@ class EngineCore {
 
     // Command queue: a ring; the head is the running command once phase_ != idle. Their lines
     // fill the pool's first pool_used_ bytes in queue order.
-    std::size_t q_head_ = 0;
-    std::size_t q_count_ = 0;
-    std::size_t pool_used_ = 0;
-    std::size_t tx_off_ = 0;  // bytes of the head's text already written
     Instant deadline_ = 0;
     detail::ResultSlot* running_result_ = nullptr;  // the head's reserved result slot
 
@@ -421,16 +427,21 @@ class EngineCore {
 
     // Receive side.
     std::size_t line_len_ = 0;
-    std::size_t claim_urc_ = 0;       // which URC slot claims
     std::size_t overflow_total_ = 0;  // length so far of a claimed URC too long for the buffer
     Instant last_rx_ = 0;
-    std::size_t urc_count_ = 0;
-    std::size_t claim_window_ = 0;    // longest claim prefix: a '+' line shorter may still claim
-    std::size_t claim_shortest_ = 0;  // shortest claim prefix
     Instant now_ = 0;
 
-    // Small members last, packed together (the engine lives in MCU RAM).
-    int busy_ = 0;  // >0 inside feed/poll: submit() leaves writing to them
+    // Small members last, packed together (the engine lives in MCU RAM). The queue's ring and
+    // its pool are bounded by Storage's 16-bit capacities, the URC table by 255 slots.
+    std::uint16_t q_head_ = 0;
+    std::uint16_t q_count_ = 0;
+    std::uint16_t pool_used_ = 0;
+    std::uint16_t tx_off_ = 0;  // bytes of the head's text already written
+    std::uint8_t urc_count_ = 0;
+    std::uint8_t claim_urc_ = 0;       // which URC slot claims
+    std::uint8_t claim_window_ = 0;    // longest claim prefix: a '+' line shorter may still claim
+    std::uint8_t claim_shortest_ = 0;  // shortest claim prefix
+    std::uint8_t busy_ = 0;            // >0 inside feed/poll: submit() leaves writing to them
     Phase phase_ = Phase::idle;
     Rx rx_ = Rx::line;
     Plain plain_ = Plain::line;
@@ -458,26 +469,30 @@ class Engine : public EngineCore {
     static_assert(kCommandCapacity >= 16 && kCommandCapacity <= 0xFFFF,
                   "QueueSlot::len is 16 bits");
     static_assert(Config::line_capacity >= 16, "the overflow trace shows a line's first 16 bytes");
+    static_assert(Config::line_capacity <= 0xFFFF && Config::command_pool <= 0xFFFF &&
+                      Config::queue_depth <= 0xFFFF && Config::result_slots <= 0xFFFF &&
+                      Config::urc_handlers <= 0xFF && Config::trace_capacity <= 0xFFFF,
+                  "the engine's capacities are 16-bit");
 
     explicit Engine(Writer& writer) : EngineCore(writer, storage()) {}
 
   private:
     detail::Storage storage() {
         return detail::Storage{queue_,
-                               Config::queue_depth,
                                pool_,
-                               Config::command_pool,
-                               kCommandCapacity,
                                results_,
-                               Config::result_slots,
                                urcs_,
-                               Config::urc_handlers,
                                line_,
-                               Config::line_capacity,
                                trace_buf_,
-                               kTraceCapacity,
                                Config::claim_idle,
                                Config::settle_ms,
+                               Config::queue_depth,
+                               Config::command_pool,
+                               kCommandCapacity,
+                               Config::result_slots,
+                               Config::urc_handlers,
+                               Config::line_capacity,
+                               kTraceCapacity,
                                Config::settle_probes};
     }
     detail::QueueSlot queue_[Config::queue_depth]{};

@@ -37,7 +37,9 @@ class ArgWriter {
         : buf_(buf), cap_(capacity < limit ? capacity : limit), limit_(limit) {}
 
     ArgWriter& integer(std::int64_t v);
-    ArgWriter& quoted(std::string_view s);   // "s"; refuses '"', CR, LF, NUL
+    ArgWriter& quoted(std::string_view s);  // "s"; refuses '"', CR, LF, NUL
+    // "<a><sep><b>" as one argument ("<product_id>@<device_name>"), nothing copied first.
+    ArgWriter& quoted(std::string_view a, char sep, std::string_view b);
     ArgWriter& raw(std::string_view token);  // as is (a pre-formed token); same refusals
 
     ArgError error() const { return err_; }

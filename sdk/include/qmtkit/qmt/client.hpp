@@ -48,8 +48,6 @@ struct ClientStorage {
     std::size_t filter_bytes;
     char* strings;
     std::size_t string_bytes;
-    char* reply;
-    std::size_t reply_bytes;
 };
 }  // namespace detail
 
@@ -144,22 +142,22 @@ class ClientCore {
     const ClientStats& stats() const { return ctx_.stats; }
 
   private:
+    // The 8-byte-aligned parts first, the 16-bit and byte members last: no padding between.
     detail::Context ctx_;
+    detail::Supervisor supervisor_;  // holds a reference to session_, constructed after it
     detail::SessionStore session_;
     detail::Outbox outbox_;
     detail::Subscriptions subscriptions_;
-    detail::Supervisor supervisor_;
     // The low-level operations' handler is constructed at the first low-level call, so a
-    // firmware that never makes one links neither its vtable nor what that reaches.
+    // firmware that never makes one links neither its vtable nor what that reaches. It keeps a
+    // query's information line in the session pool's unused end: no buffer of its own.
     detail::Operations& ops() {
         if (!ops_ready_) {
-            new (ops_storage_) detail::Operations(ctx_, reply_, reply_bytes_);
+            new (ops_storage_) detail::Operations(ctx_, session_);
             ops_ready_ = true;
         }
         return *std::launder(static_cast<detail::Operations*>(static_cast<void*>(ops_storage_)));
     }
-    char* reply_;
-    std::size_t reply_bytes_;
     alignas(detail::Operations) unsigned char ops_storage_[sizeof(detail::Operations)];
     bool ops_ready_ = false;
     bool configured_ = false;
@@ -179,16 +177,13 @@ struct ClientStore {
                              filters_,
                              Config::filter_bytes,
                              strings_,
-                             Config::session_bytes,
-                             reply_,
-                             Config::reply_bytes};
+                             Config::session_bytes};
     }
     at::Engine<typename Config::Engine> store_engine_;
     alignas(OutboxRecord) std::uint8_t outbox_[Config::outbox_bytes]{};
     Subscription subs_[Config::subscriptions]{};
     char filters_[Config::filter_bytes]{};
     char strings_[Config::session_bytes]{};
-    char reply_[Config::reply_bytes]{};
 };
 }  // namespace detail
 
@@ -206,6 +201,8 @@ class Client final : private detail::ClientStore<Config>, public ClientCore {
                       Config::outbox_bytes <= 0xFFF8u,
                   "an outbox of two records or more, below 64 KiB (16-bit record sizes)");
     static_assert(Config::filter_bytes <= 0xFFFFu, "filter offsets are 16-bit");
+    static_assert(Config::session_bytes <= 0xFFFFu && Config::subscriptions <= 0xFFFFu,
+                  "session and subscription capacities are 16-bit");
 };
 
 }  // namespace qmtkit::qmt

@@ -18,9 +18,10 @@ struct ClientConfig {
     static constexpr std::size_t outbox_bytes = 5504;
     static constexpr std::size_t window = kFlightWindow;  // publishes awaiting their result
     static constexpr std::size_t subscriptions = 8;
-    static constexpr std::size_t filter_bytes = 384;   // every subscription filter, together
-    static constexpr std::size_t session_bytes = 640;  // client id, credentials, will, host, token
-    static constexpr std::size_t reply_bytes = 160;    // a low-level query's information line
+    static constexpr std::size_t filter_bytes = 384;  // every subscription filter, together
+    // Client id, credentials, will, host, token; its unused end holds a low-level query's
+    // information line (cut to fit).
+    static constexpr std::size_t session_bytes = 640;
     struct Engine : at::EngineConfig {
         // +QMTRECV: 0,<id>,"<topic>","<payload>" CR LF: 27 B + a 255 B topic + 1,024 B (or a
         // longer payload with a short topic: 1,200 B does). Longer messages are reported
@@ -45,15 +46,20 @@ struct CompactConfig {
     static constexpr std::size_t outbox_bytes = 1024;
     static constexpr std::size_t window = kFlightWindow;
     static constexpr std::size_t subscriptions = 4;
-    static constexpr std::size_t filter_bytes = 96;
+    static constexpr std::size_t filter_bytes = 96;  // 4 filters of 24 B, or 2 Aliyun ones of 48
+    // A realistic session with room to spare (tests/unit/test_client_memory_model.cpp): Aliyun
+    // aliauth 134 B (host 47, client id 22, product key 11, device name 22, secret 32); Tencent
+    // 221 B (host 38, client id 32, product id 10, device name 22, secret 44, and the token's
+    // password, 75 B, after bring-up). A low-level query's line goes in what is left.
     static constexpr std::size_t session_bytes = 256;
-    static constexpr std::size_t reply_bytes = 64;
     struct Engine : at::EngineConfig {
         static constexpr std::size_t line_capacity = 352;  // 27 + 64 + 256, rounded up
         static constexpr std::size_t queue_depth = 3;
         static constexpr std::size_t result_slots = 6;  // the window and a step (more wait)
         static constexpr std::size_t urc_handlers = 3;  // the client's +QMTSTAT, REBOOT, +QMTRECV
-        static constexpr std::size_t trace_capacity = 96;
+        // A trace line is cut after 64 B: the command and its first arguments (a PUB with a
+        // 40 B topic whole); the payload is traced as "<n> bytes" anyway.
+        static constexpr std::size_t trace_capacity = 64;
         // The queued commands' lines: the window's AT+QMTPUBs with short topics, or one PUB or
         // SUB with a topic up to 255 B (~290 B). Also the longest command line.
         static constexpr std::size_t command_pool = 320;

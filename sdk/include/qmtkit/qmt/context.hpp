@@ -20,10 +20,10 @@ inline constexpr Instant kNever = ~Instant{0};
 struct Context {
     Context(at::EngineCore& e, Listener& l) : engine(e), listener(l) {}
 
+    Instant now = 0;  // first: no padding before it
     at::EngineCore& engine;
     Listener& listener;
     ClientStats stats{};
-    Instant now = 0;
     Settings applied{};  // the module's "timeout" setting: result waits follow it
     std::uint32_t next_ticket = 1;
     // The parts, for the few things they ask of each other.

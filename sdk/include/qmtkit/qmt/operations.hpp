@@ -14,8 +14,8 @@ namespace qmtkit::qmt::detail {
 
 class Operations final : public at::CommandHandler {
   public:
-    Operations(Context& ctx, char* reply_buf, std::size_t reply_cap)
-        : ctx_(ctx), buf_(reply_buf), cap_(reply_cap) {}
+    // A query's information line is kept in the session pool's unused end (see keep()).
+    Operations(Context& ctx, const SessionStore& session) : ctx_(ctx), session_(session) {}
 
     Result<std::uint32_t> open(std::string_view host, std::uint16_t port);
     Result<std::uint32_t> close();
@@ -49,11 +49,10 @@ class Operations final : public at::CommandHandler {
     template <class Fn>
     Result<std::uint32_t> submit(const at::CommandSpec& spec, Op op, at::Timeouts t, Fn&& args);
     void keep(std::string_view text);
-    std::string_view kept() const { return std::string_view(buf_, len_); }
+    std::string_view kept() const;
 
     Context& ctx_;
-    char* buf_;  // the running query's information line / the token password
-    std::size_t cap_;
+    const SessionStore& session_;  // its pool's free end holds the running query's line
     std::size_t len_ = 0;
 };
 

@@ -17,7 +17,7 @@ namespace qmtkit::qmt::detail {
 class Outbox final : public at::CommandHandler {
   public:
     Outbox(Context& ctx, std::uint8_t* pool, std::size_t pool_bytes, std::size_t window)
-        : ctx_(ctx), pool_(pool, pool_bytes), window_(window) {}
+        : ctx_(ctx), pool_(pool, pool_bytes), window_(static_cast<std::uint8_t>(window)) {}
 
     Result<std::uint32_t> publish(std::string_view topic, ByteView payload, PublishOptions o);
     // Sends what the window has room for (online only); loads stored records as room frees.
@@ -55,13 +55,13 @@ class Outbox final : public at::CommandHandler {
 
     Context& ctx_;
     OutboxPool pool_;
-    std::size_t window_;
     OutboxStore* store_ = nullptr;
     std::uint32_t last_loaded_ = 0;  // the newest store record loaded into RAM
     std::uint32_t first_new_ = 0;    // the first record journaled in this run (0: none yet)
     std::uint32_t waiting_ = 0;      // journaled in this run, not loaded yet
     bool store_unread_ = false;      // the store may still hold records of a previous run
     std::uint8_t walking_ = 0;       // >0: iterating the pool; reclaiming waits (records stay)
+    std::uint8_t window_;            // 1..kFlightWindow
 };
 
 }  // namespace qmtkit::qmt::detail

@@ -47,8 +47,9 @@ class OutboxPool {
   public:
     static constexpr std::size_t kAlign = alignof(OutboxRecord);
 
+    // capacity: below 64 KiB (Client<> checks it).
     OutboxPool(std::uint8_t* bytes, std::size_t capacity)
-        : bytes_(bytes), cap_(capacity - capacity % kAlign) {}
+        : bytes_(bytes), cap_(static_cast<std::uint16_t>(capacity - capacity % kAlign)) {}
 
     static constexpr std::size_t record_size(std::size_t topic_len, std::size_t payload_len) {
         const std::size_t n = sizeof(OutboxRecord) + topic_len + payload_len;
@@ -83,10 +84,10 @@ class OutboxPool {
     bool wrapped() const { return head_ < tail_ || (head_ == tail_ && used_ > 0); }
 
     std::uint8_t* bytes_;
-    std::size_t cap_;
-    std::size_t head_ = 0;  // where the next record goes
-    std::size_t tail_ = 0;  // the oldest record
-    std::size_t used_ = 0;  // bytes from tail to head, pads included
+    std::uint16_t cap_;
+    std::uint16_t head_ = 0;  // where the next record goes
+    std::uint16_t tail_ = 0;  // the oldest record
+    std::uint16_t used_ = 0;  // bytes from tail to head, pads included
 };
 
 }  // namespace qmtkit::qmt::detail

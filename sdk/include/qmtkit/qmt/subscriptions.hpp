@@ -69,10 +69,10 @@ class Subscriptions final : public at::CommandHandler {
     Context& ctx_;
     Unsubscribes uns_;
     Subscription* table_;
-    std::size_t count_;
     char* filters_;
-    std::size_t filter_cap_;
-    std::size_t filter_used_ = 0;
+    std::uint16_t count_;
+    std::uint16_t filter_cap_;  // below 64 KiB (Client<> checks it)
+    std::uint16_t filter_used_ = 0;
     PayloadQuoting quoting_ = PayloadQuoting::detect;
 };
 

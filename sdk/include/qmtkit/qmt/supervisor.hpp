@@ -41,7 +41,13 @@ enum class Step : std::uint8_t {
 
 class Supervisor final : public at::CommandHandler {
   public:
-    Supervisor(Context& ctx, SessionStore& session) : ctx_(ctx), session_(session) {}
+    Supervisor(Context& ctx, SessionStore& session)
+        : ctx_(ctx),
+          session_(session),
+          stopping_(false),
+          quiet_(false),
+          tenauth_alt_(false),
+          tenauth_probed_(false) {}
 
     void set_backoff(const Backoff& b);
     void start();
@@ -100,10 +106,10 @@ class Supervisor final : public at::CommandHandler {
     Step resume_ = Step::sync;  // where to go on at wake_at_
     std::uint8_t tries_ = 0;
     std::uint8_t attempt_ = 0;  // consecutive failed bring-ups (back-off exponent)
-    bool stopping_ = false;
-    bool quiet_ = false;        // aborting everything on purpose: no bring-up error for it
-    bool tenauth_alt_ = false;  // the module answers AT+QMTENAUTH, not AT+QMTTENAUTH
-    bool tenauth_probed_ = false;
+    bool stopping_ : 1;
+    bool quiet_ : 1;        // aborting everything on purpose: no bring-up error for it
+    bool tenauth_alt_ : 1;  // the module answers AT+QMTENAUTH, not AT+QMTTENAUTH
+    bool tenauth_probed_ : 1;
 };
 
 }  // namespace qmtkit::qmt::detail
