@@ -82,7 +82,7 @@ std::string_view to_string(ErrorKind k) {
 }
 
 EngineCore::EngineCore(Writer& writer, const detail::Storage& storage)
-    : writer_(writer), storage_(storage) {}
+    : writer_(writer), storage_(storage), line_cap_(storage.line_capacity) {}
 
 // ---------------------------------------------------------------- submitting
 
@@ -310,7 +310,7 @@ void EngineCore::pump(Instant now) {
                     writer_blocked_ = true;
                     return;
                 }
-                payload_off_ += n;
+                payload_off_ = static_cast<std::uint16_t>(payload_off_ + n);
             }
             if (payload_end_pending_) {
                 const std::uint8_t end = payload_.end == Payload::End::cancel ? kEsc : kCtrlZ;
@@ -354,6 +354,9 @@ void EngineCore::on_prompt(Instant now) {
 void EngineCore::start_payload(const Payload& p, Instant now) {
     const detail::QueueSlot& s = storage_.queue[q_head_];
     payload_ = p;
+    // No AT+QMTPUB payload is longer than 1,024 bytes; anything past 16 bits is a handler's bug:
+    // cancelled rather than written in part (payload_off_ is 16 bits).
+    if (payload_.bytes.size > 0xFFFFu) payload_.end = Payload::End::cancel;
     if (payload_.end == Payload::End::cancel) {
         payload_.bytes = {};
         // ESC withdraws the command: its OK may come, its result line never will.
@@ -442,10 +445,10 @@ void EngineCore::feed_run(const std::uint8_t* data, std::size_t size, Instant no
 inline bool EngineCore::take_plain_byte(std::uint8_t b) {
     // Tested by frequency: claimed payload bytes, line bytes, payload echo.
     if (plain_ == Plain::claim) {
-        if (b == '\n' || line_len_ >= storage_.line_capacity) return false;
+        if (b == '\n' || line_len_ >= line_cap_) return false;
     } else if (plain_ == Plain::line) {
         if (b <= '\r') return line_len_ == 0 && (b == '\r' || b == '\n');  // an empty line
-        if (line_len_ >= storage_.line_capacity) return false;
+        if (line_len_ >= line_cap_) return false;
         // A line's first byte may be a prompt or the start of a claimed URC.
         if (line_len_ == 0 && (b == '>' || b == '+')) return false;
     } else if (plain_ == Plain::echo) {

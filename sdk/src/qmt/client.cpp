@@ -80,7 +80,7 @@ void ClientCore::feed(const std::uint8_t* data, std::size_t n, Instant now) {
     ctx_.engine.feed(data, n, now);
     // Commands end and results come only with a line's end (the rest happens in poll()): pump the
     // outbox then. A UART fed byte by byte costs a memchr per byte, not a walk of the outbox.
-    if (n > 0 && std::memchr(data, '\n', n) != nullptr) outbox_.pump();
+    if (n == 1 ? data[0] == '\n' : n > 1 && std::memchr(data, '\n', n) != nullptr) outbox_.pump();
 }
 
 void ClientCore::poll(Instant now) {

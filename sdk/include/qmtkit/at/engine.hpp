@@ -420,13 +420,13 @@ class EngineCore {
 
     // Payload after the prompt.
     Payload payload_{};
-    std::size_t payload_off_ = 0;
     // With echo on, the module repeats the payload: skip it byte by byte while it matches.
     ByteView echo_payload_{};
     std::size_t echo_off_ = 0;
 
     // Receive side.
     std::size_t line_len_ = 0;
+    std::size_t line_cap_;  // storage_.line_capacity, widened once: compared on every byte
     std::size_t overflow_total_ = 0;  // length so far of a claimed URC too long for the buffer
     Instant last_rx_ = 0;
     Instant now_ = 0;
@@ -436,7 +436,8 @@ class EngineCore {
     std::uint16_t q_head_ = 0;
     std::uint16_t q_count_ = 0;
     std::uint16_t pool_used_ = 0;
-    std::uint16_t tx_off_ = 0;  // bytes of the head's text already written
+    std::uint16_t tx_off_ = 0;       // bytes of the head's text already written
+    std::uint16_t payload_off_ = 0;  // bytes of the payload written (<= kMaxPayload)
     std::uint8_t urc_count_ = 0;
     std::uint8_t claim_urc_ = 0;       // which URC slot claims
     std::uint8_t claim_window_ = 0;    // longest claim prefix: a '+' line shorter may still claim
@@ -449,11 +450,10 @@ class EngineCore {
     bool prompt_done_ = false;
     bool payload_end_pending_ = false;
     bool claim_after_lf_ = false;
-    bool writer_blocked_ = false;  // the Writer took less than offered: offer it again
-    bool settle_saw_prompt_ = false;
-    bool settle_escaped_ = false;   // this settle began with an ESC (a prompt was seen)   // a '>'
-                                    // came while settling: the module is in data mode
-    std::uint8_t settle_left_ = 0;  // probes still to try
+    bool writer_blocked_ = false;      // the Writer took less than offered: offer it again
+    bool settle_saw_prompt_ = false;   // a '>' came while settling: the module is in data mode
+    bool settle_escaped_ = false;      // this settle began with an ESC (a prompt was seen)
+    std::uint8_t settle_left_ = 0;     // probes still to try
     std::uint8_t settle_out_len_ = 0;  // probe bytes still to write (from settle_out_)
     const char* settle_out_ = nullptr;
 };
