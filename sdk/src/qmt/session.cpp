@@ -125,7 +125,7 @@ std::string_view SessionStore::field(Field f) const {
 }
 
 void SessionStore::copy(Field f, std::string_view v) {
-    std::memcpy(pool_ + used_, v.data(), v.size());
+    if (!v.empty()) std::memcpy(pool_ + used_, v.data(), v.size());  // an empty view may be null
     used_ = static_cast<std::uint16_t>(used_ + v.size());
     len_[static_cast<std::size_t>(f)] = static_cast<std::uint16_t>(v.size());
 }
@@ -202,7 +202,7 @@ bool SessionStore::set_token(std::string_view password) {
     if (password.size() > static_cast<std::size_t>(cap_ - fixed_) || !at::is_at_safe(password))
         return false;
     used_ = fixed_;
-    std::memcpy(pool_ + used_, password.data(), password.size());
+    if (!password.empty()) std::memcpy(pool_ + used_, password.data(), password.size());
     used_ = static_cast<std::uint16_t>(used_ + password.size());
     token_ = true;
     return true;
