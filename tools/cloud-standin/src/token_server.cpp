@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
 #include <thread>
 
 namespace {
@@ -22,6 +23,11 @@ std::uint64_t now_unix() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
+}
+
+// One line, one write: the server answers on several threads, and tests read this log.
+void log_line(const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace
@@ -72,8 +78,8 @@ int main(int argc, char** argv) {
         if (!quiet) {
             const auto dn = form && form->count("deviceName") ? form->at("deviceName") : "?";
             const auto pid = form && form->count("productId") ? form->at("productId") : "?";
-            std::cerr << "qmtkit-token-server: POST /token " << pid << "/" << dn << " -> "
-                      << a.return_code << " " << a.return_message << "\n";
+            log_line("qmtkit-token-server: POST /token " + pid + "/" + dn + " -> " +
+                     std::to_string(a.return_code) + " " + a.return_message + "\n");
         }
     });
 
@@ -81,10 +87,9 @@ int main(int argc, char** argv) {
     qmtkit::standin::DynregState dynreg_state;
     auto log_dynreg = [&](const char* path, const qmtkit::standin::DynregAnswer& a) {
         if (quiet) return;
-        std::cerr << "qmtkit-token-server: POST " << path << " "
-                  << (a.product.empty() ? "?" : a.product) << "/"
-                  << (a.device.empty() ? "?" : a.device) << " -> " << a.code << " " << a.message
-                  << "\n";
+        log_line(std::string("qmtkit-token-server: POST ") + path + " " +
+                 (a.product.empty() ? "?" : a.product) + "/" + (a.device.empty() ? "?" : a.device) +
+                 " -> " + a.code + " " + a.message + "\n");
     };
     svr.Post("/auth/register/device", [&](const httplib::Request& req, httplib::Response& res) {
         qmtkit::standin::DynregAnswer a;
