@@ -13,6 +13,7 @@
 #include "qmtkit/cloud/signing.hpp"
 #include "sim_process.hpp"
 #include "support.hpp"
+#include "text.hpp"
 
 namespace qmtkit::cli_test {
 namespace {
@@ -193,11 +194,7 @@ TEST_F(CliCloudDevice, TencentTokenFetchedByTheModule) {
     EXPECT_TRUE(bad.err.size() > last.size() &&
                 bad.err.compare(bad.err.size() - last.size(), last.size(), last) == 0)
         << bad.err;
-    std::size_t requests = 0;
-    for (std::size_t at = bad.err.find("AT> AT+QMTTENAUTH=\""); at != std::string::npos;
-         at = bad.err.find("AT> AT+QMTTENAUTH=\"", at + 1))
-        ++requests;
-    EXPECT_EQ(requests, 2u) << bad.err;
+    EXPECT_EQ(test::count_of(bad.err, "AT> AT+QMTTENAUTH=\""), 2u) << bad.err;
     expect_no_secret(bad);
 }
 

@@ -4,18 +4,15 @@
 // once, a transient one (CONNACK 3, +QMTOPEN -1) is retried within --timeout. Same words in pub
 // and sub.
 #include "fixture.hpp"
+#include "text.hpp"
 
 namespace qmtkit::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
+using test::count_of;
+using test::lines_of;
 
 bool starts_with(const std::string& s, const std::string& p) {
     return s.rfind(p, 0) == 0;

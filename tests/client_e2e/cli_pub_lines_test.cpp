@@ -5,30 +5,15 @@
 
 #include "cli_child.hpp"
 #include "fixture.hpp"
+#include "text.hpp"
 
 namespace qmtkit::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> v;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        auto nl = text.find('\n', at);
-        if (nl == std::string::npos) nl = text.size();
-        v.push_back(text.substr(at, nl - at));
-        at = nl + 1;
-    }
-    return v;
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
+using test::count_of;
+using test::lines_of;
 
 std::string numbered(const std::string& prefix, int from, int to) {
     std::string s;

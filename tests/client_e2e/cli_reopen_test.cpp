@@ -16,35 +16,20 @@
 #include "fixture.hpp"
 #include "message_log.hpp"
 #include "qmtkit/host/blocking_client.hpp"
+#include "text.hpp"
 
 namespace qmtkit::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using test::count_of;
+using test::lines_of;
 
 std::string numbered(int from, int to) {
     std::string s;
     for (int i = from; i <= to; ++i) s += std::to_string(i) + "\n";
     return s;
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> v;
-    std::size_t at = 0;
-    while (at < text.size()) {
-        auto nl = text.find('\n', at);
-        if (nl == std::string::npos) nl = text.size();
-        v.push_back(text.substr(at, nl - at));
-        at = nl + 1;
-    }
-    return v;
 }
 
 // Distinct payloads the broker delivered on `topic`.

@@ -26,9 +26,12 @@
 #include "qmtkit/ledger/ledger.hpp"
 #include "sim_process.hpp"
 #include "support.hpp"
+#include "text.hpp"
 
 namespace qmtkit::cli_test {
 namespace {
+
+using test::count_of;
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -545,12 +548,6 @@ std::string clouds_registry() {
                                       {"device_secret", suite_secret(i)}});
     }
     return r.dump();
-}
-
-std::size_t count_of(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
 }
 
 class ProvisionClouds : public Provision {

@@ -14,12 +14,13 @@ OutboxRecord* OutboxPool::allocate(std::size_t topic_len, std::size_t payload_le
         if (n > to_end) {
             // Not at the end: at the start, before the tail, with the end padded.
             if (n > tail_) return nullptr;
-            if (to_end > 0) {
+            // A gap too small for a header is left without one: the walks know it (gap()).
+            if (to_end >= sizeof(OutboxRecord)) {
                 OutboxRecord* pad = new (bytes_ + head_) OutboxRecord{};
                 pad->size = static_cast<std::uint16_t>(to_end);
                 pad->state = OutboxRecord::State::pad;
-                used_ = static_cast<std::uint16_t>(used_ + to_end);
             }
+            used_ = static_cast<std::uint16_t>(used_ + to_end);
             at = 0;
         }
     } else if (n > static_cast<std::size_t>(tail_ - head_)) {
@@ -35,6 +36,11 @@ OutboxRecord* OutboxPool::allocate(std::size_t topic_len, std::size_t payload_le
 
 void OutboxPool::reclaim(const at::EngineCore& engine) {
     while (used_ > 0) {
+        if (const std::size_t g = gap(tail_); g > 0) {
+            used_ = static_cast<std::uint16_t>(used_ - g);
+            tail_ = 0;
+            continue;
+        }
         OutboxRecord* r = at(tail_);
         const bool done = r->state == OutboxRecord::State::pad ||
                           (r->state == OutboxRecord::State::free && !engine.on_wire(r->engine_seq));
@@ -48,6 +54,11 @@ void OutboxPool::reclaim(const at::EngineCore& engine) {
 
 OutboxRecord* OutboxPool::skip_pad(std::size_t off, std::size_t left) {
     while (left > 0) {
+        if (const std::size_t g = gap(off); g > 0) {
+            left -= g;
+            off = 0;
+            continue;
+        }
         OutboxRecord* r = at(off);
         if (r->state != OutboxRecord::State::pad) return r;
         left -= r->size;

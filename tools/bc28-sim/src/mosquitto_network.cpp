@@ -88,6 +88,7 @@ MosquittoNetwork::MosquittoNetwork(Post post, Log log, long token_timeout_ms)
       alive_(std::make_shared<std::atomic<bool>>(true)),
       gate_(std::make_shared<Gate>()) {
     gate_->post = post_;
+    gate_->self = this;
     lib_init();
 }
 
@@ -96,7 +97,7 @@ MosquittoNetwork::~MosquittoNetwork() {
     {
         // After this no helper posts anything; one inside post() finishes first.
         std::lock_guard<std::mutex> g(gate_->mu);
-        gate_->open = false;
+        gate_->self = nullptr;
     }
     destroy_conn();
     std::lock_guard<std::mutex> lk(threads_mu_);
@@ -104,11 +105,11 @@ MosquittoNetwork::~MosquittoNetwork() {
         if (w.done->load())
             w.thread.join();
         else
-            w.thread.detach();  // stuck in a timeout; it owns all it touches (see Gate)
+            w.thread.detach();  // stuck in a timeout: it holds only its job's data and the Gate
     }
 }
 
-void MosquittoNetwork::spawn(std::function<std::function<void()>()> job) {
+void MosquittoNetwork::spawn(std::function<Completion()> job) {
     std::lock_guard<std::mutex> lk(threads_mu_);
     // Reap the helpers that are done, so a long session does not pile up threads.
     for (auto it = threads_.begin(); it != threads_.end();) {
@@ -121,11 +122,19 @@ void MosquittoNetwork::spawn(std::function<std::function<void()>()> job) {
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
     threads_.push_back(Worker{std::thread([job = std::move(job), done, gate = gate_] {
-                                  std::function<void()> completion = job();
+                                  Completion completion = job();
                                   {
                                       std::lock_guard<std::mutex> g(gate->mu);
-                                      if (gate->open && completion)
-                                          gate->post(std::move(completion));
+                                      if (gate->self != nullptr && completion) {
+                                          gate->post([gate, c = std::move(completion)] {
+                                              MosquittoNetwork* n = nullptr;
+                                              {
+                                                  std::lock_guard<std::mutex> l(gate->mu);
+                                                  n = gate->self;
+                                              }
+                                              if (n != nullptr) c(*n);
+                                          });
+                                      }
                                   }
                                   done->store(true);
                               }),
@@ -136,12 +145,11 @@ void MosquittoNetwork::open(const std::string& host, std::uint16_t port) {
     host_ = host;
     port_ = port;
     const std::uint32_t gen = ++open_gen_;
-    auto alive = alive_;
-    spawn([this, alive, gen, host, port]() -> std::function<void()> {
+    spawn([gen, host, port]() -> Completion {
         const int r = probe(host, port);
-        return [this, alive, gen, r] {  // runs on the model's thread
-            if (!alive->load() || gen != open_gen_ || !ev_) return;
-            ev_->net_open_result(r);
+        return [gen, r](MosquittoNetwork& n) {  // runs on the model's thread
+            if (gen != n.open_gen_ || !n.ev_) return;
+            n.ev_->net_open_result(r);
         };
     });
 }
@@ -309,8 +317,7 @@ void MosquittoNetwork::fetch_token(OpId op, const TokenFetch& req) {
     tr.expire_days = req.expire_days;
     const std::string url = req.url;
     const long timeout = token_timeout_ms_;
-    auto alive = alive_;
-    spawn([this, alive, op, tr, url, timeout]() -> std::function<void()> {
+    spawn([op, tr, url, timeout]() -> Completion {
         qmtkit::cloud::TokenOutcome out = qmtkit::cloud::fetch_token(url, tr, timeout);
         std::string user, pass;
         if (out.result_code == 0 && out.token) {
@@ -318,12 +325,11 @@ void MosquittoNetwork::fetch_token(OpId op, const TokenFetch& req) {
             pass = out.token->password;
         }
         const int code = out.result_code == 0 && !out.token ? 5 : out.result_code;
-        const std::string msg = out.message;               // never carries a secret
-        return [this, alive, op, code, user, pass, msg] {  // runs on the model's thread
-            if (!alive->load()) return;
-            if (log_ && code != 0)
-                log_("token request failed (" + std::to_string(code) + "): " + msg);
-            if (ev_) ev_->net_token(op, code, user, pass);
+        const std::string msg = out.message;                       // never carries a secret
+        return [op, code, user, pass, msg](MosquittoNetwork& n) {  // on the model's thread
+            if (n.log_ && code != 0)
+                n.log_("token request failed (" + std::to_string(code) + "): " + msg);
+            if (n.ev_) n.ev_->net_token(op, code, user, pass);
         };
     });
 }

@@ -61,7 +61,10 @@ class MosquittoNetwork final : public Network {
     void destroy_conn();
     // Runs `job` on a helper thread; what it returns is posted to the model's thread unless the
     // network is gone by then. The thread touches nothing of `this`: only its captures and gate_.
-    void spawn(std::function<std::function<void()>()> job);
+    // Runs `job` on a helper thread. The job holds only its own data (no `this`); what it returns
+    // runs on the model's thread with the network, unless the network has gone by then.
+    using Completion = std::function<void(MosquittoNetwork&)>;
+    void spawn(std::function<Completion()> job);
 
     Post post_;
     Log log_;
@@ -77,7 +80,7 @@ class MosquittoNetwork final : public Network {
     // in its timeout, left to finish on its own) still only uses what it owns.
     struct Gate {
         std::mutex mu;
-        bool open = true;
+        MosquittoNetwork* self = nullptr;  // null once the network is destroyed
         Post post;
     };
     std::shared_ptr<Gate> gate_;

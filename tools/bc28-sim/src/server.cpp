@@ -173,10 +173,12 @@ class Server {
         schedule_poll();
         kick();
 
+        // The log line first: whoever waits for the path on stdout then finds a log that says
+        // nothing more until the module is spoken to.
+        log("serving " + slave_path_);
         std::cout << slave_path_ << "\n";
         if (cfg_.tcp_port >= 0) std::cout << "tcp " << tcp_port << "\n";
         std::cout.flush();
-        log("serving " + slave_path_);
 
         io_.run();
 

@@ -82,6 +82,11 @@ class OutboxPool {
     }
     OutboxRecord* skip_pad(std::size_t off, std::size_t left);
     bool wrapped() const { return head_ < tail_ || (head_ == tail_ && used_ > 0); }
+    // The ring's end from `off` on, when it is too short for a record header: skipped when the
+    // ring wraps (no pad can be written there). 0 otherwise.
+    std::size_t gap(std::size_t off) const {
+        return off != 0 && cap_ - off < sizeof(OutboxRecord) ? cap_ - off : 0;
+    }
 
     std::uint8_t* bytes_;
     std::uint16_t cap_;
