@@ -18,6 +18,7 @@ TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format cl
 FUZZ_PKGS=(clang libclang-rt-14-dev)   # clang++ -fsanitize=fuzzer: libFuzzer is in clang's runtime
 FOOTPRINT_PKGS=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi python3
                 valgrind)   # Cortex-M3 probes; callgrind counts the parser's instructions
+BAREMETAL_PKGS=(qemu-system-arm)   # the example firmware on an emulated MPS2-AN385 (tests/baremetal)
 
 ensure_packages() {
     local missing=()
@@ -60,7 +61,7 @@ cmd_demo() {
 
 cmd_test() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}" \
-                    "${FOOTPRINT_PKGS[@]}"
+                    "${FOOTPRINT_PKGS[@]}" "${BAREMETAL_PKGS[@]}"
     local start=$SECONDS rc=0
     echo "==> normal build (dev preset): every test"
     build dev

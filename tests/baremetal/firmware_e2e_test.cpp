@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -115,6 +116,8 @@ class FirmwareE2E : public ::testing::Test {
             << "stack high-water: " << used << " B of " << size << " B\nram: " << r[1] << " B\n";
     }
 
+    void run_with_fault(const std::string& fault, const std::string& stack_file);
+
     std::string dir_;
 };
 
@@ -145,10 +148,12 @@ TEST_F(FirmwareE2E, TwentyQos1ReadingsArriveAndStopReachesTheFirmware) {
     const auto all = log.snapshot();
     ASSERT_EQ(all.size(), 20u);
     for (int n = 1; n <= 20; ++n) EXPECT_EQ(all[n - 1].payload, "n=" + std::to_string(n));
+    std::cout << qemu_output();
     record_stack("stack-high-water.txt");
 }
 
-TEST_F(FirmwareE2E, LinkDropMidRunLosesNoQos1Reading) {
+// A fault on the link after the subscriber saw n=5; the firmware must recover and lose nothing.
+void FirmwareE2E::run_with_fault(const std::string& fault, const std::string& stack_file) {
     Broker broker;
     broker.start();
     const std::string image = build_image(broker.port());
@@ -161,9 +166,7 @@ TEST_F(FirmwareE2E, LinkDropMidRunLosesNoQos1Reading) {
     auto qemu =
         start_qemu("tcp:127.0.0.1:" + std::to_string(sim.tcp_port()) + ",nodelay=on", image);
     ASSERT_TRUE(log.wait_for(kTelemetry, "n=5", 30s)) << qemu_output() << sim.log();
-    // The link goes down under the firmware: socket closed, +QMTSTAT: 0,7, what was in flight
-    // discarded by the module.
-    EXPECT_EQ(sim.control("drop").rfind("OK", 0), 0u);
+    EXPECT_EQ(sim.control(fault).rfind("OK", 0), 0u);
     // At least once: every reading arrives (duplicates allowed), then `stop` goes out, to a
     // subscription the firmware has re-made (it publishes only after it).
     ASSERT_TRUE(log.wait(has_all_readings, 45s)) << qemu_output() << sim.log();
@@ -172,7 +175,7 @@ TEST_F(FirmwareE2E, LinkDropMidRunLosesNoQos1Reading) {
     const auto rc = qemu->wait(kRunLimit);
     ASSERT_TRUE(rc.has_value()) << "the firmware did not finish\n" << qemu_output();
     EXPECT_EQ(*rc, 0) << qemu_output() << sim.log();
-    // The drop was real: the firmware came online a second time.
+    // The fault was real: the firmware came online a second time.
     std::smatch m;
     const std::string out = qemu_output();
     ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(link sessions (\d+))"))) << out;
@@ -180,7 +183,19 @@ TEST_F(FirmwareE2E, LinkDropMidRunLosesNoQos1Reading) {
     for (const auto& e : log.snapshot())
         EXPECT_TRUE(std::regex_match(e.payload, std::regex(R"(n=([1-9]|1[0-9]|20))")))
             << "a foreign payload: " << e.payload;
-    record_stack("stack-high-water-link-drop.txt");
+    std::cout << out;
+    record_stack(stack_file);
+}
+
+// The link goes down under the firmware: socket closed, +QMTSTAT: 0,7, what was in flight
+// discarded by the module.
+TEST_F(FirmwareE2E, LinkDropMidRunLosesNoQos1Reading) {
+    run_with_fault("drop", "stack-high-water-link-drop.txt");
+}
+
+// A silent detach: no +QMTSTAT at all, publishes answered +CME ERROR: 3 from then on.
+TEST_F(FirmwareE2E, SilentDetachMidRunLosesNoQos1Reading) {
+    run_with_fault("drop 0", "stack-high-water-silent-drop.txt");
 }
 
 TEST_F(FirmwareE2E, MissingImageIsReportedWithANonZeroExit) {

@@ -25,12 +25,12 @@ struct CmsdkUart0 {
     static constexpr std::uint32_t kTxEn = 1u << 0, kRxEn = 1u << 1,      // CTRL
         kTxIntEn = 1u << 2, kRxIntEn = 1u << 3;
 
-    // 8N1 at `baud`; both interrupts enabled in the UART and the NVIC.
+    // 8N1 at `baud`; both interrupts enabled in the UART, RX in the NVIC (TX once there is
+    // something to send).
     static void init(std::uint32_t baud) {
         bauddiv() = kCpuHz / baud;  // 16 at least (the UART ignores lower divisors)
         ctrl() = kTxEn | kRxEn | kTxIntEn | kRxIntEn;
         cortex_m3::irq_enable(kRxIrq);
-        cortex_m3::irq_enable(kTxIrq);
     }
 
     // ---- UartLink's port (qmtkit/baremetal/uart_link.hpp)
@@ -39,16 +39,21 @@ struct CmsdkUart0 {
     // Write-one-to-clear, before DATA is read: reading DATA lets the next byte in, which sets
     // the flag again; clearing after the read would lose that byte's interrupt.
     static void rx_ack() { intstatus() = kRxInt; }
-    static void rx_irq_mask() { cortex_m3::irq_disable(kRxIrq); }
-    static void rx_irq_repend() {
+    static void rx_irq_off() { cortex_m3::irq_disable(kRxIrq); }
+    // The flag was cleared before the byte left behind: pended by hand.
+    static void rx_irq_on() {
         cortex_m3::irq_pend(kRxIrq);
         cortex_m3::irq_enable(kRxIrq);
     }
     static bool tx_ready() { return (state() & kTxFull) == 0; }
     static void tx_put(std::uint8_t b) { data() = b; }
     static void tx_ack() { intstatus() = kTxInt; }
-    static void tx_irq_mask() { cortex_m3::irq_disable(kTxIrq); }
-    static void tx_irq_unmask() { cortex_m3::irq_enable(kTxIrq); }
+    // The TX interrupt is an event (a byte went out): an idle UART raises none, so it is pended.
+    static void tx_irq_on() {
+        cortex_m3::irq_pend(kTxIrq);
+        cortex_m3::irq_enable(kTxIrq);
+    }
+    static void tx_irq_off() { cortex_m3::irq_disable(kTxIrq); }
 };
 
 }  // namespace qmtkit::baremetal::mps2
