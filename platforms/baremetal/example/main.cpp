@@ -25,7 +25,9 @@ constexpr std::uint32_t kBaud = 115200;
 constexpr qmtkit::Instant kGiveUpMs = 120000;
 constexpr qmtkit::Instant kStopMs = 5000;  // DISC + CLOSE at the end
 
-// An RX ring of one +QMTRECV line at CompactConfig's limit; TX holds a PUB with its payload.
+// RX: a +QMTRECV line at CompactConfig's limit (352 B) and what follows it while the superloop
+// feeds it. TX: the engine writes what fits and retries, so any size works; 256 B takes a short
+// PUB command and its payload in one go.
 bm::UartLink<bm::mps2::CmsdkUart0, 512, 256> uart;
 bm::MillisecondTick tick;
 extern qmt::Client<qmt::CompactConfig> client;
@@ -47,11 +49,8 @@ qmtkit::cloud::ProfileStore profile;  // configure() copies it; kept static, off
     bm::semihosting::exit(code);
 }
 
-[[noreturn]] void fail(std::uint32_t code, std::string_view what, std::string_view detail = {}) {
-    Line l;
-    l << "FAIL: " << what;
-    if (!detail.empty()) l << ": " << detail;
-    l.emit();
+[[noreturn]] void fail(std::uint32_t code, std::string_view what) {
+    (Line() << "FAIL: " << what).emit();
     finish(code);
 }
 
@@ -108,7 +107,11 @@ int main() {
     }
     const std::string_view device =
         !image->device_name.empty() ? image->device_name : image->client_id;
-    if (!client.configure(profile.session)) fail(3, "the image's session was refused");
+    if (const auto c = client.configure(profile.session); !c) {
+        (Line() << "FAIL: the image's session was refused: " << qmt::to_string(c.error().code))
+            .emit();
+        finish(3);
+    }
     if (!app.begin(device)) fail(3, app.fault());
     {
         Line l;
@@ -116,7 +119,10 @@ int main() {
            << device)
             .emit();
     }
-    if (!client.start(tick.now())) fail(3, "the client did not start");
+    if (const auto s = client.start(tick.now()); !s) {
+        (Line() << "FAIL: the client did not start: " << qmt::to_string(s.error().code)).emit();
+        finish(3);
+    }
 
     for (;;) {
         const qmtkit::Instant now = turn();
