@@ -171,9 +171,8 @@ void FirmwareE2E::run_with_fault(const std::string& fault, const std::string& st
     ASSERT_TRUE(log.wait_for(kTelemetry, "n=5", 30s)) << qemu_output() << sim.log();
     EXPECT_EQ(sim.control(fault).rfind("OK", 0), 0u);
     // At least once: every reading arrives (duplicates allowed). Then `stop`, retained: the
-    // last readings may have come before the firmware's new session subscribed again (it
-    // subscribes before it publishes, but a reading acknowledged before the fault is not
-    // sent again), and a retained message reaches a subscription made later.
+    // last readings can arrive before the firmware has even noticed the fault, so its new
+    // session may not have subscribed yet, and a retained message reaches a later subscription.
     ASSERT_TRUE(log.wait(has_all_readings, 75s)) << qemu_output() << sim.log();
     MqttClient commander(broker.host(), broker.port());
     ASSERT_TRUE(commander.publish(kCmd, "stop", 1, /*retain=*/true));
