@@ -69,24 +69,6 @@ void connect(const SessionStore& s, ArgWriter& w) {
     if (!password.empty()) w.quoted(password);
 }
 
-bool without_aliauth(const SessionStore& s) {
-    return !s.use_aliauth();
-}
-bool without_tenauth(const SessionStore& s) {
-    return !s.use_tenauth();
-}
-
-bool attach_info(std::string_view line, std::int32_t& out) {
-    const AttachInfo a = decode_attach(line);
-    if (a.ok) out = a.attached ? 1 : 0;
-    return a.ok;
-}
-bool conn_state_info(std::string_view line, std::int32_t& out) {
-    const ConnStateInfo c = decode_conn_state(line);
-    if (c.ok) out = c.state;
-    return c.ok;
-}
-
 StepResult open_result(std::string_view line) {
     const OpenReply r = decode_open(line);
     if (!r.ok) return {at::ResultVerdict::not_mine};
@@ -125,50 +107,66 @@ StepResult tenauth_result(std::string_view line) {
 
 }  // namespace
 
+bool read_info(Rule rule, std::string_view line, std::int32_t& out) {
+    if (rule == Rule::poll) {
+        const AttachInfo a = decode_attach(line);
+        if (a.ok) out = a.attached ? 1 : 0;
+        return a.ok;
+    }
+    if (rule == Rule::check) {
+        const ConnStateInfo c = decode_conn_state(line);
+        if (c.ok) out = c.state;
+        return c.ok;
+    }
+    return false;
+}
+
+const at::CommandSpec& other_spelling(const at::CommandSpec& c) {
+    return &c == &at::cmd::tenauth ? at::cmd::enauth : at::cmd::enauth_test;
+}
+
+template <std::size_t N>
+constexpr bool in_step_order(const Supervisor::StepSpec (&rows)[N]) {
+    for (std::size_t i = 0; i < N; ++i) {
+        if (static_cast<std::size_t>(rows[i].step) != i) return false;
+    }
+    return true;
+}
+
 const Supervisor::StepSpec& Supervisor::spec_of(Step s) {
     using L = LinkState;
+    using R = Rule;
     namespace cmd = at::cmd;
+    constexpr std::uint8_t kKeep = kKeepsState;
     // clang-format off
-    using S = StepSpec;
     static constexpr StepSpec kScript[] = {
-        //  step                 state            command              args            on success           back off to
-        S{Step::sync,          L::syncing,       &cmd::at,            nullptr,        Step::echo_off,      Step::sync}.with(Rule::probe),
-        S{Step::echo_off,      L::configuring,   &cmd::echo_off,      nullptr,        Step::cmee,          Step::sync},
-        S{Step::cmee,          L::configuring,   &cmd::cmee,          one,            Step::version,       Step::sync},
-        S{Step::version,       L::configuring,   &cmd::cfg_version,   version,        Step::keepalive,     Step::sync},
-        S{Step::keepalive,     L::configuring,   &cmd::cfg_keepalive, keepalive,      Step::session,       Step::sync},
-        S{Step::session,       L::configuring,   &cmd::cfg_session,   clean_session,  Step::timeout,       Step::sync},
-        S{Step::timeout,       L::configuring,   &cmd::cfg_timeout,   timeout,        Step::will,          Step::sync}.with(Rule::settings),
-        S{Step::will,          L::configuring,   &cmd::cfg_will,      will,           Step::aliauth,       Step::sync},
-        S{Step::aliauth,       L::configuring,   &cmd::cfg_aliauth,   aliauth,        Step::attach,        Step::sync}
-            .skipped_if(without_aliauth, Step::attach),
-        S{Step::attach,        L::attaching,     &cmd::attach_query,  nullptr,        Step::tenauth_probe, Step::sync}.with(Rule::poll)
-            .reads(attach_info),
-        S{Step::tenauth_probe, L::authorizing,   &cmd::tenauth_test,  nullptr,        Step::tenauth,       Step::sync}.with(Rule::spelling)
-            .skipped_if(without_tenauth, Step::open).or_spelled(cmd::enauth_test),
-        S{Step::tenauth,       L::authorizing,   &cmd::tenauth,       tenauth,        Step::open,          Step::sync}.keeps_state()
-            .decodes(tenauth_result).or_spelled(cmd::enauth),
-        S{Step::open,          L::opening,       &cmd::open,          open,           Step::connect,       Step::attach}.with(Rule::open)
-            .decodes(open_result),
-        S{Step::close_first,   L::opening,       &cmd::close,         zero,           Step::open,          Step::open}.with(Rule::close_first)
-            .keeps_state().decodes(close_result),
-        S{Step::connect,       L::connecting,    &cmd::conn,          connect,        Step::subscribe,     Step::close_first}.with(Rule::packet_wait)
-            .decodes(conn_result),
-        S{Step::subscribe,     L::subscribing,   nullptr,             nullptr,        Step::online,        Step::sync}
-            .does(&Supervisor::enter_subscribe),
-        S{Step::online,        L::online,        nullptr,             nullptr,        Step::online,        Step::sync}
-            .does(&Supervisor::enter_online),
-        S{Step::disconnect,    L::disconnecting, &cmd::disc,          zero,           Step::close,         Step::sync}.decodes(disc_result),
-        S{Step::close,         L::disconnecting, &cmd::close,         zero,           Step::stopped,       Step::sync}.keeps_state()
-            .decodes(close_result),
-        S{Step::stopped,       L::stopped,       nullptr,             nullptr,        Step::stopped,       Step::stopped}
-            .does(&Supervisor::enter_stopped),
-        S{Step::check,         L::online,        &cmd::conn_query,    nullptr,        Step::check,         Step::sync}.with(Rule::check)
-            .keeps_state().reads(conn_state_info),
+        // step               state            on success           back off to        rule           flags                         skip to       command              args           result
+        {Step::sync,          L::syncing,      Step::echo_off,      Step::sync,        R::probe,      0,                            Step::sync,   &cmd::at,            nullptr,       nullptr},
+        {Step::echo_off,      L::configuring,  Step::cmee,          Step::sync,        R::plain,      0,                            Step::sync,   &cmd::echo_off,      nullptr,       nullptr},
+        {Step::cmee,          L::configuring,  Step::version,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cmee,          one,           nullptr},
+        {Step::version,       L::configuring,  Step::keepalive,     Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_version,   version,       nullptr},
+        {Step::keepalive,     L::configuring,  Step::session,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_keepalive, keepalive,     nullptr},
+        {Step::session,       L::configuring,  Step::timeout,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_session,   clean_session, nullptr},
+        {Step::timeout,       L::configuring,  Step::will,          Step::sync,        R::settings,   0,                            Step::sync,   &cmd::cfg_timeout,   timeout,       nullptr},
+        {Step::will,          L::configuring,  Step::aliauth,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_will,      will,          nullptr},
+        {Step::aliauth,       L::configuring,  Step::attach,        Step::sync,        R::plain,      kSkipNoAliauth,               Step::attach, &cmd::cfg_aliauth,   aliauth,       nullptr},
+        {Step::attach,        L::attaching,    Step::tenauth_probe, Step::sync,        R::poll,       0,                            Step::sync,   &cmd::attach_query,  nullptr,       nullptr},
+        {Step::tenauth_probe, L::authorizing,  Step::tenauth,       Step::sync,        R::spelling,   kSkipNoTenauth | kAltSpelling, Step::open,  &cmd::tenauth_test,  nullptr,       nullptr},
+        {Step::tenauth,       L::authorizing,  Step::open,          Step::sync,        R::plain,      kKeep | kAltSpelling,         Step::sync,   &cmd::tenauth,       tenauth,       tenauth_result},
+        {Step::open,          L::opening,      Step::connect,       Step::attach,      R::open,       0,                            Step::sync,   &cmd::open,          open,          open_result},
+        {Step::close_first,   L::opening,      Step::open,          Step::open,        R::close_first, kKeep,                       Step::sync,   &cmd::close,         zero,          close_result},
+        {Step::connect,       L::connecting,   Step::subscribe,     Step::close_first, R::packet_wait, 0,                           Step::sync,   &cmd::conn,          connect,       conn_result},
+        {Step::subscribe,     L::subscribing,  Step::online,        Step::sync,        R::subscribe,  0,                            Step::sync,   nullptr,             nullptr,       nullptr},
+        {Step::online,        L::online,       Step::online,        Step::sync,        R::online,     0,                            Step::sync,   nullptr,             nullptr,       nullptr},
+        {Step::disconnect,    L::disconnecting, Step::close,        Step::sync,        R::plain,      0,                            Step::sync,   &cmd::disc,          zero,          disc_result},
+        {Step::close,         L::disconnecting, Step::stopped,      Step::sync,        R::plain,      kKeep,                        Step::sync,   &cmd::close,         zero,          close_result},
+        {Step::stopped,       L::stopped,      Step::stopped,       Step::stopped,     R::stopped,    0,                            Step::sync,   nullptr,             nullptr,       nullptr},
+        {Step::check,         L::online,       Step::check,         Step::sync,        R::check,      kKeep,                        Step::sync,   &cmd::conn_query,    nullptr,       nullptr},
     };
     // clang-format on
     static_assert(sizeof(kScript) / sizeof(kScript[0]) == static_cast<std::size_t>(Step::check) + 1,
-                  "one row per step, in Step order");
+                  "one row per step");
+    static_assert(in_step_order(kScript), "rows in Step order");
     return kScript[static_cast<std::size_t>(s)];
 }
 

@@ -84,14 +84,20 @@ void Supervisor::go(Step s) {
 void Supervisor::issue() {
     const StepSpec& row = spec_of(step_);
     wake_at_ = kNever;
-    if (row.skip != nullptr && row.skip(session_)) return go(row.skip_to);
-    if (row.announce) set_state(row.state);
+    if (((row.flags & kSkipNoAliauth) && !session_.use_aliauth()) ||
+        ((row.flags & kSkipNoTenauth) && !session_.use_tenauth()))
+        return go(row.skip_to);
+    if (!(row.flags & kKeepsState)) set_state(row.state);
     if (row.rule == Rule::spelling && tenauth_probed_) return go(row.on_ok);  // known already
-    if (row.action != nullptr) return (this->*row.action)();
+    if (row.command == nullptr) {
+        if (row.rule == Rule::subscribe) return enter_subscribe();
+        if (row.rule == Rule::online) return enter_online();
+        return enter_stopped();
+    }
     if (row.rule == Rule::check) ++ctx_.stats.link_checks;
     info_ = -1;
     const at::CommandSpec& command =
-        tenauth_alt_ && row.alt_command != nullptr ? *row.alt_command : *row.command;
+        tenauth_alt_ && (row.flags & kAltSpelling) ? other_spelling(*row.command) : *row.command;
     const at::Timeouts t{0, row.rule == Rule::packet_wait ? ctx_.packet_wait() : 0};
     auto r = ctx_.engine.submit_with(command, this, static_cast<std::uint32_t>(step_), t,
                                      [&](at::ArgWriter& w) {
@@ -241,7 +247,7 @@ void Supervisor::enter_stopped() {
 void Supervisor::on_info(const at::CommandRef& r, std::string_view line) {
     const StepSpec& row = spec_of(static_cast<Step>(r.tag));
     std::int32_t v = -1;
-    if (row.info != nullptr && row.info(line, v)) info_ = v;
+    if (read_info(row.rule, line, v)) info_ = v;
 }
 
 void Supervisor::on_final(const at::CommandRef& r, const at::Outcome& o) {
