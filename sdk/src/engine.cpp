@@ -86,6 +86,21 @@ EngineCore::EngineCore(Writer& writer, const detail::Storage& storage)
 
 // ---------------------------------------------------------------- submitting
 
+Expected<std::uint32_t, AtError> EngineCore::submit_args(const CommandSpec& spec,
+                                                         CommandHandler* handler, std::uint32_t tag,
+                                                         Timeouts timeouts, WriteArgs write_args,
+                                                         void* context) {
+    if (q_count_ >= storage_.queue_depth)
+        return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
+    // Written straight into the pool's free end, one byte kept for the CR. Past the room there
+    // it is only measured: "too long" and "no room just now" differ.
+    const std::size_t room = storage_.pool_size - pool_used_;
+    ArgWriter w(storage_.pool + pool_used_, room > 0 ? room - 1 : 0, storage_.command_capacity - 1);
+    if (!begin(spec, w)) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
+    write_args(context, w);
+    return commit(spec, handler, tag, timeouts, w);
+}
+
 bool EngineCore::begin(const CommandSpec& spec, ArgWriter& w) {
     w.append_text("AT");
     w.append_text(spec.name);
