@@ -45,11 +45,11 @@ void will(const SessionStore& s, ArgWriter& w) {
     w.integer(0).integer(1).integer(k.qos).integer(k.retain ? 1 : 0);
     w.quoted(k.topic).quoted(k.message);
 }
-void aliauth(const SessionStore& s, ArgWriter& w) {
+[[maybe_unused]] void aliauth(const SessionStore& s, ArgWriter& w) {
     const AliAuth a = s.aliauth();
     w.integer(0).quoted(a.product_key).quoted(a.device_name).quoted(a.device_secret);
 }
-void tenauth(const SessionStore& s, ArgWriter& w) {
+[[maybe_unused]] void tenauth(const SessionStore& s, ArgWriter& w) {
     const TenAuth t = s.tenauth();
     w.quoted(t.product_id).quoted(t.device_name).quoted(t.product_id, '@', t.device_name);
     w.quoted(t.device_secret).integer(t.expire_days);
@@ -90,7 +90,7 @@ StepResult conn_result(std::string_view line) {
     if (r.result == PacketResult::retransmission) return {at::ResultVerdict::intermediate};
     return {at::ResultVerdict::done, outcome_of(r)};
 }
-StepResult tenauth_result(std::string_view line) {
+[[maybe_unused]] StepResult tenauth_result(std::string_view line) {
     const TenAuthReply r = decode_tenauth(line);
     if (!r.ok) return {at::ResultVerdict::not_mine};
     StepResult s{at::ResultVerdict::done, outcome_of(r)};
@@ -122,6 +122,7 @@ bool read_info(Rule rule, std::string_view line, std::int32_t& out) {
 }
 
 const at::CommandSpec& other_spelling(const at::CommandSpec& c) {
+    if (!QMTKIT_TENAUTH) return c;
     return &c == &at::cmd::tenauth ? at::cmd::enauth : at::cmd::enauth_test;
 }
 
@@ -138,6 +139,13 @@ const Supervisor::StepSpec& Supervisor::spec_of(Step s) {
     using R = Rule;
     namespace cmd = at::cmd;
     constexpr std::uint8_t kKeep = kKeepsState;
+    // Compiled out, the steps stay (always skipped: use_tenauth() is constant false) and reach
+    // nothing; AT stands in for their commands, never sent.
+    constexpr StepSpec::Args kAliauth = QMTKIT_ALIAUTH ? aliauth : nullptr;
+    constexpr StepSpec::Args kTenauth = QMTKIT_TENAUTH ? tenauth : nullptr;
+    constexpr StepSpec::Decode kTenauthResult = QMTKIT_TENAUTH ? tenauth_result : nullptr;
+    constexpr const at::CommandSpec* kTenauthTest = QMTKIT_TENAUTH ? &cmd::tenauth_test : &cmd::at;
+    constexpr const at::CommandSpec* kTenauthCmd = QMTKIT_TENAUTH ? &cmd::tenauth : &cmd::at;
     // clang-format off
     static constexpr StepSpec kScript[] = {
         // step               state            on success           back off to        rule           flags                         skip to       command              args           result
@@ -149,10 +157,10 @@ const Supervisor::StepSpec& Supervisor::spec_of(Step s) {
         {Step::session,       L::configuring,  Step::timeout,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_session,   clean_session, nullptr},
         {Step::timeout,       L::configuring,  Step::will,          Step::sync,        R::settings,   0,                            Step::sync,   &cmd::cfg_timeout,   timeout,       nullptr},
         {Step::will,          L::configuring,  Step::aliauth,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_will,      will,          nullptr},
-        {Step::aliauth,       L::configuring,  Step::attach,        Step::sync,        R::plain,      kSkipNoAliauth,               Step::attach, &cmd::cfg_aliauth,   aliauth,       nullptr},
+        {Step::aliauth,       L::configuring,  Step::attach,        Step::sync,        R::plain,      kSkipNoAliauth,               Step::attach, &cmd::cfg_aliauth,   kAliauth,      nullptr},
         {Step::attach,        L::attaching,    Step::tenauth_probe, Step::sync,        R::poll,       0,                            Step::sync,   &cmd::attach_query,  nullptr,       nullptr},
-        {Step::tenauth_probe, L::authorizing,  Step::tenauth,       Step::sync,        R::spelling,   kSkipNoTenauth | kAltSpelling, Step::open,  &cmd::tenauth_test,  nullptr,       nullptr},
-        {Step::tenauth,       L::authorizing,  Step::open,          Step::sync,        R::plain,      kKeep | kAltSpelling,         Step::sync,   &cmd::tenauth,       tenauth,       tenauth_result},
+        {Step::tenauth_probe, L::authorizing,  Step::tenauth,       Step::sync,        R::spelling,   kSkipNoTenauth | kAltSpelling, Step::open,  kTenauthTest,        nullptr,       nullptr},
+        {Step::tenauth,       L::authorizing,  Step::open,          Step::sync,        R::plain,      kKeep | kSkipNoTenauth | kAltSpelling, Step::open, kTenauthCmd,         kTenauth,      kTenauthResult},
         {Step::open,          L::opening,      Step::connect,       Step::attach,      R::open,       0,                            Step::sync,   &cmd::open,          open,          open_result},
         {Step::close_first,   L::opening,      Step::open,          Step::open,        R::close_first, kKeep,                       Step::sync,   &cmd::close,         zero,          close_result},
         {Step::connect,       L::connecting,   Step::subscribe,     Step::close_first, R::packet_wait, 0,                           Step::sync,   &cmd::conn,          connect,       conn_result},
