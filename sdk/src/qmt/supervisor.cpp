@@ -1,6 +1,5 @@
 #include "qmtkit/qmt/supervisor.hpp"
 
-#include "qmtkit/common/arith.hpp"
 #include "qmtkit/qmt/errors.hpp"
 #include "qmtkit/qmt/outbox.hpp"
 #include "qmtkit/qmt/replies.hpp"
@@ -113,21 +112,22 @@ void Supervisor::wait_then(Step s, Millis delay) {
 }
 
 void Supervisor::back_off(Step resume) {
-    // Exponential, capped, with jitter from a seeded xorshift so runs are reproducible.
-    std::uint64_t d = backoff_.initial;
-    for (std::uint8_t i = 0; i < attempt_ && d < backoff_.max; ++i) d *= 2u;
-    if (d > backoff_.max) d = backoff_.max;
+    // Exponential, capped, with jitter from a seeded xorshift so runs are reproducible. All in
+    // 32 bits (no 64-bit multiply or division on a 32-bit MCU): doubling stops at the cap, and
+    // d * j / 100 is (d / 100) * j + (d % 100) * j / 100, exact for j <= 100.
+    const Millis cap = backoff_.max;
+    Millis d = backoff_.initial;
+    for (std::uint8_t i = 0; i < attempt_ && d < cap; ++i) d = d > cap / 2 ? cap : d * 2u;
+    if (d > cap) d = cap;
     rng_ ^= rng_ << 13;
     rng_ ^= rng_ >> 17;
     rng_ ^= rng_ << 5;
-    // No 64-bit division (a runtime helper on a 32-bit MCU): div_small(), and a 32-bit modulus
-    // whenever the range fits 32 bits (a wider range leaves rng_ as it is anyway).
-    const std::uint64_t spread = div_small(d * backoff_.jitter_percent, 100).quot;
+    const std::uint32_t j = backoff_.jitter_percent < 100 ? backoff_.jitter_percent : 100u;
+    const std::uint32_t spread = (d / 100u) * j + (d % 100u) * j / 100u;
     if (spread > 0) {
-        const std::uint64_t range = 2u * spread + 1u;
-        const std::uint32_t jitter =
-            range > 0xFFFFFFFFu ? rng_ : rng_ % static_cast<std::uint32_t>(range);
-        d = d - spread + jitter;
+        // 2 * spread + 1 values; past 32 bits, any rng_ is in range.
+        const std::uint32_t jitter = spread >= 0x80000000u ? rng_ : rng_ % (2u * spread + 1u);
+        d = d - spread + jitter;  // modulo 2^32, as the wait was always cut to 32 bits
     }
     if (attempt_ < 30) ++attempt_;
     set_state(LinkState::backing_off);
