@@ -11,6 +11,7 @@ namespace qmtkit::qmt::detail {
 namespace {
 
 using at::ArgWriter;
+using detail::read_ints;
 using Args = void (*)(const SessionStore&, ArgWriter&);
 
 const Settings& settings(const SessionStore& s) {
@@ -69,27 +70,6 @@ void connect(const SessionStore& s, ArgWriter& w) {
     if (!password.empty()) w.quoted(password);
 }
 
-StepResult open_result(std::string_view line) {
-    const OpenReply r = decode_open(line);
-    if (!r.ok) return {at::ResultVerdict::not_mine};
-    return {at::ResultVerdict::done, outcome_of(r)};
-}
-StepResult close_result(std::string_view line) {
-    const CloseReply r = decode_close(line, "+QMTCLOSE");
-    if (!r.ok) return {at::ResultVerdict::not_mine};
-    return {at::ResultVerdict::done, outcome_of(r)};
-}
-StepResult disc_result(std::string_view line) {
-    const CloseReply r = decode_close(line, "+QMTDISC");
-    if (!r.ok) return {at::ResultVerdict::not_mine};
-    return {at::ResultVerdict::done, outcome_of(r)};
-}
-StepResult conn_result(std::string_view line) {
-    const ConnReply r = decode_conn(line);
-    if (!r.ok) return {at::ResultVerdict::not_mine};
-    if (r.result == PacketResult::retransmission) return {at::ResultVerdict::intermediate};
-    return {at::ResultVerdict::done, outcome_of(r)};
-}
 [[maybe_unused]] StepResult tenauth_result(std::string_view line) {
     const TenAuthReply r = decode_tenauth(line);
     if (!r.ok) return {at::ResultVerdict::not_mine};
@@ -108,17 +88,44 @@ StepResult conn_result(std::string_view line) {
 }  // namespace
 
 bool read_info(Rule rule, std::string_view line, std::int32_t& out) {
-    if (rule == Rule::poll) {
-        const AttachInfo a = decode_attach(line);
-        if (a.ok) out = a.attached ? 1 : 0;
-        return a.ok;
+    std::int32_t v[2] = {-1, -1};
+    if (rule == Rule::poll) {  // +CGATT:<state> (decode_attach)
+        if (read_ints(line, "+CGATT", v, 1) < 1) return false;
+        out = v[0] == 1 ? 1 : 0;
+        return true;
     }
-    if (rule == Rule::check) {
-        const ConnStateInfo c = decode_conn_state(line);
-        if (c.ok) out = c.state;
-        return c.ok;
+    // +QMTCONN: 0,<state> (decode_conn_state)
+    if (rule != Rule::check || read_ints(line, "+QMTCONN", v, 2) < 2) return false;
+    out = v[1];
+    return true;
+}
+
+StepResult decode_result(Reply kind, std::string_view line) {
+    using V = at::ResultVerdict;
+    if (kind == Reply::none) return {};
+    if (QMTKIT_TENAUTH && kind == Reply::tenauth) return tenauth_result(line);
+    // "+QMTOPEN: 0,<result>", "+QMTCLOSE / +QMTDISC: 0,<result>", "+QMTCONN: 0,<result>[,<ret>]":
+    // the shapes of decode_open / decode_close / decode_conn, read once for all of them.
+    static constexpr std::string_view kPrefix[] = {"", "+QMTOPEN", "+QMTCLOSE", "+QMTDISC",
+                                                   "+QMTCONN"};
+    std::int32_t v[3] = {0, 0, -1};
+    if (kind > Reply::conn || read_ints(line, kPrefix[static_cast<int>(kind)], v, 3) < 2)
+        return {V::not_mine};
+    switch (kind) {
+        case Reply::open:
+            return {V::done, outcome_of(OpenReply{true, static_cast<OpenResult>(v[1])})};
+        case Reply::conn: {
+            if (v[1] == 1) return {V::intermediate};  // a retransmission report
+            ConnReply r;
+            r.ok = true;
+            r.result = v[1] == 0 ? PacketResult::acked : PacketResult::failed;
+            r.code = v[1];
+            r.ret = v[2];  // -1 when absent
+            return {V::done, outcome_of(r)};
+        }
+        default:  // close, disc
+            return {V::done, outcome_of(CloseReply{true, v[1]})};
     }
-    return false;
 }
 
 const at::CommandSpec& other_spelling(const at::CommandSpec& c) {
@@ -143,33 +150,32 @@ const Supervisor::StepSpec& Supervisor::spec_of(Step s) {
     // nothing; AT stands in for their commands, never sent.
     constexpr StepSpec::Args kAliauth = QMTKIT_ALIAUTH ? aliauth : nullptr;
     constexpr StepSpec::Args kTenauth = QMTKIT_TENAUTH ? tenauth : nullptr;
-    constexpr StepSpec::Decode kTenauthResult = QMTKIT_TENAUTH ? tenauth_result : nullptr;
     constexpr const at::CommandSpec* kTenauthTest = QMTKIT_TENAUTH ? &cmd::tenauth_test : &cmd::at;
     constexpr const at::CommandSpec* kTenauthCmd = QMTKIT_TENAUTH ? &cmd::tenauth : &cmd::at;
     // clang-format off
     static constexpr StepSpec kScript[] = {
-        // step               state            on success           back off to        rule           flags                         skip to       command              args           result
-        {Step::sync,          L::syncing,      Step::echo_off,      Step::sync,        R::probe,      0,                            Step::sync,   &cmd::at,            nullptr,       nullptr},
-        {Step::echo_off,      L::configuring,  Step::cmee,          Step::sync,        R::plain,      0,                            Step::sync,   &cmd::echo_off,      nullptr,       nullptr},
-        {Step::cmee,          L::configuring,  Step::version,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cmee,          one,           nullptr},
-        {Step::version,       L::configuring,  Step::keepalive,     Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_version,   version,       nullptr},
-        {Step::keepalive,     L::configuring,  Step::session,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_keepalive, keepalive,     nullptr},
-        {Step::session,       L::configuring,  Step::timeout,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_session,   clean_session, nullptr},
-        {Step::timeout,       L::configuring,  Step::will,          Step::sync,        R::settings,   0,                            Step::sync,   &cmd::cfg_timeout,   timeout,       nullptr},
-        {Step::will,          L::configuring,  Step::aliauth,       Step::sync,        R::plain,      0,                            Step::sync,   &cmd::cfg_will,      will,          nullptr},
-        {Step::aliauth,       L::configuring,  Step::attach,        Step::sync,        R::plain,      kSkipNoAliauth,               Step::attach, &cmd::cfg_aliauth,   kAliauth,      nullptr},
-        {Step::attach,        L::attaching,    Step::tenauth_probe, Step::sync,        R::poll,       0,                            Step::sync,   &cmd::attach_query,  nullptr,       nullptr},
-        {Step::tenauth_probe, L::authorizing,  Step::tenauth,       Step::sync,        R::spelling,   kSkipNoTenauth | kAltSpelling, Step::open,  kTenauthTest,        nullptr,       nullptr},
-        {Step::tenauth,       L::authorizing,  Step::open,          Step::sync,        R::plain,      kKeep | kSkipNoTenauth | kAltSpelling, Step::open, kTenauthCmd,         kTenauth,      kTenauthResult},
-        {Step::open,          L::opening,      Step::connect,       Step::attach,      R::open,       0,                            Step::sync,   &cmd::open,          open,          open_result},
-        {Step::close_first,   L::opening,      Step::open,          Step::open,        R::close_first, kKeep,                       Step::sync,   &cmd::close,         zero,          close_result},
-        {Step::connect,       L::connecting,   Step::subscribe,     Step::close_first, R::packet_wait, 0,                           Step::sync,   &cmd::conn,          connect,       conn_result},
-        {Step::subscribe,     L::subscribing,  Step::online,        Step::sync,        R::subscribe,  0,                            Step::sync,   nullptr,             nullptr,       nullptr},
-        {Step::online,        L::online,       Step::online,        Step::sync,        R::online,     0,                            Step::sync,   nullptr,             nullptr,       nullptr},
-        {Step::disconnect,    L::disconnecting, Step::close,        Step::sync,        R::plain,      0,                            Step::sync,   &cmd::disc,          zero,          disc_result},
-        {Step::close,         L::disconnecting, Step::stopped,      Step::sync,        R::plain,      kKeep,                        Step::sync,   &cmd::close,         zero,          close_result},
-        {Step::stopped,       L::stopped,      Step::stopped,       Step::stopped,     R::stopped,    0,                            Step::sync,   nullptr,             nullptr,       nullptr},
-        {Step::check,         L::online,       Step::check,         Step::sync,        R::check,      kKeep,                        Step::sync,   &cmd::conn_query,    nullptr,       nullptr},
+        // step               state             on success           back off to        rule            flags                                  skip to       result          command              args
+        {Step::sync,          L::syncing,       Step::echo_off,      Step::sync,        R::probe,       0,                                     Step::sync,   Reply::none,    &cmd::at,            nullptr},
+        {Step::echo_off,      L::configuring,   Step::cmee,          Step::sync,        R::plain,       0,                                     Step::sync,   Reply::none,    &cmd::echo_off,      nullptr},
+        {Step::cmee,          L::configuring,   Step::version,       Step::sync,        R::plain,       0,                                     Step::sync,   Reply::none,    &cmd::cmee,          one},
+        {Step::version,       L::configuring,   Step::keepalive,     Step::sync,        R::plain,       0,                                     Step::sync,   Reply::none,    &cmd::cfg_version,   version},
+        {Step::keepalive,     L::configuring,   Step::session,       Step::sync,        R::plain,       0,                                     Step::sync,   Reply::none,    &cmd::cfg_keepalive, keepalive},
+        {Step::session,       L::configuring,   Step::timeout,       Step::sync,        R::plain,       0,                                     Step::sync,   Reply::none,    &cmd::cfg_session,   clean_session},
+        {Step::timeout,       L::configuring,   Step::will,          Step::sync,        R::settings,    0,                                     Step::sync,   Reply::none,    &cmd::cfg_timeout,   timeout},
+        {Step::will,          L::configuring,   Step::aliauth,       Step::sync,        R::plain,       0,                                     Step::sync,   Reply::none,    &cmd::cfg_will,      will},
+        {Step::aliauth,       L::configuring,   Step::attach,        Step::sync,        R::plain,       kSkipNoAliauth,                        Step::attach, Reply::none,    &cmd::cfg_aliauth,   kAliauth},
+        {Step::attach,        L::attaching,     Step::tenauth_probe, Step::sync,        R::poll,        0,                                     Step::sync,   Reply::none,    &cmd::attach_query,  nullptr},
+        {Step::tenauth_probe, L::authorizing,   Step::tenauth,       Step::sync,        R::spelling,    kSkipNoTenauth | kAltSpelling,         Step::open,   Reply::none,    kTenauthTest,        nullptr},
+        {Step::tenauth,       L::authorizing,   Step::open,          Step::sync,        R::plain,       kKeep | kSkipNoTenauth | kAltSpelling, Step::open,   Reply::tenauth, kTenauthCmd,         kTenauth},
+        {Step::open,          L::opening,       Step::connect,       Step::attach,      R::open,        0,                                     Step::sync,   Reply::open,    &cmd::open,          open},
+        {Step::close_first,   L::opening,       Step::open,          Step::open,        R::close_first, kKeep,                                 Step::sync,   Reply::close,   &cmd::close,         zero},
+        {Step::connect,       L::connecting,    Step::subscribe,     Step::close_first, R::packet_wait, 0,                                     Step::sync,   Reply::conn,    &cmd::conn,          connect},
+        {Step::subscribe,     L::subscribing,   Step::online,        Step::sync,        R::subscribe,   0,                                     Step::sync,   Reply::none,    nullptr,             nullptr},
+        {Step::online,        L::online,        Step::online,        Step::sync,        R::online,      0,                                     Step::sync,   Reply::none,    nullptr,             nullptr},
+        {Step::disconnect,    L::disconnecting, Step::close,         Step::sync,        R::plain,       0,                                     Step::sync,   Reply::disc,    &cmd::disc,          zero},
+        {Step::close,         L::disconnecting, Step::stopped,       Step::sync,        R::plain,       kKeep,                                 Step::sync,   Reply::close,   &cmd::close,         zero},
+        {Step::stopped,       L::stopped,       Step::stopped,       Step::stopped,     R::stopped,     0,                                     Step::sync,   Reply::none,    nullptr,             nullptr},
+        {Step::check,         L::online,        Step::check,         Step::sync,        R::check,       kKeep,                                 Step::sync,   Reply::none,    &cmd::conn_query,    nullptr},
     };
     // clang-format on
     static_assert(sizeof(kScript) / sizeof(kScript[0]) == static_cast<std::size_t>(Step::check) + 1,

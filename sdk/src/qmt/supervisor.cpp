@@ -264,7 +264,7 @@ void Supervisor::on_final(const at::CommandRef& r, const at::Outcome& o) {
 
 at::ResultVerdict Supervisor::on_result(const at::CommandRef& r, std::string_view line) {
     const StepSpec& row = spec_of(static_cast<Step>(r.tag));
-    const StepResult res = row.result != nullptr ? row.result(line) : StepResult{};
+    const StepResult res = decode_result(row.reply, line);
     if (res.verdict != at::ResultVerdict::done || r.seq != step_seq_) return res.verdict;
     step_seq_ = 0;
     if (res.outcome && !(QMTKIT_TENAUTH && res.has_token)) {

@@ -33,7 +33,7 @@ enum class Rule : std::uint8_t {
     stopped,      // no command: stopping is done
 };
 
-// Flags of a row. A row is 20 bytes, not 44: — the rare parts (a skip, the other spelling, the
+// Flags of a row. A row is 16 bytes, not 44: — the rare parts (a skip, the other spelling, the
 // information line to read, the action of a step that sends nothing) are a bit or the Rule.
 enum : std::uint8_t {
     kKeepsState = 1,     // the step keeps the state it was entered in
@@ -42,9 +42,11 @@ enum : std::uint8_t {
     kAltSpelling = 8,    // AT+QMTENAUTH instead, once the module is known to spell it so
 };
 
+// The two-phase result line a step's command answers with, decoded by decode_result().
+enum class Reply : std::uint8_t { none, open, close, disc, conn, tenauth };
+
 struct Supervisor::StepSpec {
     using Args = void (*)(const SessionStore&, at::ArgWriter&);
-    using Decode = StepResult (*)(std::string_view line);
 
     Step step;        // the row's own step (rows are in Step order)
     LinkState state;  // announced when the step starts
@@ -53,13 +55,15 @@ struct Supervisor::StepSpec {
     Rule rule;
     std::uint8_t flags;
     Step skip_to;
+    Reply reply;                     // its two-phase result line
     const at::CommandSpec* command;  // nullptr: the step is an action (its Rule), nothing is sent
     Args args;
-    Decode result;  // decodes the two-phase result line
 };
 
 // The information line of a Rule::poll (+CGATT) or Rule::check (+QMTCONN) step, into `out`.
 bool read_info(Rule rule, std::string_view line, std::int32_t& out);
+// A step's result line: not_mine (another line with this prefix), intermediate or done.
+StepResult decode_result(Reply kind, std::string_view line);
 // AT+QMTENAUTH for AT+QMTTENAUTH (a row with kAltSpelling).
 const at::CommandSpec& other_spelling(const at::CommandSpec& c);
 
