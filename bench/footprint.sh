@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The firmware footprint of the core: builds the Cortex-M3 probes (bench/footprint/: the AT
-# engine alone, the QMT client, the client + the Aliyun device profile, the client in
-# qmt::CompactConfig, and the last two again with the firmware opt-outs QMTKIT_TRACE=0 and
-# QMTKIT_NAMES=0) with
+# engine alone; the engine with the client's low-level operations; the full client (supervisor,
+# outbox, subscriptions); the client with the Aliyun device profile; the client configured from
+# a credential image — each in the default configuration and in qmt::CompactConfig — and the
+# firmware builds with the opt-outs QMTKIT_TRACE=0, QMTKIT_NAMES=0, QMTKIT_TENAUTH=0) with
 # cmake/toolchains/arm-none-eabi-cortex-m3.cmake and prints, per image, flash (text + data), RAM
-# (data + bss), sizeof() on the target, where the flash goes, and any heap / abort / __cxa_* /
-# __throw_* / 64-bit division symbol with the core function that pulled it in.
+# (data + bss), the client's RAM by part, sizeof() on the target, what each feature of the
+# firmware image costs, where the flash goes, and any heap / abort / __cxa_* / __throw_* /
+# 64-bit division symbol with the core function that pulled it in.
 #   bench/footprint.sh [--check | --check-symbols] [--build DIR] [--json FILE]
 #     --build DIR   the probes' build directory (default build/footprint/arm)
 #     --json FILE   the report as JSON (default build/footprint/report.json)
@@ -13,6 +15,8 @@
 #                   issue-10 target is exceeded (sizeof Client<> 9 KB, Client<CompactConfig> 3 KB,
 #                   engine + client + profile 16 KB of flash)
 #     --check-symbols  exit 1 on a forbidden symbol only (the test footprint.no_heap_no_abort)
+#     --image NAME=ELF[,WHAT[,CONFIG]]  one more row: an image built elsewhere (its .map beside it
+#                   gives the breakdown), e.g. an example firmware; may be repeated
 # Needs: gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi cmake ninja-build
 # python3 (./dev.sh footprint installs them).
 set -euo pipefail
@@ -20,13 +24,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/footprint/arm
 json=$root/build/footprint/report.json
 check=()
+extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --check) check=(--check) ;;
         --check-symbols) check=(--check-symbols) ;;
         --build) build=$2; shift ;;
         --json) json=$2; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --image) extra+=(--image "$2"); shift ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "footprint.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -38,4 +44,5 @@ cmake -S "$root/bench/footprint" -B "$build" -G Ninja \
     --toolchain "$root/cmake/toolchains/arm-none-eabi-cortex-m3.cmake" >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
     || { cmake --build "$build" -j 1; exit 1; }   # again, one job, to show the error
-exec python3 "$root/bench/footprint/report.py" --build "$build" --json "$json" "${check[@]}"
+exec python3 "$root/bench/footprint/report.py" --build "$build" --json "$json" "${check[@]}" \
+    "${extra[@]}"

@@ -1,5 +1,6 @@
-// Footprint probe (a): the AT engine alone, as a firmware that drives its own commands uses it.
-#include "probe.hpp"
+// Footprint probe: the AT engine alone, as a firmware that drives its own commands uses it
+// (at::Engine<>, or with -DQMTKIT_PROBE_COMPACT=1 the engine of qmt::CompactConfig).
+#include "probe_config.hpp"
 #include "qmtkit/at/commands.hpp"
 
 using namespace qmtkit;
@@ -29,7 +30,7 @@ struct Handler final : at::CommandHandler {
 
 Uart uart;
 Handler handler;
-at::Engine<> engine(uart);
+at::Engine<EngineConfig> engine(uart);
 
 void on_stat(void*, std::string_view line) {
     keep_text(line.data(), line.size());
@@ -43,8 +44,12 @@ void on_trace(void*, at::TraceKind k, std::string_view text) {
 
 }  // namespace probe
 
+#if QMTKIT_PROBE_COMPACT
+QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_engine_compact, at::Engine<probe::EngineConfig>);
+#else
 QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_engine, at::Engine<>);
 QMTKIT_PROBE_SIZEOF(qmtkit_sizeof_engine_core, at::EngineCore);
+#endif
 
 int main() {
     using namespace probe;

@@ -11,7 +11,7 @@ The chains come from the image itself: the probes link with --emit-relocs, so ev
 the linker kept is still there after --gc-sections; the map file says which object each input
 section came from. Nothing here is a guess from source.
 
-  report.py --build DIR [--json FILE] [--check]
+  report.py --build DIR [--json FILE] [--check] [--image NAME=ELF[,WHAT[,CONFIG]]]...
 --check: exit 1 when a heap function, abort, __cxa_* or std::__throw_* is in any image, or when
 an issue-10 target (TARGETS below) is exceeded.
 """
@@ -25,14 +25,65 @@ import struct
 import subprocess
 import sys
 
+# The images of the report, one row each: (image name in the build directory, what it links,
+# configuration). A row for an image built elsewhere is one more entry (or --image on the command
+# line); its .map beside the .elf gives the per-object breakdown and the call chains.
 PROBES = [
-    ("probe_engine", "at::Engine<> alone"),
-    ("probe_client", "qmt::Client<> (engine + client)"),
-    ("probe_aliyun", "qmt::Client<> + Aliyun profile"),
-    ("probe_compact", "qmt::Client<CompactConfig>"),
-    ("probe_firmware", "Client<> + Aliyun, firmware (*)"),
-    ("probe_compact_fw", "CompactConfig, firmware (*)"),
+    ("probe_engine", "AT engine alone", "default"),
+    ("probe_engine_compact", "AT engine alone", "compact"),
+    ("probe_ops", "engine + low-level operations", "default"),
+    ("probe_ops_compact", "engine + low-level operations", "compact"),
+    ("probe_client", "+ supervisor, outbox (full client)", "default"),
+    ("probe_compact", "+ supervisor, outbox (full client)", "compact"),
+    ("probe_aliyun", "full client + Aliyun profile", "default"),
+    ("probe_aliyun_compact", "full client + Aliyun profile", "compact"),
+    ("probe_image", "full client + image parser, profiles", "default"),
+    ("probe_image_compact", "full client + image parser, profiles", "compact"),
+    ("probe_firmware", "firmware (*): client + Aliyun", "default"),
+    ("probe_firmware_compact", "firmware (*): client + Aliyun", "compact"),
+    ("probe_compact_fw", "firmware (*): full client", "compact"),
 ]
+# The RAM of Client<Config>'s parts (qmtkit_sizeof_part_<key>_<config>), in table order.
+PARTS = [
+    ("outbox_pool", "outbox pool (queued publishes: header + topic + payload)"),
+    ("line_buffer", "line buffer (incoming +QMTRECV topic + payload)"),
+    ("command_pool", "command pool (queued command lines)"),
+    ("command_queue", "command queue slots"),
+    ("result_slots", "awaited-result slots"),
+    ("urc_table", "URC handler table"),
+    ("trace_buffer", "trace buffer (QMTKIT_TRACE)"),
+    ("engine_core", "engine state (at::EngineCore)"),
+    ("subscriptions", "subscription table"),
+    ("filters", "subscription filter pool"),
+    ("session_strings", "session strings (ids, credentials, will, token)"),
+    ("client_core", "client state (qmt::ClientCore: supervisor, outbox, ...)"),
+]
+# Features of the firmware image and the functions that are them (regex on the demangled name
+# without arguments), for "what each feature costs": docs/porting.md itemises from this.
+FEATURE_PROBES = ("probe_firmware",)
+FEATURES = [
+    ("engine: settling the line after a timeout (ESC / AT probes)",
+     r"EngineCore::(begin_settle|settle_probe)$"),
+    ("engine: payload echo skipping", r"EngineCore::skip_payload_echo$"),
+    ("engine: one-byte fast path (plain_state)", r"EngineCore::plain_state$"),
+    ("engine: abandon() (link drops, stop)", r"EngineCore::abandon$"),
+    ("engine: abort_all() (reboots, port resets)", r"EngineCore::abort_all$"),
+    ("engine: claimed URCs (+QMTRECV raw bytes)",
+     r"EngineCore::(rx_claim|offer_claim|claim_cut|start_claim_overflow|end_claim_overflow)$"),
+    ("engine: +CME ERROR parsing", r"^qmtkit::at::cme_parse$"),
+    ("client: will (AT+QMTCFG=\"will\")",
+     r"{anon}::will$|SessionStore::will$"),
+    ("client: aliauth bring-up", r"{anon}::aliauth$|SessionStore::aliauth$"),
+    ("client: outbox store journaling (loading)", r"Outbox::load_stored$"),
+    ("client: unsubscribe()", r"Subscriptions::unsubscribe$"),
+    ("client: incoming +QMTRECV parser", r"^qmtkit::qmt::parse_recv(_overflow)?$"),
+    ("client: topic filter matching", r"^qmtkit::qmt::topic_matches$"),
+    ("client: back-off with jitter", r"Supervisor::back_off$"),
+    ("client: session copy and validation (configure)", r"SessionStore::assign$"),
+    ("Aliyun device profile (cloud::aliyun)", r"^qmtkit::cloud::aliyun$"),
+]
+PART_CONFIGS = [("default", "Client<>"), ("compact", "Client<Compact>"),
+                ("compact_fw", "Compact, fw (*)")]
 # Issue 10's targets, shown beside the measured values; --check fails when one is exceeded.
 TARGETS = {
     "client_profile_flash": 16 * 1024,  # engine + client + one cloud profile (lib flash)
@@ -268,7 +319,7 @@ def size_of(path):
     return text, data, bss
 
 
-def analyse(elf_path, map_path):
+def analyse(elf_path, map_path, features=()):
     elf = Elf(elf_path)
     text, data, bss = size_of(elf_path)
 
@@ -284,7 +335,8 @@ def analyse(elf_path, map_path):
                 sizes[s["name"][len("qmtkit_sizeof_"):]] = v
 
     # Nodes: the input sections the linker kept (what --gc-sections works on).
-    secs = sorted(parse_map(map_path), key=lambda s: s[1])
+    # No map (an image built elsewhere without -Map): sizes and forbidden symbols only.
+    secs = sorted(parse_map(map_path), key=lambda s: s[1]) if os.path.exists(map_path) else []
     starts = [s[1] for s in secs]
 
     def node_at(addr):
@@ -390,12 +442,22 @@ def analyse(elf_path, map_path):
                                chain=[label(n) for n in c]) for c in uniq.values()],
             removable_flash=flash, removable_ram=ram))
 
+    # What each feature costs: the flash that goes when its functions go, with everything only
+    # they reach. Code inlined into other functions stays, so it is a lower bound.
+    feature_cost = []
+    for title, pattern in features:
+        rx = re.compile(pattern)
+        cut = {n for n in base if rx.search(re.sub(r"\(\)( const)?$", "", label(n)))}
+        flash, _ = cost(base - reachable(cut))
+        feature_cost.append(dict(feature=title, flash=flash, functions=len(cut)))
+
     by_object = collections.Counter()
     for n in base:
         if secs[n][4] != ".bss":
             by_object[object_group(secs[n][3])] += secs[n][2]
     own = by_object.get("probe", 0) + by_object.get("startup", 0)
     return dict(text=text, data=data, bss=bss, flash=text + data, ram=data + bss,
+                feature_cost=feature_cost,
                 flash_lib=text + data - own, sizeof=sizes, forbidden=found,
                 flash_by_object=dict(by_object.most_common()))
 
@@ -417,15 +479,24 @@ def main():
     ap.add_argument("--check-symbols", action="store_true",
                     help="exit 1 if malloc/free/abort/__cxa_*/__throw_* is in an image")
     ap.add_argument("--top", type=int, default=8, help="objects listed per probe")
+    ap.add_argument("--image", action="append", default=[], metavar="NAME=ELF[,WHAT[,CONFIG]]",
+                    help="one more image for the table (its .map beside it, if any)")
     args = ap.parse_args()
 
+    images = [(name, what, config, os.path.join(args.build, name + ".elf"))
+              for name, what, config in PROBES]
+    for spec in args.image:
+        # NAME=PATH.elf[,what[,config]]
+        name, _, rest = spec.partition("=")
+        path, what, config = (rest.split(",") + ["", ""])[:3]
+        images.append((name, what or name, config or "default", path))
     results = {}
-    for name, what in PROBES:
-        elf = os.path.join(args.build, name + ".elf")
-        mp = os.path.join(args.build, name + ".map")
+    for name, what, config, elf in images:
         if not os.path.exists(elf):
             raise SystemExit(f"{elf}: not built")
-        results[name] = dict(what=what, **analyse(elf, mp))
+        mp = os.path.splitext(elf)[0] + ".map"
+        features = FEATURES if name in FEATURE_PROBES else ()
+        results[name] = dict(what=what, config=config, **analyse(elf, mp, features))
 
     cc = subprocess.run(["arm-none-eabi-g++", "--version"], text=True,
                         capture_output=True).stdout.split("\n")[0]
@@ -433,20 +504,43 @@ def main():
     print("  -mcpu=cortex-m3 -mthumb -Os -ffunction-sections -fdata-sections -fno-exceptions "
           "-fno-rtti, nano.specs, --gc-sections")
     print()
-    hdr = (f"{'probe':<34} {'text':>7} {'data':>6} {'bss':>7} {'flash':>8} {'RAM':>8} "
-           f"{'lib flash':>10}  target")
+    hdr = (f"{'links':<38} {'config':<8} {'text':>7} {'data':>5} {'bss':>6} {'flash':>7} "
+           f"{'RAM':>6} {'lib flash':>9}  target")
     print(hdr)
     print("-" * len(hdr))
+    last = None
     for name, r in results.items():
         target = ""
         if name in ("probe_aliyun", "probe_firmware"):
             t = TARGETS["client_profile_flash"]
-            target = f"lib flash <= {t} ({'met' if r['flash_lib'] <= t else 'not met'})"
-        print(f"{r['what']:<34} {r['text']:>7} {r['data']:>6} {r['bss']:>7} "
-              f"{r['flash']:>8} {r['ram']:>8} {r['flash_lib']:>10}  {target}".rstrip())
+            target = f"<= {t} ({'met' if r['flash_lib'] <= t else 'not met'})"
+        what = r["what"] if r["what"] != last else ""
+        last = r["what"]
+        print(f"{what:<38} {r['config']:<8} {r['text']:>7} {r['data']:>5} {r['bss']:>6} "
+              f"{r['flash']:>7} {r['ram']:>6} {r['flash_lib']:>9}  {target}".rstrip())
     print("(bytes; flash = text + data, RAM = data + bss, stack not included; lib flash = flash\n"
           " without the probe's own code and start-up: the core, its profile, libc and libgcc;\n"
-          " (*) firmware: built with QMTKIT_TRACE=0 and QMTKIT_NAMES=0, see docs/porting.md)")
+          " config: qmt::ClientConfig (the engine alone: at::EngineConfig) or qmt::CompactConfig;\n"
+          " (*) firmware: built with QMTKIT_TRACE=0, QMTKIT_NAMES=0 and QMTKIT_TENAUTH=0, see\n"
+          " docs/porting.md)")
+    print()
+    parts = {}
+    for r in results.values():
+        for k, v in r["sizeof"].items():
+            if k.startswith("part_"):
+                parts[k[len("part_"):]] = v
+    configs = [(c, title) for c, title in PART_CONFIGS if f"total_{c}" in parts]
+    if configs:
+        print("RAM of the client by part (sizeof on target, bytes):")
+        print(f"  {'':<58}" + "".join(f"{title:>17}" for _, title in configs))
+        for key, title in PARTS:
+            print(f"  {title:<58}" + "".join(f"{parts.get(f'{key}_{c}', 0):>17}"
+                                             for c, _ in configs))
+        pad = {c: parts[f"total_{c}"] - sum(parts.get(f"{k}_{c}", 0) for k, _ in PARTS)
+               for c, _ in configs}
+        print(f"  {'alignment':<58}" + "".join(f"{pad[c]:>17}" for c, _ in configs))
+        print(f"  {'total: sizeof(Client<Config>)':<58}" +
+              "".join(f"{parts[f'total_{c}']:>17}" for c, _ in configs))
     print()
     print("sizeof on target:")
     labels = {"engine": "at::Engine<>", "engine_core": "at::EngineCore",
@@ -457,15 +551,18 @@ def main():
               "profile_store": "cloud::ProfileStore",
               "client_fw": "qmt::Client<> (trace and names off)",
               "client_compact_fw": "qmt::Client<CompactConfig> (trace and names off)",
-              "client_compact_engine_fw": "its engine (trace and names off)"}
+              "client_compact_engine_fw": "its engine (trace and names off)",
+              "engine_compact": "at::Engine<CompactConfig::Engine> alone",
+              "image_fault": "image::ImageFault"}
     seen = {}
     for r in results.values():
         for k, v in r["sizeof"].items():
-            seen[k] = v
+            if not k.startswith("part_"):
+                seen[k] = v
     target_keys = {TARGET_OF[t][1]: t for t in TARGETS if TARGET_OF[t][0] is None}
-    for k in ("engine", "engine_core", "client", "client_core", "client_engine",
-              "client_compact", "client_compact_engine", "profile_store", "client_fw",
-              "client_compact_fw", "client_compact_engine_fw"):
+    for k in ("engine", "engine_core", "engine_compact", "client", "client_core",
+              "client_engine", "client_compact", "client_compact_engine", "profile_store",
+              "image_fault", "client_fw", "client_compact_fw", "client_compact_engine_fw"):
         if k in seen:
             extra = ""
             if k in target_keys:
@@ -473,6 +570,13 @@ def main():
                 extra = f"   target <= {t} ({'met' if seen[k] <= t else 'not met'})"
             print(f"  {labels[k]:<52} {seen[k]:>6} B{extra}")
     print()
+    for name, r in results.items():
+        if not r["feature_cost"]:
+            continue
+        print(f"flash that goes with each feature ({name}; a lower bound: inlined code stays):")
+        for f in r["feature_cost"]:
+            print(f"  {f['feature']:<62} {f['flash']:>6} B")
+        print()
     print(f"flash by object (top {args.top}):")
     for name, r in results.items():
         parts = ", ".join(f"{o} {n}" for o, n in list(r["flash_by_object"].items())[:args.top])

@@ -86,6 +86,21 @@ EngineCore::EngineCore(Writer& writer, const detail::Storage& storage)
 
 // ---------------------------------------------------------------- submitting
 
+Expected<std::uint32_t, AtError> EngineCore::submit_args(const CommandSpec& spec,
+                                                         CommandHandler* handler, std::uint32_t tag,
+                                                         Timeouts timeouts, WriteArgs write_args,
+                                                         void* context) {
+    if (q_count_ >= storage_.queue_depth)
+        return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
+    // Written straight into the pool's free end, one byte kept for the CR. Past the room there
+    // it is only measured: "too long" and "no room just now" differ.
+    const std::size_t room = storage_.pool_size - pool_used_;
+    ArgWriter w(storage_.pool + pool_used_, room > 0 ? room - 1 : 0, storage_.command_capacity - 1);
+    if (!begin(spec, w)) return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
+    write_args(context, w);
+    return commit(spec, handler, tag, timeouts, w);
+}
+
 bool EngineCore::begin(const CommandSpec& spec, ArgWriter& w) {
     w.append_text("AT");
     w.append_text(spec.name);
@@ -775,29 +790,29 @@ void EngineCore::on_line(std::string_view line, Instant now) {
     if (handle_final(line, now)) return;
     // 3. The later result of a two-phase command, oldest first.
     if (handle_result(line, now)) return;
-    // 4. Information lines of the running command, by its declared prefix.
-    const CommandSpec* running = this->running() ? storage_.queue[q_head_].spec : nullptr;
-    if (running != nullptr && !running->info.empty() && running->info != kAnyLine &&
-        line_has_prefix(line, running->info)) {
-        const detail::QueueSlot& s = storage_.queue[q_head_];
-        if (s.handler != nullptr) s.handler->on_info(CommandRef{s.spec, s.tag, s.seq}, line);
-        return;
-    }
-    // 5. URCs by prefix.
-    for (std::size_t i = 0; i < urc_count_; ++i) {
-        const detail::UrcSlot& u = storage_.urcs[i];
-        if (!u.claims && u.fn.line &&
-            (u.bare ? starts_with(line, u.prefix()) : line_has_prefix(line, u.prefix()))) {
-            ++counters_.urcs;
-            trace_text(TraceKind::urc, u.prefix());
-            u.fn.line(line);
-            return;
+    // 4. Information lines of the running command, by its declared prefix; or (6.) every line
+    // that is no URC, for a command whose lines are all information (ATI, AT+CIMI, AT+NRB).
+    const detail::QueueSlot* head = this->running() ? &storage_.queue[q_head_] : nullptr;
+    const std::string_view info = head != nullptr ? head->spec->info : std::string_view{};
+    const bool any_line = info == kAnyLine;
+    bool mine = !info.empty() && !any_line && line_has_prefix(line, info);
+    if (!mine) {
+        // 5. URCs by prefix.
+        for (std::size_t i = 0; i < urc_count_; ++i) {
+            const detail::UrcSlot& u = storage_.urcs[i];
+            if (!u.claims && u.fn.line &&
+                (u.bare ? starts_with(line, u.prefix()) : line_has_prefix(line, u.prefix()))) {
+                ++counters_.urcs;
+                trace_text(TraceKind::urc, u.prefix());
+                u.fn.line(line);
+                return;
+            }
         }
+        mine = any_line;
     }
-    // 6. Commands whose every line is information (ATI, AT+CIMI, AT+NRB).
-    if (running != nullptr && running->info == kAnyLine) {
-        const detail::QueueSlot& s = storage_.queue[q_head_];
-        if (s.handler != nullptr) s.handler->on_info(CommandRef{s.spec, s.tag, s.seq}, line);
+    if (mine && head != nullptr) {  // (mine implies a head: said again for the analyzer)
+        if (head->handler != nullptr)
+            head->handler->on_info(CommandRef{head->spec, head->tag, head->seq}, line);
         return;
     }
     ++counters_.unclaimed;

@@ -93,6 +93,8 @@ std::string_view to_string(Error e) {
             return "the module's reply did not parse";
         case Error::store_failed:
             return "the outbox store could not journal the message";
+        case Error::not_built:
+            return "this build has no such bring-up (QMTKIT_ALIAUTH / QMTKIT_TENAUTH)";
     }
     return "?";
 }
@@ -190,28 +192,28 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
         (filter.front() == '+' || filter.front() == '#')) {
         return false;
     }
+    // One pass over both, byte by byte (a third of the flash of splitting levels): a '+' or '#'
+    // is a wildcard only as a whole level, anywhere else it is an ordinary byte.
+    const std::size_t fn = filter.size(), tn = topic.size();
     std::size_t f = 0, t = 0;
-    for (;;) {
-        const std::size_t fe = filter.find('/', f);
-        const std::string_view flevel =
-            sub_view(filter, f, fe == std::string_view::npos ? std::string_view::npos : fe - f);
-        if (flevel == "#") return true;  // matches the parent level and everything below
-        const bool t_done = t > topic.size();
-        if (t_done) return false;
-        const std::size_t te = topic.find('/', t);
-        const std::string_view tlevel =
-            sub_view(topic, t, te == std::string_view::npos ? std::string_view::npos : te - t);
-        if (flevel != "+" && flevel != tlevel) return false;
-        const bool f_last = fe == std::string_view::npos;
-        const bool t_last = te == std::string_view::npos;
-        if (f_last || t_last) {
-            if (f_last && t_last) return true;
-            // "a/#" matches "a": the filter has one more level, and it is '#'.
-            return t_last && !f_last && sub_view(filter, fe + 1) == "#";
+    while (f < fn) {
+        const char c = filter[f];
+        const bool whole_level =
+            (f == 0 || filter[f - 1] == '/') && (f + 1 == fn || filter[f + 1] == '/');
+        if (c == '#' && whole_level) return true;  // this level and everything below
+        if (c == '+' && whole_level) {
+            while (t < tn && topic[t] != '/') ++t;
+            ++f;
+            continue;
         }
-        f = fe + 1;
-        t = te + 1;
+        if (t == tn || topic[t] != c) {
+            // "a/#" matches "a": the filter has one more level, and it is '#'.
+            return t == tn && filter.substr(f) == "/#";
+        }
+        ++f;
+        ++t;
     }
+    return t == tn;
 }
 
 std::string_view to_string(StoreError e) {

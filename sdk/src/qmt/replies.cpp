@@ -6,7 +6,15 @@
 namespace qmtkit::qmt {
 namespace {
 
-// "+NAME: a,b[,c...]" into up to `max` integers; how many were read.
+PacketResult packet_result(std::int32_t code) {
+    return code == 0   ? PacketResult::acked
+           : code == 1 ? PacketResult::retransmission
+                       : PacketResult::failed;
+}
+
+}  // namespace
+
+namespace detail {
 int read_ints(std::string_view line, std::string_view name, std::int32_t* out, int max) {
     at::FieldReader r(line);
     r.prefix(name);
@@ -20,13 +28,9 @@ int read_ints(std::string_view line, std::string_view name, std::int32_t* out, i
     return r.ok() || n > 0 ? n : 0;
 }
 
-PacketResult packet_result(std::int32_t code) {
-    return code == 0   ? PacketResult::acked
-           : code == 1 ? PacketResult::retransmission
-                       : PacketResult::failed;
-}
+}  // namespace detail
 
-}  // namespace
+using detail::read_ints;
 
 PacketReply decode_packet(std::string_view line, std::string_view prefix) {
     std::int32_t v[4] = {0, 0, 0, -1};

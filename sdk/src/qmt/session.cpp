@@ -104,9 +104,11 @@ Result<void> validate(const Session& s) {
         if (auto r = validate(s.will); !r) return r;
     }
     if (s.use_aliauth) {
+        if (!QMTKIT_ALIAUTH) return failure(Error::not_built);
         if (auto r = validate(s.aliauth); !r) return r;
     }
     if (s.use_tenauth) {
+        if (!QMTKIT_TENAUTH) return failure(Error::not_built);
         if (auto r = validate(s.tenauth); !r) return r;
     }
     for (std::string_view v : {s.host, s.client_id, s.username, s.password}) {
@@ -155,10 +157,10 @@ Result<void> SessionStore::assign(const Session& s) {
     // What is kept: only the parts in use (an unused will or auth costs nothing).
     std::size_t need = s.host.size() + s.client_id.size() + s.username.size() + s.password.size();
     if (s.has_will) need += s.will.topic.size() + s.will.message.size();
-    if (s.use_aliauth)
+    if (QMTKIT_ALIAUTH && s.use_aliauth)
         need += s.aliauth.product_key.size() + s.aliauth.device_name.size() +
                 s.aliauth.device_secret.size();
-    if (s.use_tenauth)
+    if (QMTKIT_TENAUTH && s.use_tenauth)
         need += s.tenauth.product_id.size() + s.tenauth.device_name.size() +
                 s.tenauth.device_secret.size() + s.tenauth.url.size();
     if (need > cap_) return failure(Error::field_too_long);
@@ -173,12 +175,12 @@ Result<void> SessionStore::assign(const Session& s) {
         copy(Field::will_topic, s.will.topic);
         copy(Field::will_message, s.will.message);
     }
-    if (s.use_aliauth) {
+    if (QMTKIT_ALIAUTH && s.use_aliauth) {
         copy(Field::ali_product_key, s.aliauth.product_key);
         copy(Field::ali_device_name, s.aliauth.device_name);
         copy(Field::ali_device_secret, s.aliauth.device_secret);
     }
-    if (s.use_tenauth) {
+    if (QMTKIT_TENAUTH && s.use_tenauth) {
         copy(Field::ten_product_id, s.tenauth.product_id);
         copy(Field::ten_device_name, s.tenauth.device_name);
         copy(Field::ten_device_secret, s.tenauth.device_secret);
@@ -191,7 +193,7 @@ Result<void> SessionStore::assign(const Session& s) {
     has_will_ = s.has_will;
     use_aliauth_ = s.use_aliauth;
     use_tenauth_ = s.use_tenauth;
-    expire_days_ = s.use_tenauth ? s.tenauth.expire_days : std::uint8_t{60};
+    expire_days_ = QMTKIT_TENAUTH && s.use_tenauth ? s.tenauth.expire_days : std::uint8_t{60};
     quoting_ = s.recv_quoting;
     token_ = false;
     fixed_ = used_;

@@ -1,6 +1,5 @@
 #include "qmtkit/qmt/supervisor.hpp"
 
-#include "qmtkit/common/arith.hpp"
 #include "qmtkit/qmt/errors.hpp"
 #include "qmtkit/qmt/outbox.hpp"
 #include "qmtkit/qmt/replies.hpp"
@@ -84,14 +83,20 @@ void Supervisor::go(Step s) {
 void Supervisor::issue() {
     const StepSpec& row = spec_of(step_);
     wake_at_ = kNever;
-    if (row.skip != nullptr && row.skip(session_)) return go(row.skip_to);
-    if (row.announce) set_state(row.state);
+    if (((row.flags & kSkipNoAliauth) && !session_.use_aliauth()) ||
+        ((row.flags & kSkipNoTenauth) && !session_.use_tenauth()))
+        return go(row.skip_to);
+    if (!(row.flags & kKeepsState)) set_state(row.state);
     if (row.rule == Rule::spelling && tenauth_probed_) return go(row.on_ok);  // known already
-    if (row.action != nullptr) return (this->*row.action)();
+    if (row.command == nullptr) {
+        if (row.rule == Rule::subscribe) return enter_subscribe();
+        if (row.rule == Rule::online) return enter_online();
+        return enter_stopped();
+    }
     if (row.rule == Rule::check) ++ctx_.stats.link_checks;
     info_ = -1;
     const at::CommandSpec& command =
-        tenauth_alt_ && row.alt_command != nullptr ? *row.alt_command : *row.command;
+        tenauth_alt_ && (row.flags & kAltSpelling) ? other_spelling(*row.command) : *row.command;
     const at::Timeouts t{0, row.rule == Rule::packet_wait ? ctx_.packet_wait() : 0};
     auto r = ctx_.engine.submit_with(command, this, static_cast<std::uint32_t>(step_), t,
                                      [&](at::ArgWriter& w) {
@@ -107,21 +112,22 @@ void Supervisor::wait_then(Step s, Millis delay) {
 }
 
 void Supervisor::back_off(Step resume) {
-    // Exponential, capped, with jitter from a seeded xorshift so runs are reproducible.
-    std::uint64_t d = backoff_.initial;
-    for (std::uint8_t i = 0; i < attempt_ && d < backoff_.max; ++i) d *= 2u;
-    if (d > backoff_.max) d = backoff_.max;
+    // Exponential, capped, with jitter from a seeded xorshift so runs are reproducible. All in
+    // 32 bits (no 64-bit multiply or division on a 32-bit MCU): doubling stops at the cap, and
+    // d * j / 100 is (d / 100) * j + (d % 100) * j / 100, exact for j <= 100.
+    const Millis cap = backoff_.max;
+    Millis d = backoff_.initial;
+    for (std::uint8_t i = 0; i < attempt_ && d < cap; ++i) d = d > cap / 2 ? cap : d * 2u;
+    if (d > cap) d = cap;
     rng_ ^= rng_ << 13;
     rng_ ^= rng_ >> 17;
     rng_ ^= rng_ << 5;
-    // No 64-bit division (a runtime helper on a 32-bit MCU): div_small(), and a 32-bit modulus
-    // whenever the range fits 32 bits (a wider range leaves rng_ as it is anyway).
-    const std::uint64_t spread = div_small(d * backoff_.jitter_percent, 100).quot;
+    const std::uint32_t j = backoff_.jitter_percent < 100 ? backoff_.jitter_percent : 100u;
+    const std::uint32_t spread = (d / 100u) * j + (d % 100u) * j / 100u;
     if (spread > 0) {
-        const std::uint64_t range = 2u * spread + 1u;
-        const std::uint32_t jitter =
-            range > 0xFFFFFFFFu ? rng_ : rng_ % static_cast<std::uint32_t>(range);
-        d = d - spread + jitter;
+        // 2 * spread + 1 values; past 32 bits, any rng_ is in range.
+        const std::uint32_t jitter = spread >= 0x80000000u ? rng_ : rng_ % (2u * spread + 1u);
+        d = d - spread + jitter;  // modulo 2^32, as the wait was always cut to 32 bits
     }
     if (attempt_ < 30) ++attempt_;
     set_state(LinkState::backing_off);
@@ -241,7 +247,7 @@ void Supervisor::enter_stopped() {
 void Supervisor::on_info(const at::CommandRef& r, std::string_view line) {
     const StepSpec& row = spec_of(static_cast<Step>(r.tag));
     std::int32_t v = -1;
-    if (row.info != nullptr && row.info(line, v)) info_ = v;
+    if (read_info(row.rule, line, v)) info_ = v;
 }
 
 void Supervisor::on_final(const at::CommandRef& r, const at::Outcome& o) {
@@ -258,10 +264,10 @@ void Supervisor::on_final(const at::CommandRef& r, const at::Outcome& o) {
 
 at::ResultVerdict Supervisor::on_result(const at::CommandRef& r, std::string_view line) {
     const StepSpec& row = spec_of(static_cast<Step>(r.tag));
-    const StepResult res = row.result != nullptr ? row.result(line) : StepResult{};
+    const StepResult res = decode_result(row.reply, line);
     if (res.verdict != at::ResultVerdict::done || r.seq != step_seq_) return res.verdict;
     step_seq_ = 0;
-    if (res.outcome && !res.has_token) {
+    if (res.outcome && !(QMTKIT_TENAUTH && res.has_token)) {
         succeeded();
     } else if (res.outcome) {
         if (session_.set_token(res.token))

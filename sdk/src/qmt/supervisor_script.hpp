@@ -22,75 +22,49 @@ enum class Rule : std::uint8_t {
     plain,
     probe,        // AT: a few tries half a second apart before backing off
     settings,     // the module's "timeout" now is the session's: result waits follow it
-    poll,         // AT+CGATT?: again each second until attached
+    poll,         // AT+CGATT?: again each second until attached (reads +CGATT)
     spelling,     // AT+QMTTENAUTH=?: failing, the note's other spelling is the module's
     open,         // result 2 (identifier occupied): close first; a timeout: from AT
     close_first,  // "+QMTCLOSE: 0,-1" (nothing to close): open at once
     packet_wait,  // the result waits the module's whole retry budget (CONNECT)
-    check,        // AT+QMTCONN?: connected carries on, anything else is a silent drop
+    check,        // AT+QMTCONN?: connected carries on, anything else is a silent drop (reads it)
+    subscribe,    // no command: the subscriptions are redone, then online
+    online,       // no command: the session is up
+    stopped,      // no command: stopping is done
 };
+
+// Flags of a row. A row is 16 bytes, not 44: — the rare parts (a skip, the other spelling, the
+// information line to read, the action of a step that sends nothing) are a bit or the Rule.
+enum : std::uint8_t {
+    kKeepsState = 1,     // the step keeps the state it was entered in
+    kSkipNoAliauth = 2,  // skipped (to skip_to) without aliauth in the session
+    kSkipNoTenauth = 4,  // skipped (to skip_to) without tenauth in the session
+    kAltSpelling = 8,    // AT+QMTENAUTH instead, once the module is known to spell it so
+};
+
+// The two-phase result line a step's command answers with, decoded by decode_result().
+enum class Reply : std::uint8_t { none, open, close, disc, conn, tenauth };
 
 struct Supervisor::StepSpec {
     using Args = void (*)(const SessionStore&, at::ArgWriter&);
-    using Info = bool (*)(std::string_view line, std::int32_t& out);
-    using Decode = StepResult (*)(std::string_view line);
-    using Skip = bool (*)(const SessionStore&);
-    using Action = void (Supervisor::*)();
 
-    constexpr StepSpec(Step s, LinkState l, const at::CommandSpec* c, Args a, Step ok, Step err)
-        : step(s), state(l), command(c), args(a), on_ok(ok), on_error(err) {}
-
-    Step step;
-    LinkState state;                 // announced when the step starts
-    const at::CommandSpec* command;  // nullptr: the step is an action, nothing is sent
-    Args args;
+    Step step;        // the row's own step (rows are in Step order)
+    LinkState state;  // announced when the step starts
     Step on_ok;
     Step on_error;  // where the back-off resumes
-    Rule rule = Rule::plain;
-    bool announce = true;  // false: the step keeps the state it was entered in
-    Skip skip = nullptr;   // true: go to skip_to instead
-    Step skip_to = Step::sync;
-    Info info = nullptr;                           // decodes the command's information line
-    Decode result = nullptr;                       // decodes the two-phase result line
-    const at::CommandSpec* alt_command = nullptr;  // the note's other spelling
-    Action action = nullptr;
-
-    constexpr StepSpec with(Rule r) const {
-        StepSpec s = *this;
-        s.rule = r;
-        return s;
-    }
-    constexpr StepSpec keeps_state() const {
-        StepSpec s = *this;
-        s.announce = false;
-        return s;
-    }
-    constexpr StepSpec skipped_if(Skip f, Step to) const {
-        StepSpec s = *this;
-        s.skip = f;
-        s.skip_to = to;
-        return s;
-    }
-    constexpr StepSpec reads(Info f) const {
-        StepSpec s = *this;
-        s.info = f;
-        return s;
-    }
-    constexpr StepSpec decodes(Decode f) const {
-        StepSpec s = *this;
-        s.result = f;
-        return s;
-    }
-    constexpr StepSpec or_spelled(const at::CommandSpec& c) const {
-        StepSpec s = *this;
-        s.alt_command = &c;
-        return s;
-    }
-    constexpr StepSpec does(Action a) const {
-        StepSpec s = *this;
-        s.action = a;
-        return s;
-    }
+    Rule rule;
+    std::uint8_t flags;
+    Step skip_to;
+    Reply reply;                     // its two-phase result line
+    const at::CommandSpec* command;  // nullptr: the step is an action (its Rule), nothing is sent
+    Args args;
 };
+
+// The information line of a Rule::poll (+CGATT) or Rule::check (+QMTCONN) step, into `out`.
+bool read_info(Rule rule, std::string_view line, std::int32_t& out);
+// A step's result line: not_mine (another line with this prefix), intermediate or done.
+StepResult decode_result(Reply kind, std::string_view line);
+// AT+QMTENAUTH for AT+QMTTENAUTH (a row with kAltSpelling).
+const at::CommandSpec& other_spelling(const at::CommandSpec& c);
 
 }  // namespace qmtkit::qmt::detail

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "qmtkit/at/cme.hpp"
 #include "qmtkit/at/command.hpp"
@@ -290,18 +291,18 @@ class EngineCore {
     Expected<std::uint32_t, AtError> submit_with(const CommandSpec& spec, CommandHandler* handler,
                                                  std::uint32_t tag, Timeouts timeouts,
                                                  Fn&& write_args) {
-        if (q_count_ >= storage_.queue_depth)
-            return unexpected(AtError{ErrorKind::queue_full, Cme::none, ArgError::none});
-        // Written straight into the pool's free end, one byte kept for the CR. Past the room
-        // there it is only measured: "too long" and "no room just now" differ.
-        const std::size_t room = storage_.pool_size - pool_used_;
-        ArgWriter w(storage_.pool + pool_used_, room > 0 ? room - 1 : 0,
-                    storage_.command_capacity - 1);
-        if (!begin(spec, w))
-            return unexpected(AtError{ErrorKind::bad_argument, Cme::none, w.error()});
-        write_args(w);
-        return commit(spec, handler, tag, timeouts, w);
+        // Everything but the arguments is out of line (submit_args): one copy of the queueing
+        // code, not one per call site.
+        using F = std::remove_reference_t<Fn>;
+        return submit_args(
+            spec, handler, tag, timeouts, [](void* f, ArgWriter& w) { (*static_cast<F*>(f))(w); },
+            const_cast<void*>(static_cast<const void*>(&write_args)));
     }
+    // The arguments written by write_args(context, writer).
+    using WriteArgs = void (*)(void* context, ArgWriter& w);
+    Expected<std::uint32_t, AtError> submit_args(const CommandSpec& spec, CommandHandler* handler,
+                                                 std::uint32_t tag, Timeouts timeouts,
+                                                 WriteArgs write_args, void* context);
 
     // Registers a URC handler by prefix ("+QMTSTAT" matches "+QMTSTAT: 0,1"). False when the
     // table is full. With `bare` the prefix matches any line that starts with it, for the

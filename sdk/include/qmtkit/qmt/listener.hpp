@@ -37,7 +37,7 @@ struct SubscribeReport {
 struct Backoff {
     Millis initial = 1000;
     Millis max = 60000;
-    std::uint8_t jitter_percent = 25;  // each wait is spread by +/- this much
+    std::uint8_t jitter_percent = 25;  // each wait is spread by +/- this much (at most 100)
     std::uint32_t seed = 0x9E3779B9u;  // jitter is pseudo-random from this seed: reproducible
 };
 

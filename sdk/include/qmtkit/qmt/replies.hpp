@@ -78,6 +78,12 @@ Result<void> outcome_of(const OpenReply& r);
 Result<void> outcome_of(const ConnReply& r);
 Result<void> outcome_of(const CloseReply& r);
 Result<void> outcome_of(const TenAuthReply& r);
-Result<void> outcome_of(const PacketReply& r);  // PUB / UNS: result 0 (SUB: see Subscriptions)
+Result<void> outcome_of(const PacketReply& r);
+
+namespace detail {
+// "+NAME: a,b[,c...]" into up to `max` integers: how many were read (0: not this line). The
+// decoders above are built on it; the bring-up script decodes its steps' lines with it directly.
+int read_ints(std::string_view line, std::string_view name, std::int32_t* out, int max);
+}  // namespace detail
 
 }  // namespace qmtkit::qmt

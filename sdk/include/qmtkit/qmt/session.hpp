@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "qmtkit/common/build.hpp"
 #include "qmtkit/qmt/recv.hpp"
 #include "qmtkit/qmt/types.hpp"
 
@@ -104,9 +105,10 @@ class SessionStore {
     }
     bool has_will() const { return has_will_; }
     Will will() const;
-    bool use_aliauth() const { return use_aliauth_; }
+    // Constant false when compiled out: the compiler drops what only they lead to.
+    bool use_aliauth() const { return QMTKIT_ALIAUTH && use_aliauth_; }
     AliAuth aliauth() const;
-    bool use_tenauth() const { return use_tenauth_; }
+    bool use_tenauth() const { return QMTKIT_TENAUTH && use_tenauth_; }
     TenAuth tenauth() const;
     std::size_t used() const { return used_; }
     std::size_t capacity() const { return cap_; }

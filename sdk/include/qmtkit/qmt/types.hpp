@@ -69,6 +69,7 @@ enum class Error : std::uint8_t {
     link_down,             // AT+QMTCONN? reports no connection (ClientError::value: its state)
     malformed_reply,       // a reply line that does not parse
     store_failed,          // the OutboxStore could not journal the message (StoreError::io)
+    not_built,  // configure(): aliauth / tenauth compiled out (QMTKIT_ALIAUTH / QMTKIT_TENAUTH 0)
 };
 
 std::string_view to_string(Error e);
