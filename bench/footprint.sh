@@ -16,7 +16,11 @@
 #                   engine + client + profile 16 KB of flash)
 #     --check-symbols  exit 1 on a forbidden symbol only (the test footprint.no_heap_no_abort)
 #     --image NAME=ELF[,WHAT[,CONFIG]]  one more row: an image built elsewhere (its .map beside it
-#                   gives the breakdown), e.g. an example firmware; may be repeated
+#                   gives the breakdown); may be repeated
+#     --stack FILE  the example firmware's measured stack high-water (written by the QEMU test
+#                   FirmwareE2E.*; default build/dev/baremetal/stack-high-water.txt)
+# The example firmware (platforms/baremetal/example, preset mps2-an385) is always built and is
+# the report's last row: the whole firmware (HAL, rings, stack) against its 8 KB of RAM.
 # Needs: gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi cmake ninja-build
 # python3 (./dev.sh footprint installs them).
 set -euo pipefail
@@ -25,6 +29,7 @@ build=$root/build/footprint/arm
 json=$root/build/footprint/report.json
 check=()
 extra=()
+stack=$root/build/dev/baremetal/stack-high-water.txt
 while [ $# -gt 0 ]; do
     case "$1" in
         --check) check=(--check) ;;
@@ -32,7 +37,8 @@ while [ $# -gt 0 ]; do
         --build) build=$2; shift ;;
         --json) json=$2; shift ;;
         --image) extra+=(--image "$2"); shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --stack) stack=$2; shift ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "footprint.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -44,5 +50,11 @@ cmake -S "$root/bench/footprint" -B "$build" -G Ninja \
     --toolchain "$root/cmake/toolchains/arm-none-eabi-cortex-m3.cmake" >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null \
     || { cmake --build "$build" -j 1; exit 1; }   # again, one job, to show the error
+# The example firmware, configured by its own preset (the settings an OEM's build uses).
+fw=$(dirname "$build")/example-fw
+(cd "$root" && cmake --preset mps2-an385 -B "$fw" >/dev/null &&
+    cmake --build "$fw" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null) \
+    || { echo "footprint.sh: the example firmware did not build (cmake --build $fw)" >&2; exit 1; }
+extra+=(--image "qmtkit-example-fw=$fw/qmtkit-example-fw.elf,example firmware (whole; stack in bss),compact")
 exec python3 "$root/bench/footprint/report.py" --build "$build" --json "$json" "${check[@]}" \
-    "${extra[@]}"
+    --stack "$stack" "${extra[@]}"
