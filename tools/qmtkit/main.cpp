@@ -98,6 +98,8 @@ int run(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
+        for (auto& c : commands)
+            if (c.unavailable && c.app->parsed()) return c.run();  // its arguments do not matter
         check_chain(app);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
