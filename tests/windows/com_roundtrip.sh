@@ -4,7 +4,8 @@
 #   COM5 ($WINEPREFIX/dosdevices/com5 -> /dev/pts/N); `wine qmtkit.exe pub --device COM5`:
 #   -m, then -l --spool with stdin a file (FileStore's and LineSource's Windows branches), then
 #   -l with stdin a pipe, then a second pub refused a spool the first holds; a persistent
-#   mosquitto_sub session receives every message, in order.
+#   mosquitto_sub session receives every message, in order. Then `wine qmtkit.exe sub` through
+#   COM5 prints what mosquitto_pub sends.
 #   com_roundtrip.sh QMTKIT_EXE BC28_SIM      (WINEPREFIX set, its wineserver up)
 # Every wait is on an event (a line printed, a process ending, mosquitto_sub's -C / -W).
 set -euo pipefail
@@ -102,8 +103,22 @@ echo "held 1" >&5
 exec 5>&-
 wait "$held_pid" || fail "the holding pub failed"
 
+# And the other way: qmtkit.exe sub through COM5 prints what a mosquitto_pub sends, once it
+# said it is subscribed.
+mkfifo sub.err
+wine "$exe" sub --device COM5 -h 127.0.0.1 -p "$port" -i winrt-sub -t win/cmd -q 1 -C 1 -W 30 \
+    -d > sub.out 2> sub.err 5>&- & sub_pid=$!
+pids+=($sub_pid)
+exec 7< sub.err
+await_line 7 "subscribed win/cmd" 30 "$work/qmtkit-sub.log" || fail "qmtkit.exe sub did not subscribe"
+cat <&7 >> "$work/qmtkit-sub.log" & pids+=($!)
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t win/cmd -m "to qmtkit.exe" ||
+    fail "mosquitto_pub failed"
+wait "$sub_pid" || fail "qmtkit.exe sub did not receive the message"
+[ "$(cat sub.out)" = "to qmtkit.exe" ] || fail "qmtkit.exe sub printed: $(cat sub.out)"
+
 "${sub[@]}" -C 7 -W 30 > got.txt 2>> "$work/sub.log" ||
     fail "mosquitto_sub did not receive 7 messages: $(tr '\n' '|' < got.txt)"
 expected=$'hello from qmtkit.exe\nspooled 1\nspooled 2\nspooled 3\npiped 1\npiped 2\nheld 1'
 [ "$(cat got.txt)" = "$expected" ] || fail "received: $(tr '\n' '|' < got.txt)"
-echo "com_roundtrip: 7 messages from qmtkit.exe through COM5 ($pty) arrived at 127.0.0.1:$port"
+echo "com_roundtrip: 7 messages from qmtkit.exe and 1 to it through COM5 ($pty), broker 127.0.0.1:$port"
