@@ -20,5 +20,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 set(CMAKE_CXX_FLAGS_INIT "-Wno-error=array-bounds -Wno-error=stringop-overflow")
 # One self-contained .exe: no libstdc++ / libwinpthread DLLs to ship or to find under Wine.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
-# Tests run under Wine (WINEPREFIX and the wineserver are the caller's: dev.sh, the CI stage).
-set(CMAKE_CROSSCOMPILING_EMULATOR wine)
+# Tests run under Wine (WINEPREFIX and the wineserver are the caller's: dev.sh, the CI stage),
+# through a wrapper that launches again only a process Wine ended before it printed anything.
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/wine-run.sh)
