@@ -58,9 +58,9 @@ class RepeatSource final : public Source {
 //
 // Durable (--spool): a line leaves stdin only after it was handed over (pop(): journaled), so a
 // process killed at any moment loses no line — the next one reads it again (at least once).
-// stdin is peeked, not read: a pipe with tee(2) (Windows: PeekNamedPipe), a regular file by its
-// offset (both shared with whoever gave us stdin). Other kinds (a terminal, a socket) are read
-// as usual: a line read in the instant before a kill is lost with the process.
+// stdin is peeked, not read: a pipe with tee(2), a regular file by its offset (both shared with
+// whoever gave us stdin). Other kinds (a terminal, a socket; on Windows also a pipe) are read as
+// usual: a line read in the instant before a kill is lost with the process.
 //
 // The thread never outlives what it uses: it waits in poll() on stdin and on a self-pipe
 // (Windows: on a stop event, and in a read that the destructor cancels), or on the condition

@@ -1,11 +1,13 @@
 // LineSource's Platform on Windows. No poll() on stdin there, and an anonymous pipe cannot be
 // waited on, so each kind of stdin is read its own way:
-//   pipe     PeekNamedPipe says what it holds (and, durable, shows it without taking it); the
-//            reader reads only that much, and waits on the stop event between looks (20 ms)
-//   file     ReadFile at an explicit offset (durable: the handle's position moves on take())
-//   console  and anything else: a blocking ReadFile, which the destructor cancels
-//            (CancelSynchronousIo) until the reader has gone
-// A pipe whose PeekNamedPipe fails (Wine's view of a Linux pipe) is read with blocking ReadFile.
+//   pipe     read as far as PeekNamedPipe says it holds (never a blocking read), the stop event
+//            waited on between looks (20 ms). Durable too: a pipe's writer going away cannot be
+//            told while a peeked line has no newline yet, so a pipe is read, not peeked (a line
+//            read the instant before a kill is lost, as from a terminal)
+//   file     ReadFile; durable: peeked at an explicit offset, the handle's position moved on take()
+//   console  and anything else (Wine's view of a Linux pipe, which PeekNamedPipe does not
+//            support): a blocking ReadFile, which the destructor cancels (CancelSynchronousIo)
+//            until the reader has gone
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -14,7 +16,9 @@
 #endif
 #include <windows.h>
 
-#include <pthread.h>
+#ifdef __MINGW32__
+#include <pthread.h>  // mingw-w64's std::thread is winpthreads: its HANDLE from pthread_gethandle
+#endif
 
 #include <algorithm>
 #include <string>
@@ -42,16 +46,10 @@ bool pipe_ended(DWORD e) {
     return e == ERROR_BROKEN_PIPE || e == ERROR_PIPE_NOT_CONNECTED || e == ERROR_NO_DATA;
 }
 
-// How many bytes the pipe holds (copied into `buf` when it is given); false with `e` set.
-bool peek_pipe(HANDLE h, char* buf, std::size_t cap, DWORD& avail, DWORD& e) {
-    DWORD copied = 0;
+// How many bytes the pipe holds; false with `e` set.
+bool peek_pipe(HANDLE h, DWORD& avail, DWORD& e) {
     avail = 0;
-    const DWORD want = static_cast<DWORD>(std::min<std::size_t>(cap, 1u << 30));
-    if (::PeekNamedPipe(h, buf, buf != nullptr ? want : 0, buf != nullptr ? &copied : nullptr,
-                        &avail, nullptr) != 0) {
-        if (buf != nullptr) avail = copied;
-        return true;
-    }
+    if (::PeekNamedPipe(h, nullptr, 0, nullptr, &avail, nullptr) != 0) return true;
     e = ::GetLastError();
     return false;
 }
@@ -74,23 +72,23 @@ void LineSource::open_platform(bool durable) {
     const DWORD type = stdin_ == nullptr || stdin_ == INVALID_HANDLE_VALUE ? FILE_TYPE_UNKNOWN
                                                                            : ::GetFileType(stdin_);
     DWORD avail = 0, e = 0;
-    if (type == FILE_TYPE_PIPE && (peek_pipe(stdin_, nullptr, 0, avail, e) || pipe_ended(e))) {
-        input_ = Input::pipe;  // peeked either way; read() only what it holds
+    if (type == FILE_TYPE_PIPE) {
+        piped_read_ = peek_pipe(stdin_, avail, e) || pipe_ended(e);
     } else if (durable && type == FILE_TYPE_DISK) {
         std::uint64_t at = 0;
         if (position(stdin_, at)) input_ = Input::file;
     }
-    // Read mode of a pipe is also polled (below); durable says whether its bytes are taken on
-    // reading or on take().
-    piped_read_ = input_ == Input::pipe && !durable;
-    if (piped_read_) input_ = Input::read;
 }
 
 void LineSource::wake_reader() noexcept {
     ::SetEvent(stop_event_);
     // A blocking ReadFile (a console, a pipe Wine cannot peek) is cancelled until the reader is
     // gone: it may enter its next read just after a cancel.
+#ifdef __MINGW32__
     auto* thread = static_cast<HANDLE>(::pthread_gethandle(reader_.native_handle()));
+#else
+    auto* thread = static_cast<HANDLE>(reader_.native_handle());
+#endif
     if (thread == nullptr) return;
     while (::WaitForSingleObject(thread, 20) == WAIT_TIMEOUT) ::CancelSynchronousIo(thread);
 }
@@ -112,7 +110,7 @@ LineSource::Got LineSource::read_some(char* buf, std::size_t cap, std::size_t& n
         DWORD take_now = want;
         if (piped_read_) {
             DWORD avail = 0, e = 0;
-            if (!peek_pipe(stdin_, nullptr, 0, avail, e)) {
+            if (!peek_pipe(stdin_, avail, e)) {
                 if (pipe_ended(e)) return Got::end;
                 error = win_text(e);
                 return Got::error;
@@ -142,69 +140,42 @@ LineSource::Got LineSource::read_some(char* buf, std::size_t cap, std::size_t& n
 
 LineSource::Got LineSource::peek_some(char* buf, std::size_t cap, std::size_t& n, bool& last,
                                       std::string& error) {
-    for (;;) {
-        if (::WaitForSingleObject(stop_event_, 0) == WAIT_OBJECT_0) return Got::stop;
-        if (input_ == Input::pipe) {
-            DWORD avail = 0, e = 0;
-            if (!peek_pipe(stdin_, buf, cap, avail, e)) {
-                if (pipe_ended(e)) return Got::end;  // empty, and its writer has gone
-                error = win_text(e);
-                return Got::error;
-            }
-            if (avail == 0) {
-                if (!wait_wake(20)) return Got::stop;
-                continue;
-            }
-            n = avail;
-            last = false;  // the writer's going shows as the next peek failing
-            return Got::data;
-        }
-        std::uint64_t at = 0;
-        if (!position(stdin_, at)) {
-            error = win_text(::GetLastError());
-            return Got::error;
-        }
-        OVERLAPPED ov{};  // an offset, so the handle's position is not moved by the peek
-        ov.Offset = static_cast<DWORD>(at & 0xFFFFFFFFu);
-        ov.OffsetHigh = static_cast<DWORD>(at >> 32);
-        DWORD got = 0;
-        const DWORD want = static_cast<DWORD>(std::min<std::size_t>(cap, 1u << 30));
-        if (::ReadFile(stdin_, buf, want, &got, &ov) == 0) {
-            const DWORD e = ::GetLastError();
-            if (e == ERROR_HANDLE_EOF) return Got::end;
-            error = win_text(e);
-            return Got::error;
-        }
-        // ReadFile with an offset moves a synchronous handle's position: put it back.
-        LARGE_INTEGER back{};
-        back.QuadPart = static_cast<LONGLONG>(at);
-        ::SetFilePointerEx(stdin_, back, nullptr, FILE_BEGIN);
-        if (got == 0) return Got::end;
-        n = got;
-        last = n < cap;
-        return Got::data;
+    // Input::file (a pipe is read, above).
+    if (::WaitForSingleObject(stop_event_, 0) == WAIT_OBJECT_0) return Got::stop;
+    std::uint64_t at = 0;
+    if (!position(stdin_, at)) {
+        error = win_text(::GetLastError());
+        return Got::error;
     }
+    OVERLAPPED ov{};  // at an offset: a peek, not a read
+    ov.Offset = static_cast<DWORD>(at & 0xFFFFFFFFu);
+    ov.OffsetHigh = static_cast<DWORD>(at >> 32);
+    DWORD got = 0;
+    const DWORD want = static_cast<DWORD>(std::min<std::size_t>(cap, 1u << 30));
+    if (::ReadFile(stdin_, buf, want, &got, &ov) == 0) {
+        const DWORD e = ::GetLastError();
+        if (e == ERROR_HANDLE_EOF) return Got::end;
+        error = win_text(e);
+        return Got::error;
+    }
+    // ReadFile with an offset still moves a synchronous handle's position: put it back.
+    LARGE_INTEGER back{};
+    back.QuadPart = static_cast<LONGLONG>(at);
+    ::SetFilePointerEx(stdin_, back, nullptr, FILE_BEGIN);
+    if (got == 0) return Got::end;
+    n = got;
+    last = n < cap;  // a file's end is known when the peek did not fill the buffer
+    return Got::data;
 }
 
+// Input::file: the peeked bytes are taken by moving the position (shared with whoever gave us
+// the handle, as POSIX shares a descriptor's offset).
 bool LineSource::take(std::size_t n, std::string& error) {
-    if (input_ == Input::file) {
-        LARGE_INTEGER by{};
-        by.QuadPart = static_cast<LONGLONG>(n);
-        if (::SetFilePointerEx(stdin_, by, nullptr, FILE_CURRENT) != 0) return true;
-        error = win_text(::GetLastError());
-        return false;
-    }
-    char buf[4096];
-    while (n > 0) {  // peeked before: the pipe holds at least this much
-        DWORD got = 0;
-        const DWORD want = static_cast<DWORD>(std::min<std::size_t>(n, sizeof buf));
-        if (::ReadFile(stdin_, buf, want, &got, nullptr) == 0 || got == 0) {
-            error = got == 0 ? "stdin ended early" : win_text(::GetLastError());
-            return false;
-        }
-        n -= got;
-    }
-    return true;
+    LARGE_INTEGER by{};
+    by.QuadPart = static_cast<LONGLONG>(n);
+    if (::SetFilePointerEx(stdin_, by, nullptr, FILE_CURRENT) != 0) return true;
+    error = win_text(::GetLastError());
+    return false;
 }
 
 }  // namespace qmtkit::cli
