@@ -1,7 +1,8 @@
-// The Windows build's sign, verify, image, ledger and provision: each is there by name (so
+// The Windows build's sign, verify, ledger and provision: each is there by name (so
 // `qmtkit sign …` is not an unknown subcommand and --help says why) and answers one line, exit
 // kExitUnavailable, whatever its arguments. Debian has no mingw-w64 build of the libraries they
-// need; the Linux build has the real ones (cmd_sign.cpp, cmd_verify.cpp, ...).
+// need; the Linux build has the real ones (cmd_sign.cpp, cmd_verify.cpp, ...). `image build`
+// answers so from cmd_image.cpp, whose `image inspect` the Windows build has.
 #include "common.hpp"
 
 namespace qmtkit::cli {
@@ -26,11 +27,6 @@ Command add_sign(CLI::App& root) {
 Command add_verify(CLI::App& root) {
     return unavailable_command(root, "verify",
                                "it signs with OpenSSL and connects with libmosquitto");
-}
-
-Command add_image(CLI::App& root) {
-    return unavailable_command(root, "image",
-                               "it reads manifests and signs with OpenSSL (the manifest library)");
 }
 
 Command add_ledger(CLI::App& root) {

@@ -23,7 +23,7 @@ const char* const kExitStatusHelp =
     "  2    verify, image build, and pub / sub with --manifest: the manifest is invalid or\n"
     "       cannot be read, or a device's secret cannot be resolved (FILE:LINE:COL: ... lines);\n"
     "       image inspect: the image is corrupt, truncated or cannot be read (one line)\n"
-    "  69   not available in this build: the Windows build has no sign, verify, image,\n"
+    "  69   not available in this build: the Windows build has no sign, verify, image build,\n"
     "       ledger, provision or pub / sub --manifest (one line)\n"
     "  130  stopped by SIGINT (Ctrl+C); pub and sub send DISCONNECT and CLOSE first (at most\n"
     "       3 s; a second signal ends at once)\n"

@@ -31,8 +31,8 @@ inline constexpr int kExitFailed = 1;    // a message, subscription, device or t
 inline constexpr int kExitUsage = 1;     // the command line is wrong (as mosquitto_pub)
 inline constexpr int kExitManifest = 2;  // verify, pub / sub --manifest: the manifest is invalid
 inline constexpr int kExitBadImage = 2;  // image inspect: corrupt, truncated or unreadable image
-// Not in this build (the Windows build: sign, verify, image, ledger, provision, --manifest);
-// sysexits.h's EX_UNAVAILABLE, so a script can tell it from a failure.
+// Not in this build (the Windows build: sign, verify, image build, ledger, provision,
+// --manifest); sysexits.h's EX_UNAVAILABLE, so a script can tell it from a failure.
 inline constexpr int kExitUnavailable = 69;
 // Stopped by SIGINT / SIGTERM (after DISCONNECT and CLOSE): 128 + the signal, 130 / 143.
 inline int exit_for_signal(int sig) {

@@ -86,6 +86,9 @@ int run(int argc, char** argv) {
     app.require_subcommand(0, 1);
     app.fallthrough(false);
     app.allow_extras();
+    // CLI11 takes "/x" for an option on Windows: a path like /tmp/image.bin would be one. Set
+    // before the subcommands are added, which inherit it.
+    app.allow_windows_style_options(false);
 
     std::vector<qmtkit::cli::Command> commands;
     commands.push_back(qmtkit::cli::add_pub(app));
