@@ -66,8 +66,8 @@ windows_tests() {
     (
         WINEPREFIX=$(mktemp -d /tmp/qmtkit-wine.XXXXXX)
         export WINEPREFIX WINEDEBUG=-all
-        trap 'wineserver -k 2>/dev/null || true; rm -rf "$WINEPREFIX"' EXIT
-        wineserver -p
+        trap 'wineserver -k >/dev/null 2>&1 || true; rm -rf "$WINEPREFIX"' EXIT
+        wineserver -p >/dev/null 2>&1   # it dumps its objects when killed: not into the log
         wine cmd /c exit >/dev/null 2>&1
         ctest --preset windows
     )

@@ -3,7 +3,8 @@
 #   mosquitto on a free 127.0.0.1 port; bc28-sim (Linux) on a pseudo-terminal that Wine maps to
 #   COM5 ($WINEPREFIX/dosdevices/com5 -> /dev/pts/N); `wine qmtkit.exe pub --device COM5`:
 #   -m, then -l --spool with stdin a file (FileStore's and LineSource's Windows branches), then
-#   -l with stdin a pipe, then a second pub refused a spool the first holds; a persistent
+#   -l with stdin a pipe, -m through bc28-sim's TCP port (tcp://), then a second pub refused a
+#   spool the first holds; a persistent
 #   mosquitto_sub session receives every message, in order. Then `wine qmtkit.exe sub` through
 #   COM5 prints what mosquitto_pub sends.
 #   com_roundtrip.sh QMTKIT_EXE BC28_SIM      (WINEPREFIX set, its wineserver up)
@@ -63,10 +64,14 @@ await_line 3 " running" 15 "$work/broker.log" || fail "mosquitto did not start"
 cat <&3 >> "$work/broker.log" & pids+=($!)
 
 # The module: bc28-sim prints its pty once it serves it (its pty is raw, set with TCSANOW).
-"$sim" > "$work/sim.pipe" 2> "$work/sim.log" & pids+=($!)
+# It serves the same line on a TCP port too (--tcp 0: it prints "tcp <port>" next).
+"$sim" --tcp 0 > "$work/sim.pipe" 2> "$work/sim.log" & pids+=($!)
 exec 4< "$work/sim.pipe"
 IFS= read -r -t 15 pty <&4 || fail "bc28-sim printed no pty"
 [[ $pty == /dev/pts/* ]] || fail "bc28-sim printed '$pty', not a pty"
+IFS= read -r -t 15 tcp_line <&4 || fail "bc28-sim printed no TCP port"
+[[ $tcp_line == "tcp "* ]] || fail "bc28-sim printed '$tcp_line', not its TCP port"
+sim_tcp=${tcp_line#tcp }
 cat <&4 > /dev/null & pids+=($!)
 ln -sfn "$pty" "$com"
 
@@ -85,6 +90,11 @@ printf 'spooled 1\nspooled 2\r\nspooled 3\n' > lines.txt
 [ -s spool/outbox.journal ] || fail "pub --spool left no journal in spool/"
 printf 'piped 1\npiped 2\n' | "${pub[@]}" -i winrt-pipe -l 2> "$work/pub-pipe.log" ||
     fail "pub -l from a pipe through COM5 failed"
+
+# The module as a terminal server sees it: qmtkit.exe's TCP transport (Winsock).
+wine "$exe" pub --device "tcp://127.0.0.1:$sim_tcp" -h 127.0.0.1 -p "$port" -t win/rt -q 1 \
+    --timeout 30 -i winrt-tcp -m "over tcp" 2> "$work/pub-tcp.log" ||
+    fail "pub through tcp://127.0.0.1:$sim_tcp failed"
 
 # A spool held by a pub that waits on its stdin (online: -d says so) is refused to a second one
 # (LockFileEx across processes); the first then sends the line it is given and ends.
@@ -117,8 +127,9 @@ mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t win/cmd -m "to qmtkit.exe" ||
 wait "$sub_pid" || fail "qmtkit.exe sub did not receive the message"
 [ "$(cat sub.out)" = "to qmtkit.exe" ] || fail "qmtkit.exe sub printed: $(cat sub.out)"
 
-"${sub[@]}" -C 7 -W 30 > got.txt 2>> "$work/sub.log" ||
-    fail "mosquitto_sub did not receive 7 messages: $(tr '\n' '|' < got.txt)"
-expected=$'hello from qmtkit.exe\nspooled 1\nspooled 2\nspooled 3\npiped 1\npiped 2\nheld 1'
+"${sub[@]}" -C 8 -W 30 > got.txt 2>> "$work/sub.log" ||
+    fail "mosquitto_sub did not receive 8 messages: $(tr '\n' '|' < got.txt)"
+expected=$'hello from qmtkit.exe\nspooled 1\nspooled 2\nspooled 3\npiped 1\npiped 2\nover tcp\nheld 1'
 [ "$(cat got.txt)" = "$expected" ] || fail "received: $(tr '\n' '|' < got.txt)"
-echo "com_roundtrip: 7 messages from qmtkit.exe and 1 to it through COM5 ($pty), broker 127.0.0.1:$port"
+echo "com_roundtrip: 8 messages from qmtkit.exe and 1 to it through COM5 ($pty) and" \
+    "tcp://127.0.0.1:$sim_tcp, broker 127.0.0.1:$port"
