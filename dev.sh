@@ -120,5 +120,5 @@ case "${1:-}" in
     test) shift; cmd_test "$@" ;;
     build) shift; cmd_build "$@" ;;
     footprint) shift; cmd_footprint "$@" ;;
-    *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
