@@ -2,8 +2,10 @@
 # qmtkit's one entry point for people and CI.
 #   ./dev.sh demo    the main job: build and run the demo
 #   ./dev.sh test    every test: normal build, then the unit tests again under ASan + UBSan,
-#                    then the engine and client fuzzers for a short run each (clang, libFuzzer)
-#   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz)
+#                    then the engine and client fuzzers for a short run each (clang, libFuzzer),
+#                    then the Windows build (mingw-w64) and its tests under Wine
+#   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz,
+#                    windows)
 #   ./dev.sh footprint [--check]   the firmware footprint (Cortex-M3) and parse cost (callgrind)
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
@@ -16,6 +18,9 @@ LIB_PKGS=(libasio-dev libssl-dev openssl libcurl4-openssl-dev nlohmann-json3-dev
 TEST_PKGS=(libgtest-dev libgmock-dev googletest libbenchmark-dev clang-format clang-tidy
            postgresql)   # a real PostgreSQL server for the ledger tests (tests/harness)
 FUZZ_PKGS=(clang libclang-rt-14-dev)   # clang++ -fsanitize=fuzzer: libFuzzer is in clang's runtime
+# The windows preset: the -posix cross compiler (GoogleTest needs its threads), Wine to run the
+# tests (wine64 runs them; wine provides the `wine` command).
+WINDOWS_PKGS=(g++-mingw-w64-x86-64-posix wine64 wine)
 FOOTPRINT_PKGS=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi python3
                 valgrind)   # Cortex-M3 probes; callgrind counts the parser's instructions
 BAREMETAL_PKGS=(qemu-system-arm)   # the example firmware on an emulated MPS2-AN385 (tests/baremetal)
@@ -50,7 +55,23 @@ build() {
 
 cmd_build() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}"
+    [ "${1:-dev}" = windows ] && ensure_packages "${WINDOWS_PKGS[@]}"
     build "${1:-dev}"
+}
+
+# The windows preset's tests under Wine, in a throwaway prefix: its wineserver is started first
+# (persistent, and one `wine cmd /c exit` brings the prefix up) so that tests do not each wait
+# for it, and killed at the end, or ctest would wait on Wine's background services. The COM-port
+# round trip uses the dev build's bc28-sim (the caller builds dev first).
+windows_tests() {
+    (
+        WINEPREFIX=$(mktemp -d /tmp/qmtkit-wine.XXXXXX)
+        export WINEPREFIX WINEDEBUG=-all
+        trap 'wineserver -k >/dev/null 2>&1 || true; rm -rf "$WINEPREFIX"' EXIT
+        wineserver -p >/dev/null 2>&1   # it dumps its objects when killed: not into the log
+        wine cmd /c exit >/dev/null 2>&1
+        ctest --preset windows
+    )
 }
 
 cmd_demo() {
@@ -61,7 +82,7 @@ cmd_demo() {
 
 cmd_test() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${FUZZ_PKGS[@]}" \
-                    "${FOOTPRINT_PKGS[@]}" "${BAREMETAL_PKGS[@]}"
+                    "${FOOTPRINT_PKGS[@]}" "${BAREMETAL_PKGS[@]}" "${WINDOWS_PKGS[@]}"
     local start=$SECONDS rc=0
     echo "==> normal build (dev preset): every test"
     build dev
@@ -73,6 +94,12 @@ cmd_test() {
     echo "==> fuzz build (fuzz preset: clang, libFuzzer, ASan + UBSan): each fuzzer briefly"
     build fuzz
     ctest --preset fuzz || rc=1
+    echo "==> Windows build (windows preset: mingw-w64, run under Wine)"
+    local wstart=$SECONDS
+    cmake --preset windows -DQMTKIT_BC28SIM="$PWD/build/dev/tools/bc28-sim/bc28-sim" >/dev/null
+    cmake --build --preset windows -j "$(jobs)"
+    windows_tests || rc=1
+    echo "==> Windows stage took $((SECONDS - wstart)) s"
     echo "==> test command took $((SECONDS - start)) s; result: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
     return $rc
 }
@@ -94,5 +121,5 @@ case "${1:-}" in
     test) shift; cmd_test "$@" ;;
     build) shift; cmd_build "$@" ;;
     footprint) shift; cmd_footprint "$@" ;;
-    *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

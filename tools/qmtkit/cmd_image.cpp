@@ -20,6 +20,11 @@
 #include "qmtkit/manifest/manifest.hpp"
 #include "session.hpp"
 
+// 0 in the Windows build: inspect only; build needs the manifest library (OpenSSL).
+#ifndef QMTKIT_CLI_CLOUD
+#define QMTKIT_CLI_CLOUD 1
+#endif
+
 namespace qmtkit::cli {
 namespace {
 
@@ -134,6 +139,7 @@ struct BuildOpts {
                 *out_opt = nullptr, *format_opt = nullptr, *address_opt = nullptr;
 };
 
+#if QMTKIT_CLI_CLOUD
 bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
@@ -254,6 +260,12 @@ int run_build(const BuildOpts& o) {
     std::cout.flush();
     return kExitOk;
 }
+#else
+int run_build(const BuildOpts&) {
+    return unavailable("image build",
+                       "it reads manifests and signs with OpenSSL (the manifest library)");
+}
+#endif
 
 }  // namespace
 

@@ -4,7 +4,11 @@
 // cause retrying cannot heal ends the run at once; SIGINT / SIGTERM disconnect and close first.
 #include <fcntl.h>
 #include <signal.h>
+#ifdef _WIN32
+#include <io.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -54,6 +58,25 @@ std::string errno_text(int e) {
     return std::strerror(e);
 }
 
+#ifdef _WIN32
+// The CRT's descriptors: O_BINARY, or CR LF would become LF in a binary -f / -s payload.
+constexpr int kReadFlags = O_RDONLY | O_BINARY;
+constexpr int kStdin = 0;
+bool stdin_open() {
+    return ::_get_osfhandle(kStdin) != -1;
+}
+void binary_stdin() {
+    ::_setmode(kStdin, O_BINARY);
+}
+#else
+constexpr int kReadFlags = O_RDONLY | O_CLOEXEC;
+constexpr int kStdin = STDIN_FILENO;
+bool stdin_open() {
+    return ::fcntl(kStdin, F_GETFD) >= 0;
+}
+void binary_stdin() {}
+#endif
+
 // Reads `fd` to its end into `out`, keeping at most kMaxPayload + 1 bytes; returns the whole
 // length, or nullopt with the reason in `why`.
 std::optional<std::size_t> read_message(int fd, std::string& out, std::string& why) {
@@ -75,7 +98,7 @@ std::optional<std::size_t> read_message(int fd, std::string& out, std::string& w
 }
 
 std::optional<std::size_t> read_file(const std::string& path, std::string& out, std::string& why) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), kReadFlags);
     if (fd < 0) {
         why = errno_text(errno);
         return std::nullopt;
@@ -161,7 +184,7 @@ int run_pub(PubOptions& o) {
     const qmt::Session& session = rs->session();
     check_offline(o, session);
 
-    if ((o.lines || o.whole_stdin) && ::fcntl(STDIN_FILENO, F_GETFD) < 0)
+    if ((o.lines || o.whole_stdin) && !stdin_open())
         return fail(tool, "cannot read stdin: it is not open");
     std::string single;
     if (!o.lines) {
@@ -172,7 +195,8 @@ int run_pub(PubOptions& o) {
             if (!n) return fail(tool, "cannot read " + o.file + ": " + why);
             size = *n;
         } else if (o.whole_stdin) {
-            auto n = read_message(STDIN_FILENO, single, why);
+            binary_stdin();
+            auto n = read_message(kStdin, single, why);
             if (!n) return fail(tool, "cannot read stdin: " + why);
             size = *n;
         } else {

@@ -5,6 +5,10 @@
 // command line is checked before the port is opened; a bring-up cause retrying cannot heal ends
 // the run at once; SIGINT / SIGTERM disconnect and close first.
 #include <time.h>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
 
 #include <cstdio>
 #include <iostream>
@@ -178,7 +182,11 @@ void print_formatted(const SubOptions& o, const host::ReceivedMessage& m, unsign
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
     tm local{};
+#ifdef _WIN32
+    ::localtime_s(&local, &now.tv_sec);
+#else
     ::localtime_r(&now.tv_sec, &local);
+#endif
     const auto strf = [&](const char* f) {
         char b[100];
         const std::size_t n = std::strftime(b, sizeof b, f, &local);
@@ -262,6 +270,10 @@ int run_sub(SubOptions& o) {
     if (!rs) return status;
     const qmt::Session& session = rs->session();
     check_offline(o, session);
+#ifdef _WIN32
+    // Payloads byte for byte: the CRT's text mode would turn every LF into CR LF.
+    ::_setmode(::_fileno(stdout), _O_BINARY);
+#endif
 
     using Clock = Link::Clock;
     const bool bounded = o.wait_s > 0;

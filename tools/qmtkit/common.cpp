@@ -23,6 +23,8 @@ const char* const kExitStatusHelp =
     "  2    verify, image build, and pub / sub with --manifest: the manifest is invalid or\n"
     "       cannot be read, or a device's secret cannot be resolved (FILE:LINE:COL: ... lines);\n"
     "       image inspect: the image is corrupt, truncated or cannot be read (one line)\n"
+    "  69   not available in this build: the Windows build has no sign, verify, image build,\n"
+    "       ledger, provision or pub / sub --manifest (one line)\n"
     "  130  stopped by SIGINT (Ctrl+C); pub and sub send DISCONNECT and CLOSE first (at most\n"
     "       3 s; a second signal ends at once)\n"
     "  143  stopped by SIGTERM, as SIGINT\n";
@@ -549,6 +551,12 @@ void warn(const std::string& tool, const std::string& what) {
     if (quiet_) return;
     std::cout.flush();
     std::cerr << "qmtkit " << tool << ": " << what << std::endl;
+}
+
+int unavailable(const std::string& tool, const std::string& what) {
+    std::cout.flush();
+    std::cerr << "qmtkit " << tool << ": not available in the Windows build: " << what << std::endl;
+    return kExitUnavailable;
 }
 
 int fail(const std::string& tool, const std::string& cause) {

@@ -31,6 +31,9 @@ inline constexpr int kExitFailed = 1;    // a message, subscription, device or t
 inline constexpr int kExitUsage = 1;     // the command line is wrong (as mosquitto_pub)
 inline constexpr int kExitManifest = 2;  // verify, pub / sub --manifest: the manifest is invalid
 inline constexpr int kExitBadImage = 2;  // image inspect: corrupt, truncated or unreadable image
+// Not in this build (the Windows build: sign, verify, image build, ledger, provision,
+// --manifest); sysexits.h's EX_UNAVAILABLE, so a script can tell it from a failure.
+inline constexpr int kExitUnavailable = 69;
 // Stopped by SIGINT / SIGTERM (after DISCONNECT and CLOSE): 128 + the signal, 130 / 143.
 inline int exit_for_signal(int sig) {
     return 128 + sig;
@@ -93,6 +96,9 @@ inline constexpr std::size_t kMaxCredential = 255;
 struct Command {
     CLI::App* app = nullptr;
     std::function<int()> run;
+    // A subcommand this build lacks: its run() answers without looking at its arguments, so
+    // main() does not check them either.
+    bool unavailable = false;
 };
 
 // Every value option is kept as text as given and checked by the subcommand, so that each
@@ -214,6 +220,9 @@ void check_session_offline(OfflineClient& c, const qmt::Session& s);
 
 // Prints "qmtkit <tool>: <cause>" on stderr and returns kExitFailed.
 int fail(const std::string& tool, const std::string& cause);
+// Prints "qmtkit <tool>: not available in the Windows build: <what>" on stderr (even with
+// --quiet: nothing was tried) and returns kExitUnavailable.
+int unavailable(const std::string& tool, const std::string& what);
 // Prints "qmtkit <tool>: <what>" on stderr (something went wrong, the command goes on).
 void warn(const std::string& tool, const std::string& what);
 // pub --quiet: warn() and fail() print nothing from now on (the exit status still tells; usage
@@ -229,6 +238,6 @@ Command add_pub(CLI::App& root);
 Command add_sub(CLI::App& root);
 Command add_sign(CLI::App& root);    // cmd_sign.cpp
 Command add_verify(CLI::App& root);  // cmd_verify.cpp
-Command add_image(CLI::App& root);   // cmd_image.cpp
+Command add_image(CLI::App& root);   // cmd_image.cpp (Windows build: cmd_unavailable.cpp)
 
 }  // namespace qmtkit::cli

@@ -1,67 +1,26 @@
-#include "line_source.hpp"
-
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// LineSource: stdin split into lines and queued for the main thread. How stdin is read, peeked
+// and taken is the Platform's (line_source_posix.cpp, line_source_win.cpp).
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <system_error>
 #include <vector>
 
+#include "line_source.hpp"
 #include "qmtkit/qmt/types.hpp"
 
 namespace qmtkit::cli {
 
 namespace {
-std::string errno_text(int e) {
-    return std::strerror(e);
-}
-
-void close_pair(int (&fds)[2]) {
-    for (int& fd : fds) {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-}
-
-void make_pipe(int (&fds)[2], const char* what) {
-    if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), what);
-    for (const int fd : fds) {
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    }
-}
-
 // A peek buffer: a pipe holds 64 KiB by default, and a line the module can send is far shorter.
 constexpr std::size_t kPeek = 65536;
 }  // namespace
 
 LineSource::LineSource(asio::io_context& io, bool durable) : io_(io) {
-    make_pipe(wake_, "pipe");
-    if (durable) {
-        struct stat st {};
-        if (::fstat(STDIN_FILENO, &st) == 0) {
-            if (S_ISREG(st.st_mode) && ::lseek(STDIN_FILENO, 0, SEEK_CUR) >= 0) {
-                input_ = Input::file;
-            } else if (S_ISFIFO(st.st_mode)) {
-                try {
-                    make_pipe(tee_, "pipe");
-                    input_ = Input::pipe;
-                } catch (const std::system_error&) {
-                    close_pair(wake_);
-                    throw;
-                }
-            }
-        }
-    }
+    open_platform(durable);
     try {
         reader_ = std::thread([this] { read_loop(); });
     } catch (...) {
-        close_pair(wake_);
-        close_pair(tee_);
+        close_platform();
         throw;
     }
 }
@@ -72,12 +31,9 @@ LineSource::~LineSource() {
         stop_ = true;
     }
     cv_.notify_all();
-    const char b = 1;
-    while (::write(wake_[1], &b, 1) < 0 && errno == EINTR) {
-    }
+    wake_reader();
     reader_.join();
-    close_pair(wake_);
-    close_pair(tee_);
+    close_platform();
 }
 
 bool LineSource::ready() {
@@ -140,24 +96,10 @@ void LineSource::read_loop() noexcept {
 bool LineSource::read_lines(std::string& error) {
     char buf[4096];
     for (;;) {
-        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            error = errno_text(errno);
-            return true;
-        }
-        if (fds[1].revents != 0) return false;
-        if ((fds[0].revents & POLLNVAL) != 0) {
-            error = "not open";
-            return true;
-        }
-        const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-            error = errno_text(errno);
-            break;
-        }
-        if (n == 0) break;
+        std::size_t n = 0;
+        const Got got = read_some(buf, sizeof buf, n, error);
+        if (got == Got::stop) return false;
+        if (got != Got::data) break;
         for (const char *p = buf, *end = buf + n; p < end;) {
             const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
             const char* stop = nl ? static_cast<const char*>(nl) : end;
@@ -179,61 +121,28 @@ bool LineSource::read_lines(std::string& error) {
 bool LineSource::peek_lines(std::string& error) {
     std::vector<char> buf(kPeek);
     for (;;) {
-        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-        if (input_ == Input::pipe && ::poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            error = errno_text(errno);
-            return true;
-        }
-        if (fds[1].revents != 0) return false;
-        // The writer has gone: what the pipe still holds is all there is.
-        const bool hangup = input_ == Input::pipe && (fds[0].revents & POLLHUP) != 0;
-        ssize_t n = 0;
-        if (input_ == Input::pipe) {
-            n = ::tee(STDIN_FILENO, tee_[1], buf.size(), SPLICE_F_NONBLOCK);
-            if (n > 0) {
-                std::size_t got = 0;  // the copy is ours alone: it reads back whole
-                while (got < static_cast<std::size_t>(n)) {
-                    const ssize_t r = ::read(tee_[0], buf.data() + got, n - got);
-                    if (r <= 0) {
-                        if (r < 0 && errno == EINTR) continue;
-                        error = r < 0 ? errno_text(errno) : "tee copy ended early";
-                        return true;
-                    }
-                    got += static_cast<std::size_t>(r);
-                }
-            }
-        } else {
-            const off_t at = ::lseek(STDIN_FILENO, 0, SEEK_CUR);
-            n = at < 0 ? -1 : ::pread(STDIN_FILENO, buf.data(), buf.size(), at);
-        }
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-            error = errno_text(errno);
-            break;
-        }
-        if (n == 0) break;  // the end (a pipe: empty and no writer; a file: its end)
-        // The end of the input is known when the peek did not fill the buffer of a file, or the
-        // pipe's writer is gone.
-        const bool last =
-            hangup || (input_ == Input::file && static_cast<std::size_t>(n) < buf.size());
+        std::size_t n = 0;
+        bool last = false;  // nothing more will come after these bytes
+        const Got got = peek_some(buf.data(), buf.size(), n, last, error);
+        if (got == Got::stop) return false;
+        if (got != Got::data) break;  // the end (a pipe: empty and no writer; a file: its end)
         const char* end = buf.data() + n;
         const char* p = buf.data();
-        std::size_t take = 0;  // bytes of complete lines (queued, or skipped)
+        std::size_t taken = 0;  // bytes of complete lines (queued, or skipped)
         while (const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p))) {
             const char* stop = static_cast<const char*>(nl);
             append(p, static_cast<std::size_t>(stop - p));
             p = stop + 1;
-            take = static_cast<std::size_t>(p - buf.data());
+            taken = static_cast<std::size_t>(p - buf.data());
             if (!end_line()) return false;  // waits for room in the queue
         }
         std::size_t rest = static_cast<std::size_t>(end - p);
-        if (take == 0 && rest > 0) {
+        if (taken == 0 && rest > 0) {
             if (last || rest == buf.size()) {
                 // The last line without its newline, or a line longer than any buffer (it is
                 // too long for the module, so it is skipped either way): take it as it is.
                 append(p, rest);
-                take = static_cast<std::size_t>(n);
+                taken = n;
                 if (last && !end_line()) return false;
                 rest = 0;
             } else if (!wait_wake(20)) {
@@ -244,22 +153,8 @@ bool LineSource::peek_lines(std::string& error) {
         }
         if (!wait_popped()) return false;
         // Everything queued is journaled: now take its bytes from stdin.
-        if (input_ == Input::pipe) {
-            std::size_t left = take;
-            while (left > 0) {
-                const ssize_t r = ::read(STDIN_FILENO, buf.data(), left);
-                if (r <= 0) {
-                    if (r < 0 && errno == EINTR) continue;
-                    error = r < 0 ? errno_text(errno) : "stdin ended early";
-                    return true;
-                }
-                left -= static_cast<std::size_t>(r);
-            }
-        } else if (::lseek(STDIN_FILENO, static_cast<off_t>(take), SEEK_CUR) < 0) {
-            error = errno_text(errno);
-            return true;
-        }
-        if (last && rest == 0 && take == static_cast<std::size_t>(n)) break;
+        if (!take(taken, error)) return true;
+        if (last && rest == 0 && taken == n) break;
     }
     if (cur_bytes_ > 0 || cur_cr_) return end_line();
     return true;
@@ -270,13 +165,6 @@ bool LineSource::wait_popped() {
     std::unique_lock<std::mutex> l(m_);
     cv_.wait(l, [&] { return stop_ || q_.empty(); });
     return !stop_;
-}
-
-// Waits `ms` for the destructor's wake-up; false when it came.
-bool LineSource::wait_wake(int ms) {
-    pollfd fd{wake_[0], POLLIN, 0};
-    const int r = ::poll(&fd, 1, ms);
-    return !(r > 0 && fd.revents != 0);
 }
 
 void LineSource::append(const char* p, std::size_t n) {

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <csignal>
 #include <iostream>
 
 namespace qmtkit::cli {
@@ -145,12 +146,25 @@ void Link::debug(const std::string& what) const {
     std::cerr << "qmtkit " << debug_tool_ << ": " << what << std::endl;
 }
 
+namespace {
+bool ignored_at_start(int sig) {
+#ifdef _WIN32
+    // No sigaction: the CRT's signal() tells the old handler only by replacing it.
+    const auto old = std::signal(sig, SIG_DFL);
+    std::signal(sig, old);
+    return old == SIG_IGN;
+#else
+    struct sigaction old {};
+    return ::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
+#endif
+}
+}  // namespace
+
 void Link::catch_signals() {
     for (const int sig : {SIGINT, SIGTERM}) {
         // A signal ignored when the process started (nohup, a background job of a script) stays
         // ignored, as the shell meant.
-        struct sigaction old {};
-        if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        if (ignored_at_start(sig)) continue;
         std::error_code ec;
         signals_.add(sig, ec);
     }

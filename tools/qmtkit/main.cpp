@@ -86,6 +86,9 @@ int run(int argc, char** argv) {
     app.require_subcommand(0, 1);
     app.fallthrough(false);
     app.allow_extras();
+    // CLI11 takes "/x" for an option on Windows: a path like /tmp/image.bin would be one. Set
+    // before the subcommands are added, which inherit it.
+    app.allow_windows_style_options(false);
 
     std::vector<qmtkit::cli::Command> commands;
     commands.push_back(qmtkit::cli::add_pub(app));
@@ -98,6 +101,8 @@ int run(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
+        for (auto& c : commands)
+            if (c.unavailable && c.app->parsed()) return c.run();  // its arguments do not matter
         check_chain(app);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);

@@ -8,7 +8,13 @@
 #include "qmtkit/cloud/signing.hpp"
 #include "qmtkit/manifest/manifest.hpp"
 
+// 0 in the Windows build: no manifest library, no host signing (no OpenSSL, no libcurl).
+#ifndef QMTKIT_CLI_CLOUD
+#define QMTKIT_CLI_CLOUD 1
+#endif
+
 namespace qmtkit::cli {
+#if QMTKIT_CLI_CLOUD
 namespace {
 
 namespace cl = qmtkit::cloud;
@@ -53,6 +59,8 @@ void print_diagnostics(const std::string& tool, const std::string& file,
               << std::endl;
 }
 
+#endif  // QMTKIT_CLI_CLOUD
+
 std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::string& tool,
                                              const std::string& id_prefix, int& status) {
     auto rs = std::make_unique<RunSession>();
@@ -62,6 +70,12 @@ std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::
         rs->session_ = make_session(o, rs->client_id_);
         return rs;
     }
+#if !QMTKIT_CLI_CLOUD
+    status = unavailable(tool,
+                         "--manifest (the manifest library signs with OpenSSL and fetches "
+                         "with libcurl); give -h, -p, -i, -u and the password");
+    return nullptr;
+#else
 
     auto loaded = mf::load_manifest(o.manifest);
     if (!loaded.manifest) {
@@ -208,6 +222,7 @@ std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::
                   << ", broker " << s.host << ":" << s.port << std::endl;
     }
     return rs;
+#endif
 }
 
 }  // namespace qmtkit::cli

@@ -11,6 +11,7 @@
 // (a crash during its write) and is cut off when the spool is opened.
 #include "qmtkit/host/file_store.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -19,7 +20,15 @@
 #include "qmtkit/common/crc32.hpp"
 #include "qmtkit/common/le_bytes.hpp"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -32,11 +41,11 @@ namespace {
 
 // --- The file system: every OS call of the store, each answering 0 or an errno. -------------
 
+#ifndef _WIN32
+
 struct File {
     int fd = -1;
 };
-
-#ifndef _WIN32
 
 int make_dir(const std::string& path) {
     if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return 0;
@@ -120,49 +129,174 @@ int own_pid() {
     return static_cast<int>(::getpid());
 }
 
-#else  // TODO(windows): CreateFileW, LockFileEx, ReadFile/WriteFile with OVERLAPPED offsets,
-       // FlushFileBuffers, SetEndOfFile, MoveFileExW(MOVEFILE_REPLACE_EXISTING |
-       // MOVEFILE_WRITE_THROUGH). Until then open() fails with a clear message.
+// The journal may be replaced only while no handle holds it (Windows refuses a rename over an
+// open file): compact() lets go of it first. Nothing to do here.
+void let_go_for_rename(File&) {}
 
-constexpr int kNotYet = ENOSYS;
-int make_dir(const std::string&) {
-    return kNotYet;
+#else  // Windows: handles; the same answers (0 or an errno) so the store's logic is shared.
+
+struct File {
+    HANDLE h = INVALID_HANDLE_VALUE;
+};
+
+// The errno a Win32 error means to the store (ENOENT, EWOULDBLOCK are acted upon).
+int errno_of(DWORD e) {
+    switch (e) {
+        case ERROR_FILE_NOT_FOUND:
+        case ERROR_PATH_NOT_FOUND:
+            return ENOENT;
+        case ERROR_ALREADY_EXISTS:
+        case ERROR_FILE_EXISTS:
+            return EEXIST;
+        case ERROR_ACCESS_DENIED:
+            return EACCES;
+        case ERROR_SHARING_VIOLATION:
+        case ERROR_LOCK_VIOLATION:
+            return EWOULDBLOCK;
+        case ERROR_DISK_FULL:
+        case ERROR_HANDLE_DISK_FULL:
+            return ENOSPC;
+        case ERROR_DIRECTORY:
+            return ENOTDIR;
+        default:
+            return EIO;
+    }
 }
-int open_file(const std::string&, bool, File&) {
-    return kNotYet;
+int last_errno() {
+    return errno_of(::GetLastError());
 }
-void close_file(File&) {}
-int lock_file(File&) {
-    return kNotYet;
+
+// Paths are UTF-8; the wide API takes any name Windows allows.
+std::wstring wide(const std::string& s) {
+    if (s.empty()) return {};
+    const int n =
+        ::MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
+    std::wstring w(static_cast<std::size_t>(n > 0 ? n : 0), L'\0');
+    if (n > 0) ::MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), w.data(), n);
+    return w;
 }
-int file_size(File&, std::uint64_t&) {
-    return kNotYet;
+
+int make_dir(const std::string& path) {
+    if (::CreateDirectoryW(wide(path).c_str(), nullptr) != 0) return 0;
+    const int e = last_errno();
+    return e == EEXIST ? 0 : e;
 }
-int read_at(File&, std::uint64_t, void*, std::size_t, std::size_t& got) {
-    got = 0;
-    return kNotYet;
+
+int open_file(const std::string& path, bool create, File& f) {
+    // FILE_SHARE_DELETE: the temporary file is renamed while it is open (compact()).
+    f.h = ::CreateFileW(wide(path).c_str(), GENERIC_READ | GENERIC_WRITE,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                        create ? OPEN_ALWAYS : OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    return f.h == INVALID_HANDLE_VALUE ? last_errno() : 0;
 }
-int write_at(File&, std::uint64_t, const void*, std::size_t) {
-    return kNotYet;
+
+void close_file(File& f) {
+    if (f.h != INVALID_HANDLE_VALUE) ::CloseHandle(f.h);
+    f.h = INVALID_HANDLE_VALUE;
 }
-int sync_file(File&) {
-    return kNotYet;
+
+// Windows byte-range locks are mandatory: one byte far past the end is locked, so the pid at
+// the start stays readable to a second opener that wants to name the owner. Released when the
+// handle closes, or the process ends.
+int lock_file(File& f) {
+    OVERLAPPED ov{};
+    ov.OffsetHigh = 0x40000000;
+    if (::LockFileEx(f.h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov) != 0)
+        return 0;
+    return last_errno();
 }
-int truncate_file(File&, std::uint64_t) {
-    return kNotYet;
-}
-int rename_file(const std::string&, const std::string&) {
-    return kNotYet;
-}
-void remove_file(const std::string&) {}
-int sync_dir(const std::string&) {
-    return kNotYet;
-}
-int own_pid() {
+
+int file_size(File& f, std::uint64_t& size) {
+    LARGE_INTEGER n{};
+    if (::GetFileSizeEx(f.h, &n) == 0) return last_errno();
+    size = static_cast<std::uint64_t>(n.QuadPart);
     return 0;
 }
 
+OVERLAPPED at_offset(std::uint64_t off) {
+    OVERLAPPED ov{};
+    ov.Offset = static_cast<DWORD>(off & 0xFFFFFFFFu);
+    ov.OffsetHigh = static_cast<DWORD>(off >> 32);
+    return ov;
+}
+
+int read_at(File& f, std::uint64_t off, void* buf, std::size_t n, std::size_t& got) {
+    got = 0;
+    while (got < n) {
+        OVERLAPPED ov = at_offset(off + got);
+        const DWORD want = static_cast<DWORD>(std::min<std::size_t>(n - got, 1u << 30));
+        DWORD r = 0;
+        if (::ReadFile(f.h, static_cast<char*>(buf) + got, want, &r, &ov) == 0) {
+            if (::GetLastError() == ERROR_HANDLE_EOF) break;
+            return last_errno();
+        }
+        if (r == 0) break;
+        got += r;
+    }
+    return 0;
+}
+
+int write_at(File& f, std::uint64_t off, const void* data, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+        OVERLAPPED ov = at_offset(off + done);
+        const DWORD want = static_cast<DWORD>(std::min<std::size_t>(n - done, 1u << 30));
+        DWORD w = 0;
+        if (::WriteFile(f.h, static_cast<const char*>(data) + done, want, &w, &ov) == 0)
+            return last_errno();
+        done += w;
+    }
+    return 0;
+}
+
+// Through the OS cache to the device, as fsync.
+int sync_file(File& f) {
+    return ::FlushFileBuffers(f.h) != 0 ? 0 : last_errno();
+}
+
+int truncate_file(File& f, std::uint64_t size) {
+    FILE_END_OF_FILE_INFO eof{};
+    eof.EndOfFile.QuadPart = static_cast<LONGLONG>(size);
+    return ::SetFileInformationByHandle(f.h, FileEndOfFileInfo, &eof, sizeof eof) != 0
+               ? 0
+               : last_errno();
+}
+
+// MOVEFILE_WRITE_THROUGH: returns once the rename is on disk (what sync_dir does on POSIX).
+int rename_file(const std::string& from, const std::string& to) {
+    return ::MoveFileExW(wide(from).c_str(), wide(to).c_str(),
+                         MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0
+               ? 0
+               : last_errno();
+}
+
+void remove_file(const std::string& path) {
+    ::DeleteFileW(wide(path).c_str());
+}
+
+// The rename was written through (rename_file); a directory handle cannot be flushed anyway.
+int sync_dir(const std::string&) {
+    return 0;
+}
+
+int own_pid() {
+    return static_cast<int>(::GetCurrentProcessId());
+}
+
+// Windows refuses to rename over a file some handle holds open.
+void let_go_for_rename(File& f) {
+    close_file(f);
+}
+
 #endif
+
+bool is_open(const File& f) {
+#ifdef _WIN32
+    return f.h != INVALID_HANDLE_VALUE;
+#else
+    return f.fd >= 0;
+#endif
+}
 
 // --- The format ------------------------------------------------------------------------------
 
@@ -353,11 +487,17 @@ struct FileStore::Impl {
             off += rec.size();
         }
         if (e == 0) e = sync_file(out);
-        if (e == 0) e = rename_file(tmp_path, journal_path);
+        const bool had_journal = is_open(journal);
+        if (e == 0) {
+            let_go_for_rename(journal);
+            e = rename_file(tmp_path, journal_path);
+        }
         if (e != 0) {
             fail("compacting into " + tmp_path, e);
             close_file(out);
             remove_file(tmp_path);
+            // The old journal goes on (Windows let go of it for the rename).
+            if (had_journal && !is_open(journal)) open_file(journal_path, false, journal);
             return false;
         }
         // Renamed: the new file is the journal whatever happens to the directory sync.

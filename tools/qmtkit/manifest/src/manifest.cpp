@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <map>
 #include <set>
@@ -582,25 +580,6 @@ std::string dir_of(const std::string& path) {
 }
 
 }  // namespace
-
-std::optional<std::string> read_text_file(const std::string& path, bool strip_one_newline,
-                                          std::string* error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        if (error) *error = std::strerror(errno);
-        return std::nullopt;
-    }
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) {
-        if (error) *error = "read error";
-        return std::nullopt;
-    }
-    if (strip_one_newline && !s.empty() && s.back() == '\n') {
-        s.pop_back();
-        if (!s.empty() && s.back() == '\r') s.pop_back();
-    }
-    return s;
-}
 
 LoadResult parse_manifest(std::string_view text, const std::string& file) {
     return Validator(file).run(text);

@@ -12,7 +12,9 @@
 //   if (!spool) { std::cerr << spool.error().message() << "\n"; return 1; }
 //   qmt::OutboxStore& store = spool.value();
 //
-// Not thread-safe (like the client it serves). POSIX; Windows is a TODO (open() fails there).
+// Not thread-safe (like the client it serves). POSIX (fsync, flock, rename) and Windows
+// (FlushFileBuffers, LockFileEx on one byte past the end, MoveFileExW with
+// MOVEFILE_WRITE_THROUGH); paths are UTF-8.
 #pragma once
 
 #include <cstdint>
