@@ -186,6 +186,7 @@ class Server {
 
     void post(std::function<void()> fn) {
         asio::post(io_, [this, fn = std::move(fn)] {
+            module_.advance_us(now_us());  // a network event counts its delays from now
             fn();
             kick();
         });
