@@ -122,7 +122,8 @@ struct Message {
     Micros data = -1;    // payload written
     Micros ok = -1;      // OK read
     Micros result = -1;  // +QMTPUB result read
-    int id = -1;
+    int id = -1;         // msgID of the result matched to it
+    int sent_id = -1;    // msgID of its command line
 };
 
 class Trace {
@@ -152,6 +153,7 @@ class Trace {
         if (b.rfind("AT+QMTPUB=", 0) == 0) {
             msgs.push_back({});
             msgs.back().cmd = now;
+            msgs.back().sent_id = std::atoi(std::string(b.substr(12)).c_str());
             publishing_ = true;
             want_ok_ = false;
         } else if (publishing_ && after_prompt_) {
@@ -667,6 +669,24 @@ int smoke(const Options& opt) {
                         })) {
             std::printf("FAIL: two runs of one cell traced differently\n");
             ++bad;
+        }
+        // Results are matched to commands in order (a constant round trip): the msgIDs agree.
+        for (const Run* run : {&r1, &s}) {
+            std::size_t matched = 0;
+            for (const Message& m : run->msgs) {
+                if (m.result < 0) continue;
+                if (m.id != m.sent_id) {
+                    std::printf("FAIL: result for msgID %d matched to the command of %d\n", m.id,
+                                m.sent_id);
+                    ++bad;
+                    break;
+                }
+                ++matched;
+            }
+            if (matched < opt.warm + opt.count) {
+                std::printf("FAIL: %zu results traced\n", matched);
+                ++bad;
+            }
         }
         const double eff = r1.rate / r1.ceil.rate, sw_eff = s.rate / s.ceil.rate;
         if (!(eff > 0 && eff <= 1 + 1e-9) || !(sw_eff > 0 && sw_eff <= 1 + 1e-9)) {
