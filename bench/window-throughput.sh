@@ -3,6 +3,7 @@
 # BC28 at several network round-trip times, against what a one-at-a-time driver needs at least
 # (N x RTT). Prints a table. Wall-clock figures: run it on a quiet machine.
 #   bench/window-throughput.sh [BUILD_DIR] [N] [RTT_MS ...]
+# BAUD=N paces the emulated UART (bc28-sim --baud N; default unpaced).
 set -euo pipefail
 build=${1:-build/release}
 [ -x "$build/tools/qmtkit/qmtkit" ] || build=build/dev
@@ -18,7 +19,7 @@ printf '%-7s %-5s %-10s %-9s %-11s %-11s %-15s %-8s\n' "RTT ms" "msgs" "total ms
 echo "        (total: the run, measured; bring-up: measured on a warm-up run; publishing = total - bring-up;"
 echo "         window min = msgs / 5 x RTT; 1-at-a-time min = msgs x RTT)"
 for rtt in "${rtts[@]}"; do
-    start_sim "r$rtt" --rtt-ms "$rtt"
+    start_sim "r$rtt" --rtt-ms "$rtt" ${BAUD:+--baud "$BAUD"}
     # Bring-up first (a throwaway publish), so the table separates it from the publishing itself.
     t0=$(date +%s%N)
     echo warmup | "$cli" pub --device "$work/ttyr$rtt" -h 127.0.0.1 -p "$port" -i "bench-$rtt" -t bench/warm -q 1 -l \

@@ -24,48 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// ----------------------------------------------------------------------------------- pacing
-
-// Lets bytes through at the rate of an 8N1 UART (10 bits a byte), or at once when baud is 0.
-class Pacer {
-  public:
-    using Sink = std::function<void(std::string)>;
-    Pacer(asio::io_context& io, unsigned baud, Sink sink)
-        : timer_(io), bytes_per_ms_(baud / 10000.0), sink_(std::move(sink)) {}
-
-    void push(std::string_view bytes) {
-        if (bytes_per_ms_ <= 0) {
-            sink_(std::string(bytes));
-            return;
-        }
-        buf_.append(bytes);
-        pump();
-    }
-
-  private:
-    void pump() {
-        if (waiting_ || buf_.empty()) return;
-        std::size_t n = static_cast<std::size_t>(bytes_per_ms_ * 2.0);  // ~2 ms worth
-        if (n < 1) n = 1;
-        if (n > buf_.size()) n = buf_.size();
-        sink_(buf_.substr(0, n));
-        buf_.erase(0, n);
-        waiting_ = true;
-        const auto us = static_cast<long>(static_cast<double>(n) * 1000.0 / bytes_per_ms_);
-        timer_.expires_after(std::chrono::microseconds(us));
-        timer_.async_wait([this](const asio::error_code& ec) {
-            waiting_ = false;
-            if (!ec) pump();
-        });
-    }
-
-    asio::steady_timer timer_;
-    double bytes_per_ms_;
-    Sink sink_;
-    std::string buf_;
-    bool waiting_ = false;
-};
-
 // A write queue in front of an Asio stream.
 template <class Stream>
 class Writer {
@@ -122,9 +80,7 @@ class Server {
           net_([this](std::function<void()> fn) { post(std::move(fn)); },
                [this](const std::string& s) { log("net: " + s); }, cfg.token_timeout_ms),
           module_(
-              net_, [this](std::string_view b) { tx_.push(b); }, make_options(cfg)),
-          tx_(io_, cfg.baud, [this](std::string b) { to_host(std::move(b)); }),
-          rx_(io_, cfg.baud, [this](std::string b) { from_host(b); }),
+              net_, [this](std::string_view b) { to_host(std::string(b)); }, make_options(cfg)),
           model_timer_(io_),
           poll_timer_(io_),
           signals_(io_, SIGINT, SIGTERM),
@@ -191,6 +147,7 @@ class Server {
   private:
     static Options make_options(const ServerConfig& cfg) {
         Options o = cfg.module;
+        o.baud = cfg.baud;  // the model paces the UART: the same byte times as under virtual time
         o.unix_ms = [] {
             return static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -218,6 +175,9 @@ class Server {
     Millis now_ms() const {
         return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
     }
+    Micros now_us() const {
+        return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_).count();
+    }
 
     void log(const std::string& s) {
         if (!cfg_.verbose) return;
@@ -226,6 +186,7 @@ class Server {
 
     void post(std::function<void()> fn) {
         asio::post(io_, [this, fn = std::move(fn)] {
+            module_.advance_us(now_us());  // a network event counts its delays from now
             fn();
             kick();
         });
@@ -233,8 +194,8 @@ class Server {
 
     // Bring the model up to now and re-arm its timer.
     void kick() {
-        module_.advance(now_ms());
-        const auto d = module_.next_deadline();
+        module_.advance_us(now_us());
+        const auto d = module_.next_deadline();  // whole ms: a paced line wakes us once a ms
         model_timer_.cancel();
         if (d) {
             model_timer_.expires_at(start_ + std::chrono::milliseconds(*d));
@@ -261,7 +222,8 @@ class Server {
 
     // -------------------------------------------------------------------------------- host side
 
-    void from_host(const std::string& bytes) {
+    void from_host(std::string_view bytes) {
+        module_.advance_us(now_us());  // the bytes start on the line now
         module_.feed(bytes);
         kick();
     }
@@ -301,7 +263,7 @@ class Server {
                 t->async_wait([this, t](const asio::error_code&) { read_pty(); });
                 return;
             }
-            rx_.push(std::string_view(pty_buf_.data(), n));
+            from_host(std::string_view(pty_buf_.data(), n));
             read_pty();
         });
     }
@@ -361,7 +323,8 @@ class Server {
                                             if (tcp_ == t) tcp_.reset();
                                             return;
                                         }
-                                        if (tcp_ == t) rx_.push(std::string_view(t->buf.data(), n));
+                                        if (tcp_ == t)
+                                            from_host(std::string_view(t->buf.data(), n));
                                         read_tcp(t);
                                     });
     }
@@ -407,8 +370,6 @@ class Server {
     asio::io_context io_;
     MosquittoNetwork net_;
     Module module_;
-    Pacer tx_;
-    Pacer rx_;
     asio::steady_timer model_timer_;
     asio::steady_timer poll_timer_;
     bool fast_poll_ = false;

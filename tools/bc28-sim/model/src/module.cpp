@@ -62,21 +62,22 @@ Module::~Module() {
 
 // ------------------------------------------------------------------------------------------ time
 
-void Module::advance(Millis now) {
-    // Visit every deadline on the way, so that a long step fires each retransmission in turn.
-    for (int guard = 0; guard < 100000; ++guard) {
-        const auto d = next_deadline();
+void Module::advance_us(Micros now) {
+    // Visit every deadline on the way, so that a long step fires each retransmission in turn
+    // (and, on a paced UART, takes each byte at its own time).
+    for (int guard = 0; guard < 10000000; ++guard) {
+        const auto d = next_deadline_us();
         if (!d || *d > now) break;
         if (*d > now_) now_ = *d;
         run_due();
-        const auto after = next_deadline();
+        const auto after = next_deadline_us();
         if (after && *after == *d && *d <= now_) break;  // nothing consumed it (cannot happen)
     }
     if (now > now_) now_ = now;
     run_due();
 }
 
-void Module::at(Millis when, std::function<void()> fn) {
+void Module::at(Micros when, std::function<void()> fn) {
     actions_.emplace(when, std::move(fn));
 }
 
@@ -86,7 +87,15 @@ void Module::run_due() {
         while (!outq_.empty() && outq_.front().first <= now_) {
             std::string bytes = std::move(outq_.front().second);
             outq_.pop_front();
-            out_(bytes);
+            to_uart(std::move(bytes));
+            progressed = true;
+        }
+        while (!rx_.empty() && rx_due() <= now_) {
+            const auto [c, first] = rx_.front();
+            rx_.pop_front();
+            ++rx_done_;
+            take_byte(c, first);
+            emit(std::string());  // the echo, byte by byte as it came in
             progressed = true;
         }
         if (!actions_.empty() && actions_.begin()->first <= now_) {
@@ -104,11 +113,39 @@ void Module::run_due() {
         actions_.erase(actions_.begin());
         fn();
     }
+    // Module bytes whose last bit is out reach the host.
+    std::size_t n = 0;
+    while (n < tx_.size() && tx_start_ + uart_done_us(tx_done_ + n, opt_.baud) <= now_) ++n;
+    if (n > 0) {
+        std::string bytes = tx_.substr(0, n);
+        tx_.erase(0, n);
+        tx_done_ += n;
+        out_(bytes);
+    }
+}
+
+void Module::to_uart(std::string bytes) {
+    if (bytes.empty()) return;
+    if (opt_.baud == 0) {
+        out_(bytes);
+        return;
+    }
+    if (tx_.empty()) {  // the line was idle: a new burst from now
+        tx_start_ = now_;
+        tx_done_ = 0;
+    }
+    tx_ += bytes;
 }
 
 std::optional<Millis> Module::next_deadline() const {
-    std::optional<Millis> d;
-    auto take = [&d](Millis t) {
+    const auto d = next_deadline_us();
+    if (!d) return std::nullopt;
+    return (*d + 999) / 1000;
+}
+
+std::optional<Micros> Module::next_deadline_us() const {
+    std::optional<Micros> d;
+    auto take = [&d](Micros t) {
         if (!d || t < *d) d = t;
     };
     if (!actions_.empty()) take(actions_.begin()->first);
@@ -116,27 +153,29 @@ std::optional<Millis> Module::next_deadline() const {
     for (const auto& [id, op] : ops_) take(op.deadline);
     if (state_ == NetState::opening) take(open_deadline_);
     if (state_ == NetState::disconnecting) take(disc_deadline_);
+    if (!rx_.empty()) take(rx_due());
+    if (!tx_.empty()) take(tx_due());
     return d;
 }
 
 void Module::uplink(std::size_t bytes, std::function<void()> fn) {
-    const Millis start = std::max(now_, uplink_free_);
-    Millis tx = 0;
+    const Micros start = std::max(now_, uplink_free_);
+    Micros tx = 0;
     if (opt_.uplink_kbps > 0) {
         // kbit/s == bit/ms
-        tx = static_cast<Millis>((bytes * 8 + opt_.uplink_kbps - 1) / opt_.uplink_kbps);
+        tx = static_cast<Micros>((bytes * 8 * 1000 + opt_.uplink_kbps - 1) / opt_.uplink_kbps);
     }
     uplink_free_ = start + tx;
-    at(uplink_free_ + opt_.rtt_ms / 2, std::move(fn));
+    at(uplink_free_ + opt_.rtt_ms / 2 * 1000, std::move(fn));
 }
 
 void Module::downlink(std::function<void()> fn) {
-    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2), std::move(fn));
+    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2) * 1000, std::move(fn));
 }
 
 std::uint64_t Module::wall_ms() const {
     if (opt_.unix_ms) return opt_.unix_ms();
-    return 1700000000000ULL + static_cast<std::uint64_t>(now_);
+    return 1700000000000ULL + static_cast<std::uint64_t>(now_ / 1000);
 }
 
 void Module::log(const std::string& s) const {
@@ -153,13 +192,13 @@ void Module::emit(std::string bytes) {
     }
     if (bytes.empty()) return;
     if (outq_.empty()) {
-        out_(bytes);
+        to_uart(std::move(bytes));
     } else {
         outq_.emplace_back(outq_.back().first, std::move(bytes));
     }
 }
 
-void Module::emit_at(Millis due, std::string bytes) {
+void Module::emit_at(Micros due, std::string bytes) {
     emit(std::string());  // the echo before it is not held back
     if (!outq_.empty() && outq_.back().first > due) due = outq_.back().first;  // UART order
     outq_.emplace_back(std::max(due, now_), std::move(bytes));
@@ -189,7 +228,7 @@ void Module::send_reply(const Reply& r) {
         delay_prompt_.reset();
         write_reply(head + tail);
         log("prompt held back " + std::to_string(late) + " ms");
-        emit_at(now_ + late, std::move(prompt));
+        emit_at(now_ + late * 1000, std::move(prompt));
         return;
     }
     write_reply(head + tail + prompt);
@@ -201,7 +240,7 @@ void Module::write_reply(std::string all) {
     if (delay_next_) {
         const Millis late = *delay_next_;
         delay_next_.reset();
-        emit_at(now_ + late, std::move(all));
+        emit_at(now_ + late * 1000, std::move(all));
         return;
     }
     if (split_next_ && all.size() >= 2) {
@@ -209,7 +248,7 @@ void Module::write_reply(std::string all) {
         split_next_.reset();
         const std::size_t half = all.size() / 2;
         emit(all.substr(0, half));
-        emit_at(now_ + gap, all.substr(half));
+        emit_at(now_ + gap * 1000, all.substr(half));
         return;
     }
     emit(std::move(all));
@@ -234,7 +273,7 @@ void Module::write_line(LineKind kind, const std::string& line) {
     log(std::string(kind == LineKind::urc ? "urc " : "result ") + shown +
         (late ? " (held back " + std::to_string(*delay_result_) + " ms)" : ""));
     if (late) {
-        const Millis due = now_ + *delay_result_;
+        const Micros due = now_ + *delay_result_ * 1000;
         delay_result_.reset();
         emit_at(due, "\r\n" + line + "\r\n");
         return;
@@ -288,24 +327,42 @@ Module::Reply Module::ok(std::vector<std::string> info) const {
 // ----------------------------------------------------------------------------------------- input
 
 void Module::feed(std::string_view bytes) {
+    if (opt_.baud > 0) {
+        // On the line: each byte is taken in advance() once its last bit is in.
+        if (rx_.empty()) {  // the line was idle: a new burst from now
+            rx_start_ = now_;
+            rx_done_ = 0;
+        }
+        bool first = true;
+        for (const char c : bytes) {
+            rx_.emplace_back(c, first);
+            first = false;
+        }
+        return;
+    }
     bool first = true;
     for (const char c : bytes) {
-        if (rebooting_) break;  // a rebooting module hears nothing
-        if (!first && skip_lf_ && c == '\n') {
-            skip_lf_ = false;  // the LF of a CR LF that ended AT+QMTPUB is not payload
-            continue;
-        }
-        skip_lf_ = false;
+        take_byte(c, first);
         first = false;
-        if (data_) {
-            feed_data_byte(c);
-        } else {
-            feed_byte(c);
-        }
     }
     skip_lf_ = false;
     emit(std::string());  // flush the echo
     run_due();
+}
+
+void Module::take_byte(char c, bool first_of_write) {
+    if (rebooting_) return;  // a rebooting module hears nothing
+    if (first_of_write) skip_lf_ = false;
+    if (skip_lf_ && c == '\n') {
+        skip_lf_ = false;  // the LF of a CR LF that ended AT+QMTPUB is not payload
+        return;
+    }
+    skip_lf_ = false;
+    if (data_) {
+        feed_data_byte(c);
+    } else {
+        feed_byte(c);
+    }
 }
 
 void Module::feed_byte(char c) {
@@ -382,10 +439,22 @@ void Module::finish_data(bool send) {
     } else {
         const std::size_t size = d.payload.size() + d.topic.size() + 4;
         const auto e = link_epoch_;
+        const bool qos0 = d.qos == 0;
         uplink(size, [this, e, id, d = std::move(d)] {
             if (e != link_epoch_) return;
             net_.publish(id, d.qos, d.retain, d.topic, d.payload);
         });
+        if (qos0) {
+            // QoS 0 result 0 means "sent" (the note): once the packet has left the module, not a
+            // round trip later. The network's own report then finds the op gone.
+            at(uplink_free_, [this, e, id] {
+                if (e != link_epoch_) return;
+                const auto it = ops_.find(id);
+                if (it == ops_.end()) return;
+                ops_.erase(it);
+                result_line("+QMTPUB: 0,0,0");
+            });
+        }
     }
     flush_deferred();
 }
@@ -557,7 +626,7 @@ void Module::reboot(const std::string& cause) {
     s_ = Settings{};  // nothing survives a reboot (the note: 掉电后不保存)
     rebooting_ = true;
     const auto be = boot_epoch_;
-    at(now_ + opt_.boot_ms, [this, be, cause] {
+    at(now_ + opt_.boot_ms * 1000, [this, be, cause] {
         if (be == boot_epoch_) boot_done(cause);
     });
 }
@@ -743,7 +812,7 @@ Module::Reply Module::cmd_open(const CommandLine& c) {
     host_ = c.args[1].text;
     port_ = static_cast<int>(port);
     state_ = NetState::opening;
-    open_deadline_ = now_ + opt_.open_timeout_ms;
+    open_deadline_ = now_ + opt_.open_timeout_ms * 1000;
     const auto e = link_epoch_;
     if (!s_.cgatt || !s_.cfun) {
         at(now_, [this, e] {
@@ -879,7 +948,7 @@ Module::Reply Module::cmd_disc(const CommandLine& c) {
         return ok();
     }
     state_ = NetState::disconnecting;
-    disc_deadline_ = now_ + opt_.rtt_ms + s_.pkt_timeout * 1000;
+    disc_deadline_ = now_ + (opt_.rtt_ms + s_.pkt_timeout * 1000) * 1000;
     const auto e = link_epoch_;
     uplink(2, [this, e] {
         if (e == link_epoch_) net_.disconnect();
@@ -976,7 +1045,7 @@ OpId Module::new_op(OpKind kind, int msg_id, int qos) {
     op.kind = kind;
     op.msg_id = msg_id;
     op.qos = qos;
-    const Millis pkt = static_cast<Millis>(s_.pkt_timeout) * 1000;
+    const Micros pkt = static_cast<Micros>(s_.pkt_timeout) * 1'000'000;
     // QoS 0 is never retransmitted: it only has until the whole retry budget is spent.
     op.deadline = now_ + (kind == OpKind::pub && qos == 0 ? pkt * (s_.retry_times + 1) : pkt);
     if (kind == OpKind::pub && qos == 0) op.retries = s_.retry_times;
@@ -1063,7 +1132,7 @@ void Module::check_timers() {
             continue;
         }
         ++op.retries;
-        op.deadline += static_cast<Millis>(s_.pkt_timeout) * 1000;
+        op.deadline += static_cast<Micros>(s_.pkt_timeout) * 1'000'000;
         if (s_.timeout_notice == 1) {
             const std::string mid = std::to_string(op.msg_id);
             const std::string n = std::to_string(op.retries);

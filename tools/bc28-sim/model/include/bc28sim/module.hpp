@@ -3,10 +3,12 @@
 // Pure logic: no I/O, no threads, no clock reads (the wall clock used to timestamp Aliyun
 // signatures is injected too). The pty / TCP executable, in-process tests and benchmarks drive
 // it the same way:
-//   feed(bytes)      bytes the host wrote to the UART
+//   feed(bytes)      bytes the host wrote to the UART (at the model's current time: advance first)
 //   advance(now_ms)  move the clock forward; runs due timers and network events
 //   next_deadline()  when advance() must be called next, if nothing else happens before
-// and receive the module's bytes through the Output callback.
+// and receive the module's bytes through the Output callback. The clock counts microseconds
+// inside (advance_us / next_deadline_us), so a paced UART (Options::baud) keeps exact byte times;
+// the millisecond calls are the same clock, whole milliseconds.
 #pragma once
 
 #include "bc28sim/at_line.hpp"
@@ -24,6 +26,14 @@
 namespace bc28sim {
 
 using Millis = std::int64_t;
+using Micros = std::int64_t;
+
+// An 8N1 UART: 10 bits a byte. When the last bit of byte number `index` (from 0) of a burst that
+// started at 0 is on the wire, in microseconds rounded up; bc28-sim's pty and TCP line use the
+// same model, so virtual-time runs and real runs agree.
+constexpr Micros uart_done_us(std::uint64_t index, unsigned baud) {
+    return static_cast<Micros>(((index + 1) * 10'000'000ULL + baud - 1) / baud);
+}
 
 struct Identity {
     std::string imei = "866971030000001";
@@ -57,7 +67,11 @@ struct Options {
     bool prompt_space = false;                              // "> " instead of ">" after AT+QMTPUB
     std::string token_url = "http://127.0.0.1:8080/token";  // AT+QMTTENAUTH without <url>
     Millis boot_ms = 1000;                                  // AT+NRB: REBOOTING ... boot banner
-    Millis rtt_ms = 0;         // each network exchange: half up, half down
+    Millis rtt_ms = 0;  // each network exchange: half up, half down
+    // The serial line, both ways, as an 8N1 UART at this baud rate (10 bits a byte): the module
+    // acts on a host byte once its last bit is in, and hands its own bytes to Output once each is
+    // out. 0 = instant (bytes in and out at the time of feed() / of the write).
+    unsigned baud = 0;
     unsigned uplink_kbps = 0;  // 0 = unlimited
     int max_inflight = 5;      // publishes awaiting their +QMTPUB result
     int csq = 24;
@@ -77,10 +91,14 @@ class Module final : private NetworkEvents {
     Module& operator=(const Module&) = delete;
 
     void feed(std::string_view bytes);
-    void advance(Millis now);
+    void advance(Millis now) { advance_us(now * 1000); }
     void poll(Millis now) { advance(now); }
+    // Whole milliseconds, rounded up: advance(*next_deadline()) runs what is due.
     std::optional<Millis> next_deadline() const;
-    Millis now() const { return now_; }
+    Millis now() const { return now_ / 1000; }
+    void advance_us(Micros now);
+    std::optional<Micros> next_deadline_us() const;
+    Micros now_us() const { return now_; }
 
     // Log lines never contain secrets (device secrets, passwords, tokens).
     void set_log(Log log) { log_ = std::move(log); }
@@ -113,6 +131,8 @@ class Module final : private NetworkEvents {
     // ---- introspection (tests, control channel "status")
     int inflight_publishes() const;
     bool in_data_mode() const { return data_.has_value(); }
+    std::size_t uart_rx_pending() const { return rx_.size(); }  // host bytes still on the line
+    std::size_t uart_tx_pending() const { return tx_.size(); }  // module bytes still on the line
     bool rebooting() const { return rebooting_; }
     std::string state_name() const;
     const Options& options() const { return opt_; }
@@ -145,7 +165,7 @@ class Module final : private NetworkEvents {
         int msg_id = 0;
         int qos = 0;
         int retries = 0;
-        Millis deadline = 0;
+        Micros deadline = 0;
     };
 
     struct DataMode {
@@ -199,7 +219,7 @@ class Module final : private NetworkEvents {
     // output
     enum class LineKind { result, urc };
     void emit(std::string bytes);
-    void emit_at(Millis due, std::string bytes);  // written at `due`, later output behind it
+    void emit_at(Micros due, std::string bytes);  // written at `due`, later output behind it
     void send_reply(const Reply& r);
     void write_reply(std::string bytes);        // the delay / split faults apply here
     void result_line(const std::string& line);  // the later result of a two-phase command
@@ -213,7 +233,11 @@ class Module final : private NetworkEvents {
     // network plumbing
     void uplink(std::size_t bytes, std::function<void()> fn);
     void downlink(std::function<void()> fn);
-    void at(Millis when, std::function<void()> fn);
+    void at(Micros when, std::function<void()> fn);
+    void to_uart(std::string bytes);  // module -> host, paced when Options::baud is set
+    void take_byte(char c, bool first_of_write);
+    Micros rx_due() const { return rx_start_ + uart_done_us(rx_done_, opt_.baud); }
+    Micros tx_due() const { return tx_start_ + uart_done_us(tx_done_, opt_.baud); }
     void run_due();
     void check_timers();
     void link_closed(int stat_code, bool report);
@@ -230,13 +254,13 @@ class Module final : private NetworkEvents {
     Options opt_;
     Log log_;
 
-    Millis now_ = 0;
+    Micros now_ = 0;
     Settings s_;
     NetState state_ = NetState::closed;
     std::string host_;
     int port_ = 0;
-    Millis open_deadline_ = 0;
-    Millis disc_deadline_ = 0;
+    Micros open_deadline_ = 0;
+    Micros disc_deadline_ = 0;
     std::map<OpId, Op> ops_;
     OpId next_op_ = 1;
     OpId token_op_ = 0;
@@ -252,11 +276,20 @@ class Module final : private NetworkEvents {
     bool rebooting_ = false;
 
     // time-ordered work: network calls, network events, boot completion
-    std::multimap<Millis, std::function<void()>> actions_;
-    Millis uplink_free_ = 0;
+    std::multimap<Micros, std::function<void()>> actions_;
+    Micros uplink_free_ = 0;
 
     // output held back by delay/split faults; everything after it queues behind
-    std::deque<std::pair<Millis, std::string>> outq_;
+    std::deque<std::pair<Micros, std::string>> outq_;
+
+    // The paced UART. A burst is bytes back to back from rx/tx_start_; *_done_ of them are
+    // through. An empty queue is an idle line: the next byte starts a new burst.
+    std::deque<std::pair<char, bool>> rx_;  // host bytes on the line; true: first of its write
+    Micros rx_start_ = 0;
+    std::uint64_t rx_done_ = 0;
+    std::string tx_;
+    Micros tx_start_ = 0;
+    std::uint64_t tx_done_ = 0;
 
     // armed faults
     std::optional<Millis> split_next_;
