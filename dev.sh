@@ -7,6 +7,8 @@
 #   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz,
 #                    windows)
 #   ./dev.sh footprint [--check]   the firmware footprint (Cortex-M3) and parse cost (callgrind)
+#   ./dev.sh bench   throughput against the module's ceiling (virtual time): table and plot in
+#                    docs/performance/
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +25,7 @@ FUZZ_PKGS=(clang libclang-rt-14-dev)   # clang++ -fsanitize=fuzzer: libFuzzer is
 WINDOWS_PKGS=(g++-mingw-w64-x86-64-posix wine64 wine)
 FOOTPRINT_PKGS=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi python3
                 valgrind)   # Cortex-M3 probes; callgrind counts the parser's instructions
+BENCH_PKGS=(gnuplot-nox)   # the throughput plot (bench/throughput.sh)
 BAREMETAL_PKGS=(qemu-system-arm)   # the example firmware on an emulated MPS2-AN385 (tests/baremetal)
 
 ensure_packages() {
@@ -116,10 +119,16 @@ cmd_footprint() {
     return $rc
 }
 
+cmd_bench() {
+    ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
+    bench/throughput.sh "$@"
+}
+
 case "${1:-}" in
     demo) shift; cmd_demo "$@" ;;
     test) shift; cmd_test "$@" ;;
     build) shift; cmd_build "$@" ;;
     footprint) shift; cmd_footprint "$@" ;;
-    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    bench) shift; cmd_bench "$@" ;;
+    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -133,8 +133,8 @@ TEST_F(FirmwareE2E, TwentyQos1ReadingsArriveAndStopReachesTheFirmware) {
     SimProcess sim(so);
     auto qemu =
         start_qemu("tcp:127.0.0.1:" + std::to_string(sim.tcp_port()) + ",nodelay=on", image);
-    // The client publishes only once online, and it is online only after the cmd
-    // subscription's SUBACK: the first reading means `stop` can be delivered.
+    // The client queues the cmd subscription's SUB before the first PUB, and the broker handles
+    // one connection's packets in order: once n=1 is here, the subscription is in place.
     ASSERT_TRUE(log.wait_for(kTelemetry, "n=1", 30s)) << qemu_output() << sim.log();
     MqttClient commander(broker.host(), broker.port());
     ASSERT_TRUE(commander.publish(kCmd, "stop", 1));

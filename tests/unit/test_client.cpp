@@ -83,6 +83,46 @@ TEST_F(ClientTest, BringUpSendsTheNotesSequence) {
     EXPECT_EQ(client.stats().sessions, 1u);
 }
 
+// Restoring subscriptions does not hold publishing back: the PUB goes out behind the SUB (so the
+// broker still sees SUBSCRIBE first), before the SUBACK, and the first message costs the three
+// round trips the protocol needs (OPEN, CONNECT, PUBLISH), not four.
+TEST_F(ClientTest, FirstPublishDoesNotWaitForTheSubscriptionResults) {
+    ASSERT_TRUE(client.configure(basic_session()));
+    ASSERT_TRUE(client.subscribe("cmd/#", 1));
+    ASSERT_TRUE(client.publish("t/x", ByteView(std::string_view("first")), {1}));
+    module.network_delay = 1000;
+    ASSERT_TRUE(client.start(now));
+    ASSERT_TRUE(run([&] { return module.count("AT+QMTPUB=0,") == 1; }));
+    EXPECT_EQ(client.state(), LinkState::subscribing);
+    EXPECT_TRUE(ev.subscribed.empty()) << "the PUB waited for the SUBACK";
+    const auto at = [&](std::string_view prefix) {
+        return std::find_if(module.commands.begin(), module.commands.end(),
+                            [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+    };
+    EXPECT_LT(at("AT+QMTSUB=0,"), at("AT+QMTPUB=0,")) << "SUBSCRIBE must reach the broker first";
+    ASSERT_TRUE(run([&] { return ev.published.size() == 1 && ev.subscribed.size() == 1; }));
+    ASSERT_TRUE(ev.published.begin()->second);
+    EXPECT_TRUE(client.online());
+}
+
+// A link that dies without +QMTSTAT while the session's SUB and PUBs are in flight: nothing is
+// reported failed, the subscription is made again and the publish delivered on the next session.
+TEST_F(ClientTest, SilentDropWithTheSubscriptionInFlightLosesNeither) {
+    ASSERT_TRUE(client.configure(basic_session()));
+    ASSERT_TRUE(client.subscribe("cmd/#", 1));
+    ASSERT_TRUE(client.publish("t/x", ByteView(std::string_view("kept")), {1}));
+    module.network_delay = 1000;
+    ASSERT_TRUE(client.start(now));
+    ASSERT_TRUE(run([&] { return module.count("AT+QMTPUB=0,") == 1; }));
+    module.silent_drop();
+    module.network_delay = 200;
+    ASSERT_TRUE(run([&] { return ev.published.size() == 1 && ev.subscribed.size() == 1; }, 180000));
+    ASSERT_TRUE(ev.subscribed[0]) << to_string(ev.subscribed[0].error().code);
+    ASSERT_TRUE(ev.published.begin()->second)
+        << to_string(ev.published.begin()->second.error().code);
+    EXPECT_GE(module.count("AT+QMTSUB=0,"), 2);
+}
+
 TEST_F(ClientTest, WindowStaysFullButNeverExceedsFive) {
     bring_up();
     std::vector<std::uint32_t> tickets;

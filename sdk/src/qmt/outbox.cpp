@@ -158,7 +158,7 @@ void Outbox::load_stored() {
 }
 
 bool Outbox::can_send() const {
-    return ctx_.supervisor->online() && !ctx_.supervisor->checking_link();
+    return ctx_.supervisor->session_up() && !ctx_.supervisor->checking_link();
 }
 
 void Outbox::pump() {

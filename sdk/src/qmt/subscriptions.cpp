@@ -112,6 +112,7 @@ void Subscriptions::resubscribe_all() {
 void Subscriptions::pump() {
     const LinkState st = ctx_.supervisor->state();
     if (st != LinkState::online && st != LinkState::subscribing) return;
+    if (ctx_.supervisor->checking_link()) return;  // sent once the module has answered
     for (std::size_t i = 0; i < count_; ++i) {
         Subscription& s = table_[i];
         if (s.state != Subscription::State::pending) continue;
@@ -169,7 +170,14 @@ void Subscriptions::on_final(const at::CommandRef& r, const at::Outcome& o) {
         s->state = Subscription::State::pending;  // sent again once the module answers
         return ctx_.supervisor->check_link();
     }
-    refused(*s, to_client_error(o.error()));
+    const ClientError e = to_client_error(o.error());
+    if (e.code == Error::cme && e.cme == at::Cme::operation_not_allowed) {
+        // The module has no MQTT connection (a link that died without +QMTSTAT): nothing was
+        // sent, the broker refused nothing. Subscribed again once the link is back.
+        s->state = Subscription::State::pending;
+        return ctx_.supervisor->check_link();
+    }
+    refused(*s, e);
 }
 
 at::ResultVerdict Subscriptions::on_result(const at::CommandRef& r, std::string_view line) {
@@ -197,6 +205,12 @@ void Subscriptions::on_result_error(const at::CommandRef& r, const at::AtError& 
     if (e.kind == at::ErrorKind::aborted) {
         s->state = Subscription::State::pending;
         return;
+    }
+    if (e.kind == at::ErrorKind::result_timeout) {
+        // No +QMTSUB within the packet wait: the link may have died without +QMTSTAT. Not a
+        // refusal: ask the module, and subscribe again (on this link or the next).
+        s->state = Subscription::State::pending;
+        return ctx_.supervisor->check_link();
     }
     refused(*s, to_client_error(e));
 }

@@ -36,8 +36,7 @@ void Supervisor::stop() {
         ctx_.engine.abandon(step_seq_);
         step_seq_ = 0;
     }
-    const bool session_up = state_ == LinkState::online || state_ == LinkState::subscribing;
-    go(session_up ? Step::disconnect : Step::close);
+    go(session_up() ? Step::disconnect : Step::close);
 }
 
 void Supervisor::transport_reset() {
@@ -63,7 +62,8 @@ void Supervisor::poll() {
 }
 
 void Supervisor::check_link() {
-    if (state_ != LinkState::online || step_seq_ != 0) return;
+    if (!session_up() || step_seq_ != 0) return;
+    checked_from_ = step_;  // online, or restoring subscriptions (publishing goes on there too)
     step_ = Step::check;
     issue();
 }
@@ -150,8 +150,12 @@ void Supervisor::succeeded() {
             break;
         case Rule::check:
             if (info_ == static_cast<std::int32_t>(ConnState::connected)) {
+                // The module answers and is connected: carry on where the check began.
+                step_ = checked_from_;
                 ctx_.subscriptions->pump();
-                return ctx_.outbox->pump();  // the module answers and is connected: carry on
+                if (step_ == Step::subscribe && ctx_.subscriptions->settled())
+                    return go(Step::online);
+                return ctx_.outbox->pump();
             }
             // Gone without a word (the network detached silently): recover as after a
             // +QMTSTAT, from the attach check on; the outbox is kept.
@@ -227,14 +231,15 @@ void Supervisor::set_state(LinkState s) {
 }
 
 void Supervisor::enter_subscribe() {
+    ++ctx_.stats.sessions;  // CONNECT accepted: publishing starts now, subscriptions or not
     ctx_.subscriptions->resubscribe_all();
     ctx_.subscriptions->pump();
-    if (ctx_.subscriptions->settled()) go(Step::online);
+    if (ctx_.subscriptions->settled()) return go(Step::online);
+    ctx_.outbox->pump();  // behind the SUB commands: the first publish costs no extra round trip
 }
 
 void Supervisor::enter_online() {
     attempt_ = 0;
-    ++ctx_.stats.sessions;
     ctx_.outbox->pump();
 }
 

@@ -106,7 +106,7 @@ struct ClientStats {
     std::uint32_t dropped = 0;        // +QMTRECV longer than the client can hold (reported)
     std::uint32_t stats = 0;          // +QMTSTAT URCs
     std::uint32_t reboots = 0;        // module restarts seen
-    std::uint32_t sessions = 0;       // times the link came online
+    std::uint32_t sessions = 0;       // times a CONNECT was accepted (the link came up)
     std::uint32_t max_in_flight = 0;  // most publishes awaiting their result at once
     std::uint32_t link_checks = 0;    // AT+QMTCONN? after CME 3 / a timeout while online
     std::uint32_t silent_drops = 0;   // links found down without a +QMTSTAT

@@ -59,6 +59,11 @@ class Supervisor final : public at::CommandHandler {
 
     LinkState state() const { return state_; }
     bool online() const { return state_ == LinkState::online; }
+    // Connected: online, or restoring subscriptions. Publishing need not wait for the SUBACKs:
+    // the SUB commands are queued first, so the broker sees SUBSCRIBE before any PUBLISH.
+    bool session_up() const {
+        return state_ == LinkState::online || state_ == LinkState::subscribing;
+    }
     // A link check is on the wire: publishing pauses until it has answered.
     bool checking_link() const { return step_ == Step::check && step_seq_ != 0; }
     // Something suggests the link is gone (CME 3: not connected; a timeout): ask the module.
@@ -103,7 +108,8 @@ class Supervisor final : public at::CommandHandler {
     std::int32_t info_ = -1;      // the running step's decoded information line
     LinkState state_ = LinkState::stopped;
     Step step_ = Step::stopped;
-    Step resume_ = Step::sync;  // where to go on at wake_at_
+    Step checked_from_ = Step::online;  // where a link check that finds the link up returns
+    Step resume_ = Step::sync;          // where to go on at wake_at_
     std::uint8_t tries_ = 0;
     std::uint8_t attempt_ = 0;  // consecutive failed bring-ups (back-off exponent)
     bool stopping_ : 1;
