@@ -95,6 +95,18 @@ class FirmwareE2E : public ::testing::Test {
         po.stderr_path = dir_ + "/qemu.err";
         return std::make_unique<Process>(argv, po);
     }
+    // bc28-sim serving its TCP port (QEMU's serial line connects to it), no pty.
+    static SimProcess::Options sim_over_tcp(std::vector<std::string> args = {}) {
+        SimProcess::Options so;
+        so.exe = BC28SIM_EXE;
+        so.tcp = true;
+        so.open_pty = false;
+        so.args = std::move(args);
+        return so;
+    }
+    std::unique_ptr<Process> start_qemu_on(SimProcess& sim, const std::string& image) {
+        return start_qemu("tcp:127.0.0.1:" + std::to_string(sim.tcp_port()) + ",nodelay=on", image);
+    }
     std::string qemu_output() const {
         return slurp(dir_ + "/qemu.out") + slurp(dir_ + "/qemu.err");
     }
@@ -126,13 +138,8 @@ TEST_F(FirmwareE2E, TwentyQos1ReadingsArriveAndStopReachesTheFirmware) {
     broker.start();
     const std::string image = build_image(broker.port());
     MessageLog log(broker.host(), broker.port(), kTelemetry, 1);
-    SimProcess::Options so;
-    so.exe = BC28SIM_EXE;
-    so.tcp = true;
-    so.open_pty = false;
-    SimProcess sim(so);
-    auto qemu =
-        start_qemu("tcp:127.0.0.1:" + std::to_string(sim.tcp_port()) + ",nodelay=on", image);
+    SimProcess sim(sim_over_tcp());
+    auto qemu = start_qemu_on(sim, image);
     // The client queues the cmd subscription's SUB before the first PUB, and the broker handles
     // one connection's packets in order: once n=1 is here, the subscription is in place.
     ASSERT_TRUE(log.wait_for(kTelemetry, "n=1", 30s)) << qemu_output() << sim.log();
@@ -158,16 +165,10 @@ void FirmwareE2E::run_with_fault(const std::string& fault, const std::string& st
     broker.start();
     const std::string image = build_image(broker.port());
     MessageLog log(broker.host(), broker.port(), kTelemetry, 1);
-    SimProcess::Options so;
-    so.exe = BC28SIM_EXE;
-    so.tcp = true;
-    so.open_pty = false;
     // A 100 ms round trip keeps the window's five readings in flight for a while: the fault
     // lands with readings still to go however late this process sees n=5.
-    so.args = {"--rtt-ms", "100"};
-    SimProcess sim(so);
-    auto qemu =
-        start_qemu("tcp:127.0.0.1:" + std::to_string(sim.tcp_port()) + ",nodelay=on", image);
+    SimProcess sim(sim_over_tcp({"--rtt-ms", "100"}));
+    auto qemu = start_qemu_on(sim, image);
     ASSERT_TRUE(log.wait_for(kTelemetry, "n=5", 30s)) << qemu_output() << sim.log();
     EXPECT_EQ(sim.control(fault).rfind("OK", 0), 0u);
     // At least once: every reading arrives (duplicates allowed). Then `stop`, retained: the
