@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -348,6 +353,33 @@ TEST(CloudToken, DnsFailureAndRefusedAreMapped) {
     EXPECT_FALSE(refused.token);
     r.expire_days = 61;
     EXPECT_NE(fetch_token("http://127.0.0.1:1/token", r, 5000).result_code, 0);
+}
+
+// A cancelled request ends at libcurl's progress check, not at its timeout: bc28-sim cancels its
+// helpers so it can join them. The server accepts the connection (the kernel does, from its
+// backlog) and never answers: uncancelled, this would be the timeout (result 6).
+TEST(CloudToken, CancelledRequestIsAbortedNotTimedOut) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(fd, 4), 0);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    TokenRequest r;
+    r.product_id = "p";
+    r.device_name = "d";
+    r.device_secret = "s3cr3t";
+    const std::atomic<bool> cancel{true};
+    const auto out = fetch_token("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/token",
+                                 r, 3000, &cancel);
+    ::close(fd);
+    EXPECT_NE(out.result_code, 0);
+    EXPECT_NE(out.result_code, 6) << out.message;
+    EXPECT_NE(out.message.find("aborted"), std::string::npos) << out.message;
+    EXPECT_EQ(out.message.find("s3cr3t"), std::string::npos);
 }
 
 // ------------------------------------------------------------ properties vs openssl CLI

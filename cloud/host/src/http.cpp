@@ -16,10 +16,14 @@ std::size_t collect(char* data, std::size_t size, std::size_t nmemb, void* user)
     return size * nmemb;
 }
 
+int cancelled(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+
 }  // namespace
 
 HttpAnswer http_post(const std::string& url, const std::vector<std::string>& headers,
-                     const std::string& body, long timeout_ms) {
+                     const std::string& body, long timeout_ms, const std::atomic<bool>* cancel) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 
@@ -48,6 +52,11 @@ HttpAnswer http_post(const std::string& url, const std::vector<std::string>& hea
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "qmtkit/0.1");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (cancel != nullptr) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &cancelled);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
+    }
 
     const CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {

@@ -2,6 +2,7 @@
 // Internal to qmtkit_cloud_host. Never logs; the caller builds messages without secrets.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,10 @@ struct HttpAnswer {
 };
 
 // POST `body` to `url` with the given header lines ("Name: value"); no redirects, no signals.
+// `cancel` (may be null): set from another thread, the request ends within about a second
+// (CURLE_ABORTED_BY_CALLBACK), so its owner can join the thread instead of leaving it behind.
 HttpAnswer http_post(const std::string& url, const std::vector<std::string>& headers,
-                     const std::string& body, long timeout_ms);
+                     const std::string& body, long timeout_ms,
+                     const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace qmtkit::cloud::detail

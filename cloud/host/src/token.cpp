@@ -50,7 +50,8 @@ int code_for(CURLcode rc) {
 
 }  // namespace
 
-TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms) {
+TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms,
+                         const std::atomic<bool>* cancel) {
     TokenOutcome out;
     if (r.expire_days == 0 || r.expire_days > 60) {
         out.result_code = 3;
@@ -58,7 +59,7 @@ TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long tim
         return out;
     }
     const auto answer = detail::http_post(url, {"Content-Type: application/x-www-form-urlencoded"},
-                                          token_request_body(r), timeout_ms);
+                                          token_request_body(r), timeout_ms, cancel);
     if (answer.curl_code != 0) {
         out.result_code = code_for(static_cast<CURLcode>(answer.curl_code));
         // libcurl's messages name the host and the cause, never the POST body.

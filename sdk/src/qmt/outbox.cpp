@@ -268,15 +268,21 @@ bool Outbox::uses_msg_id(std::uint16_t id) const {
 }
 
 Instant Outbox::next_deadline(Instant t) const {
-    // A pause already over is due now only if nothing else holds it: when the window is full,
-    // a link check runs, the link is down or the engine has commands queued, that thing has its
+    Instant overdue = kNever;  // the earliest pause already over
+    for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r)) {
+        if (r->state != Record::State::retry_wait) continue;
+        if (r->retry_at > ctx_.now) {
+            if (r->retry_at < t) t = r->retry_at;
+        } else if (r->retry_at < overdue) {
+            overdue = r->retry_at;
+        }
+    }
+    // A pause already over is due only if nothing else holds it: when the window is full, a
+    // link check runs, the link is down or the engine has commands queued, that thing has its
     // own deadline or event, and repeating a past time would spin the host. Otherwise it is
     // due: the host may not have called poll() since its time came (only fed bytes).
-    const bool free_to_send = can_send() && in_flight() < window_ && ctx_.engine.queued() == 0;
-    for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r)) {
-        if (r->state != Record::State::retry_wait || r->retry_at >= t) continue;
-        if (r->retry_at > ctx_.now || free_to_send) t = r->retry_at;
-    }
+    if (overdue < t && can_send() && in_flight() < window_ && ctx_.engine.queued() == 0)
+        t = overdue;
     return t;
 }
 

@@ -28,8 +28,10 @@ void lib_init() {
     static LibInit once;
 }
 
-// DNS, then a TCP connect to see that something listens: +QMTOPEN's result code.
-int probe(const std::string& host, std::uint16_t port) {
+// DNS, then a TCP connect to see that something listens: +QMTOPEN's result code. The connect
+// waits up to 20 s in slices, so a cancelled probe ends within one (DNS itself cannot be cut
+// short: it is bounded by the resolver's own timeouts).
+int probe(const std::string& host, std::uint16_t port, const std::atomic<bool>& cancelled) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -44,7 +46,10 @@ int probe(const std::string& host, std::uint16_t port) {
         int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc != 0 && errno == EINPROGRESS) {
             pollfd p{fd, POLLOUT, 0};
-            if (::poll(&p, 1, 20000) == 1) {
+            int ready = 0;
+            for (int waited = 0; ready == 0 && waited < 20000 && !cancelled.load(); waited += 100)
+                ready = ::poll(&p, 1, 100);
+            if (ready == 1) {
                 int err = 0;
                 socklen_t len = sizeof err;
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -100,16 +105,14 @@ MosquittoNetwork::~MosquittoNetwork() {
         gate_->self = nullptr;
     }
     destroy_conn();
+    // Every helper is joined: a cancelled probe or token request ends within about a second
+    // (a DNS lookup within the resolver's timeout), and none outlives the network.
+    gate_->cancelled.store(true);
     std::lock_guard<std::mutex> lk(threads_mu_);
-    for (auto& w : threads_) {
-        if (w.done->load())
-            w.thread.join();
-        else
-            w.thread.detach();  // stuck in a timeout: it holds only its job's data and the Gate
-    }
+    for (auto& w : threads_) w.thread.join();
 }
 
-void MosquittoNetwork::spawn(std::function<Completion()> job) {
+void MosquittoNetwork::spawn(std::function<Completion(const std::atomic<bool>&)> job) {
     std::lock_guard<std::mutex> lk(threads_mu_);
     // Reap the helpers that are done, so a long session does not pile up threads.
     for (auto it = threads_.begin(); it != threads_.end();) {
@@ -122,7 +125,7 @@ void MosquittoNetwork::spawn(std::function<Completion()> job) {
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
     threads_.push_back(Worker{std::thread([job = std::move(job), done, gate = gate_] {
-                                  Completion completion = job();
+                                  Completion completion = job(gate->cancelled);
                                   {
                                       std::lock_guard<std::mutex> g(gate->mu);
                                       if (gate->self != nullptr && completion) {
@@ -145,8 +148,8 @@ void MosquittoNetwork::open(const std::string& host, std::uint16_t port) {
     host_ = host;
     port_ = port;
     const std::uint32_t gen = ++open_gen_;
-    spawn([gen, host, port]() -> Completion {
-        const int r = probe(host, port);
+    spawn([gen, host, port](const std::atomic<bool>& cancelled) -> Completion {
+        const int r = probe(host, port, cancelled);
         return [gen, r](MosquittoNetwork& n) {  // runs on the model's thread
             if (gen != n.open_gen_ || !n.ev_) return;
             n.ev_->net_open_result(r);
@@ -317,8 +320,8 @@ void MosquittoNetwork::fetch_token(OpId op, const TokenFetch& req) {
     tr.expire_days = req.expire_days;
     const std::string url = req.url;
     const long timeout = token_timeout_ms_;
-    spawn([op, tr, url, timeout]() -> Completion {
-        qmtkit::cloud::TokenOutcome out = qmtkit::cloud::fetch_token(url, tr, timeout);
+    spawn([op, tr, url, timeout](const std::atomic<bool>& cancelled) -> Completion {
+        qmtkit::cloud::TokenOutcome out = qmtkit::cloud::fetch_token(url, tr, timeout, &cancelled);
         std::string user, pass;
         if (out.result_code == 0 && out.token) {
             user = out.token->username;

@@ -59,12 +59,11 @@ class MosquittoNetwork final : public Network {
     void lost(int stat_code);
     void finished();
     void destroy_conn();
-    // Runs `job` on a helper thread; what it returns is posted to the model's thread unless the
-    // network is gone by then. The thread touches nothing of `this`: only its captures and gate_.
-    // Runs `job` on a helper thread. The job holds only its own data (no `this`); what it returns
-    // runs on the model's thread with the network, unless the network has gone by then.
+    // Runs `job` on a helper thread. The job holds only its own data (no `this`) and ends soon
+    // once `cancelled` is set; what it returns runs on the model's thread with the network,
+    // unless the network has gone by then. The destructor cancels and joins every helper.
     using Completion = std::function<void(MosquittoNetwork&)>;
-    void spawn(std::function<Completion()> job);
+    void spawn(std::function<Completion(const std::atomic<bool>& cancelled)> job);
 
     Post post_;
     Log log_;
@@ -76,12 +75,13 @@ class MosquittoNetwork final : public Network {
     std::unique_ptr<Conn> conn_;
     std::uint32_t conn_gen_ = 0;
     std::shared_ptr<std::atomic<bool>> alive_;
-    // Shared with every helper thread, so one that outlives the network (a token request stuck
-    // in its timeout, left to finish on its own) still only uses what it owns.
+    // Shared with every helper thread: how a finished job reaches the network, if it is still
+    // there, and the flag that tells a running job to stop.
     struct Gate {
         std::mutex mu;
         MosquittoNetwork* self = nullptr;  // null once the network is destroyed
         Post post;
+        std::atomic<bool> cancelled{false};
     };
     std::shared_ptr<Gate> gate_;
     std::mutex threads_mu_;

@@ -3,6 +3,7 @@
 // cloud stand-in (it verifies what the emulator or the host signed). Never logs a secret.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -93,7 +94,9 @@ struct TokenOutcome {
     std::optional<Token> token;
     std::string message;  // never contains a secret
 };
-TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms = 195000);
+// `cancel` (may be null): set from another thread, the request ends within about a second.
+TokenOutcome fetch_token(const std::string& url, const TokenRequest& r, long timeout_ms = 195000,
+                         const std::atomic<bool>* cancel = nullptr);
 
 // ---- Added for verification (cloud stand-in) and reuse; the declarations above are unchanged.
 // ----
