@@ -3,12 +3,15 @@
 //   BM_OkRoundTrip      AT -> OK, one command after another
 //   BM_PublishPipeline  AT+QMTPUB, '>' prompt, payload, OK, and the +QMTPUB result 4 cycles later
 //                       (5 publishes in flight, the note's window)
+// Each reports heap_allocs_per_msg: the global allocations made inside the timed loop (every
+// allocation function is replaced by a counting one), per message or command; the core makes none.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
+#include "count_allocations.hpp"
 #include "qmtkit/at/commands.hpp"
 #include "qmtkit/at/engine.hpp"
 #include "qmtkit/qmt/recv.hpp"
@@ -50,6 +53,13 @@ struct RecvSink {
     }
 };
 
+// Heap allocations per item over the timed loop: what the core allocated (benchmark's own
+// bookkeeping happens outside the loop).
+void report_allocations(benchmark::State& state, std::size_t allocations, std::int64_t items) {
+    const double n = static_cast<double>(allocations);
+    state.counters["heap_allocs_per_msg"] = items > 0 ? n / static_cast<double>(items) : n;
+}
+
 void feed_chunked(EngineCore& e, const std::string& s, std::size_t chunk, Instant now) {
     for (std::size_t at = 0; at < s.size(); at += chunk) {
         const std::size_t n = s.size() - at < chunk ? s.size() - at : chunk;
@@ -72,10 +82,12 @@ void BM_RecvStream(benchmark::State& state) {
     RecvSink sink;
     engine.on_urc_claim(cmd::urc_recv, ClaimHandler::bind<&RecvSink::claim>(&sink));
     Instant now = 0;
+    const std::size_t allocs_before = test::heap_allocations();
     for (auto _ : state) {
         feed_chunked(engine, stream, chunk, now);
         ++now;
     }
+    const std::size_t allocs_after = test::heap_allocations();
     engine.feed("\r\n", now);  // ends the last message
     if (sink.messages != static_cast<std::uint64_t>(state.iterations()) * kPerBatch) {
         state.SkipWithError("messages lost");
@@ -83,6 +95,7 @@ void BM_RecvStream(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
                             static_cast<std::int64_t>(stream.size()));
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kPerBatch);
+    report_allocations(state, allocs_after - allocs_before, state.iterations() * kPerBatch);
 }
 BENCHMARK(BM_RecvStream)->Arg(1)->Arg(64)->Arg(4096);
 
@@ -92,14 +105,17 @@ void BM_OkRoundTrip(benchmark::State& state) {
     CountingHandler h;
     Instant now = 0;
     static const char kOk[] = "\r\nOK\r\n";
+    const std::size_t allocs_before = test::heap_allocations();
     for (auto _ : state) {
         engine.submit(cmd::at, &h, 0);
         engine.feed(reinterpret_cast<const std::uint8_t*>(kOk), sizeof(kOk) - 1, now);
         ++now;
     }
+    const std::size_t allocs_after = test::heap_allocations();
     if (h.finals != static_cast<std::uint64_t>(state.iterations()))
         state.SkipWithError("finals lost");
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    report_allocations(state, allocs_after - allocs_before, state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
                             static_cast<std::int64_t>(sizeof(kOk) - 1 + 3));
 }
@@ -117,6 +133,7 @@ void BM_PublishPipeline(benchmark::State& state) {
     std::uint64_t cycle = 0;
     char result[40];
     std::uint64_t rx_bytes = 0;
+    const std::size_t allocs_before = test::heap_allocations();
     for (auto _ : state) {
         id = id % 65535u + 1u;
         engine.submit(cmd::pub, &h, id, 0, id, 1, 0, "devices/42/telemetry");
@@ -132,7 +149,9 @@ void BM_PublishPipeline(benchmark::State& state) {
         slot = id;
         ++now;
     }
+    const std::size_t allocs_after = test::heap_allocations();
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    report_allocations(state, allocs_after - allocs_before, state.iterations());
     state.SetBytesProcessed(static_cast<std::int64_t>(rx_bytes + w.bytes));
     if (h.finals != static_cast<std::uint64_t>(state.iterations()))
         state.SkipWithError("finals lost");

@@ -12,6 +12,8 @@
 // here answers what the client actually writes, so every echo, prompt and result matches a real
 // command (the run checks it: nothing unclaimed, nothing malformed, no timeout). It is
 // deterministic: the same bytes every run and for every chunk size (--dump FILE records them).
+// It also counts the heap allocations made inside the client's calls (feed, poll, publish; every
+// global allocation function is replaced by a counting one) and fails if there is any.
 //
 //   qmtkit_bench_parse [--chunk N] [--bytes N] [--dump FILE]
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <deque>
 #include <string>
 
+#include "count_allocations.hpp"
 #include "qmtkit/qmt/client.hpp"
 
 using namespace qmtkit;
@@ -179,9 +182,22 @@ struct Commands {
 
 // The measured call (parse-cost.sh reads EngineCore::feed's inclusive cost; this frame is the
 // client's whole feed, for comparison).
+// Heap allocations inside the client's calls; the bench's own module model may allocate.
+std::size_t g_client_allocations = 0;
+template <class Call>
+auto counted(Call call) {
+    const std::size_t before = test::heap_allocations();
+    auto r = call();
+    g_client_allocations += test::heap_allocations() - before;
+    return r;
+}
+
 __attribute__((noinline)) void feed_chunk(qmt::ClientCore& c, const char* d, std::size_t n,
                                           Instant now) {
-    c.feed(reinterpret_cast<const std::uint8_t*>(d), n, now);
+    counted([&] {
+        c.feed(reinterpret_cast<const std::uint8_t*>(d), n, now);
+        return 0;
+    });
 }
 
 }  // namespace
@@ -221,14 +237,18 @@ int main(int argc, char** argv) {
     client.configure(s);
     client.subscribe(kCommands, 1, qmt::MessageHandler::bind<&Commands::on>(&commands));
     Instant now = 0;
-    client.start(now);
+    counted([&] {
+        client.start(now);
+        return 0;
+    });
 
     static const char kReading[] = "{\"t\":21.5,\"rh\":40,\"bat\":3.61,\"fw\":\"1.2.0\",\"seq\":1}";
     std::uint64_t fed = 0, feeds = 0;
     Instant idle_since = 0;
     while (fed < target) {
-        while (client.online() && client.outbox() < 8 &&
-               client.publish(kTelemetry, ByteView(std::string_view(kReading)), {1})) {
+        while (client.online() && client.outbox() < 8 && counted([&] {
+                   return client.publish(kTelemetry, ByteView(std::string_view(kReading)), {1});
+               })) {
         }
         module.react();
         if (module.pending_size() == 0) {
@@ -238,7 +258,11 @@ int main(int argc, char** argv) {
                              static_cast<int>(client.state()));
                 return 1;
             }
-            client.poll(++now);
+            ++now;
+            counted([&] {
+                client.poll(now);
+                return 0;
+            });
             continue;
         }
         idle_since = now;
@@ -250,7 +274,10 @@ int main(int argc, char** argv) {
         const Instant t = fed / 64;  // the line's pace: 64 bytes a millisecond, any chunking
         if (t > now) {
             now = t;
-            client.poll(now);
+            counted([&] {
+                client.poll(now);
+                return 0;
+            });
         }
     }
     // What the module said already goes in too, then a line end for a bare message still open.
@@ -284,11 +311,15 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(commands.messages),
         static_cast<unsigned long long>(commands.payload_bytes), k.unclaimed, k.stray_finals,
         k.overflows, k.timeouts, k.result_timeouts, st.malformed);
-    const bool clean = k.unclaimed == 0 && k.stray_finals == 0 && k.overflows == 0 &&
-                       k.timeouts == 0 && k.result_timeouts == 0 && st.malformed == 0 &&
-                       app.failed == 0 && app.messages == 0 &&
-                       commands.messages == module.recv_quoted + module.recv_bare &&
-                       commands.payload_bytes == commands.messages * kRecvPayload;
+    std::printf("heap allocations in the client: %zu (%.3f per publish)\n", g_client_allocations,
+                module.published > 0 ? static_cast<double>(g_client_allocations) /
+                                           static_cast<double>(module.published)
+                                     : 0.0);
+    const bool clean =
+        k.unclaimed == 0 && k.stray_finals == 0 && k.overflows == 0 && k.timeouts == 0 &&
+        k.result_timeouts == 0 && st.malformed == 0 && app.failed == 0 && app.messages == 0 &&
+        commands.messages == module.recv_quoted + module.recv_bare &&
+        commands.payload_bytes == commands.messages * kRecvPayload && g_client_allocations == 0;
     if (!clean) {
         std::fprintf(stderr, "bench_parse: the stream was not parsed as the module meant it\n");
         return 1;

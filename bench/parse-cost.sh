@@ -4,6 +4,7 @@
 # through qmt::Client<>) under valgrind --tool=callgrind, fed in 64-byte chunks and one byte at a
 # time. Counted: everything inside at::EngineCore::feed() (the parser and the client's handlers it
 # calls); ClientCore::feed() (that plus the client's outbox pump after each chunk) for comparison.
+# The run also counts heap allocations inside the client's calls (it fails unless there are none).
 # Build it optimised first (the release preset, -O3; an -O2 build counts within 1 % of it):
 #   cmake --preset release && cmake --build --preset release --target qmtkit_bench_parse
 #   bench/parse-cost.sh [BUILD_DIR] [--json FILE]   (default build/release, build/footprint/parse.json)
@@ -78,7 +79,7 @@ echo "inside EngineCore::feed, called from the engine but outside qmtkit::at:"
 printf '%s\n' "${splits[@]}"
 echo "(callgrind Ir, $(uname -m), ${build_type:-?} build: ${opt_flags:-?}; issue 10's targets: <= 15 instr/byte"
 echo " in 64-byte chunks, <= 30 one byte at a time)"
-sed -n 2p "$work/run.chunk64.txt"
+sed -n 2,3p "$work/run.chunk64.txt"
 {
     printf '{\n  "build_type": "%s",\n  "flags": "%s",\n  "stream": "%s",\n  "runs": [\n    %s,\n    %s\n  ]\n}\n' \
         "${build_type:-}" "${opt_flags:-}" "$(sed -n 2p "$work/run.chunk64.txt")" "${rows[0]}" "${rows[1]}"
