@@ -7,8 +7,8 @@
 #   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz,
 #                    windows)
 #   ./dev.sh footprint [--check]   the firmware footprint (Cortex-M3) and parse cost (callgrind)
-#   ./dev.sh bench   throughput against the module's ceiling (virtual time): table and plot in
-#                    docs/performance/
+#   ./dev.sh bench   throughput against the module's ceiling (virtual time, then the real path
+#                    at four grid points): tables and plot in docs/performance/
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -122,6 +122,7 @@ cmd_footprint() {
 cmd_bench() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
     bench/throughput.sh "$@"
+    bench/realtime.sh "$@"
 }
 
 case "${1:-}" in

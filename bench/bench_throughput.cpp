@@ -626,7 +626,7 @@ std::string json_cell(const Cell& c, const Run& r, const Run& sw) {
 }
 
 struct Options {
-    std::string json, dat, text, log, log_bringup;
+    std::string json, dat, text, log, log_bringup, cell;
     // 60: a whole number of cycles of every window size (results of a window-bound run come in
     // bursts of W), so the rate over them is the period's.
     unsigned warm = 10, count = 60;
@@ -722,6 +722,8 @@ int main(int argc, char** argv) {
             opt.count = static_cast<unsigned>(std::stoul(value()));
         else if (a == "--log")  // RTT,BAUD,PAYLOAD,QOS,WINDOW: the line, byte by byte
             opt.log = value();
+        else if (a == "--cell")  // RTT,BAUD,PAYLOAD,QOS: one cell, SDK and stop-and-wait, as JSON
+            opt.cell = value();
         else if (a == "--log-bringup")  // RTT,BAUD,SUBSCRIPTIONS(0|1)
             opt.log_bringup = value();
         else if (a == "--uplink-kbps")
@@ -732,6 +734,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr,
                          "usage: %s [--json FILE] [--dat FILE] [--text FILE] [--messages N] "
                          "[--uplink-kbps N] [--log RTT,BAUD,PAYLOAD,QOS,WINDOW] "
+                         "[--cell RTT,BAUD,PAYLOAD,QOS] "
                          "[--log-bringup RTT,BAUD,SUBSCRIPTIONS] [--smoke]\n",
                          argv[0]);
             return 2;
@@ -742,6 +745,22 @@ int main(int argc, char** argv) {
         unsigned rtt = 0, baud = 0, sub = 0;
         if (std::sscanf(opt.log_bringup.c_str(), "%u,%u,%u", &rtt, &baud, &sub) != 3) return 2;
         std::printf("first acknowledged publish at %.3f ms\n", first_ack_ms(rtt, baud, sub, true));
+        return 0;
+    }
+    if (!opt.cell.empty()) {  // bench/realtime.sh compares a wall-clock run with this
+        Cell c;
+        int q = 1;
+        if (std::sscanf(opt.cell.c_str(), "%u,%u,%u,%d", &c.link.rtt_ms, &c.link.baud, &c.payload,
+                        &q) != 4)
+            return 2;
+        c.qos = q;
+        c.link.uplink_kbps = opt.uplink_kbps;
+        Cell sw = c;
+        sw.window = 0;
+        const Run r = measure(c, opt.warm, opt.count);
+        const Run s = measure(sw, opt.warm, opt.count);
+        if (!r.complete || !s.complete) return 1;
+        std::printf("%s\n", json_cell(c, r, s).c_str());
         return 0;
     }
     if (!opt.log.empty()) {
