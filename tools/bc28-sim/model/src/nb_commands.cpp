@@ -30,8 +30,8 @@ bool int_arg(const Arg& a, long lo, long hi, long& out) {
     return true;
 }
 
-// A bit string of exactly `n` characters, quoted or bare (the manual writes the timers bare,
-// 27.007 calls them strings: both are taken).
+// A bit string of exactly `n` characters, quoted or bare (27.007 calls the timers strings,
+// drivers send them either way: both are taken).
 bool bits_arg(const Arg& a, std::size_t n, std::string& out) {
     if (a.is_empty() || a.text.size() != n) return false;
     if (!std::all_of(a.text.begin(), a.text.end(), [](char c) { return c == '0' || c == '1'; }))
@@ -112,7 +112,7 @@ std::optional<Module::Reply> Module::cmd_nb(const CommandLine& c) {
     const bool attached = s_.cfun == 1 && s_.cgatt == 1;
 
     if (n == "+CGSN") {
-        // 27.007 10.1.? / manual: +CGSN:<sn|imei|imeisv|svn>; 0 (and the bare form) is the
+        // 27.007 §5.4 / manual: +CGSN:<sn|imei|imeisv|svn>; 0 (and the bare form) is the
         // serial number, which this module reports as its IMEI.
         if (c.form == Form::test) return ok({"+CGSN:(0,1,2,3)"});
         long snt = 0;
