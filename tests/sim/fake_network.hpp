@@ -39,6 +39,15 @@ class FakeNetwork final : public Network {
     std::vector<OpId> token_ops;
     int disconnects = 0;
     int closes = 0;
+    bool radio_on = true;
+    std::vector<bool> radio_changes;  // every radio(on) call, in order
+    struct Incoming {
+        std::uint16_t packet_id;
+        std::string topic;
+        std::string payload;
+        int qos;
+    };
+    std::vector<Incoming> held;  // what the broker sent while the radio was off
 
     void attach(NetworkEvents* e) override { ev = e; }
     void open(const std::string& host, std::uint16_t port) override {
@@ -76,6 +85,23 @@ class FakeNetwork final : public Network {
         if (auto_ack) ev->net_disconnected();
     }
     void close() override { ++closes; }
+    void radio(bool on) override {
+        radio_on = on;
+        radio_changes.push_back(on);
+        if (!on) return;
+        auto h = std::move(held);
+        held.clear();
+        for (auto& m : h) ev->net_message(m.packet_id, m.topic, m.payload, m.qos, false);
+    }
+    // A message from the broker: delivered now, or when the radio is on again.
+    void incoming(std::uint16_t packet_id, const std::string& topic, const std::string& payload,
+                  int qos = 0) {
+        if (!radio_on) {
+            held.push_back({packet_id, topic, payload, qos});
+            return;
+        }
+        ev->net_message(packet_id, topic, payload, qos, false);
+    }
     void fetch_token(OpId op, const TokenFetch& req) override {
         token_fetches.push_back(req);
         token_ops.push_back(op);

@@ -297,7 +297,7 @@ void MosquittoNetwork::finished() {
 }
 
 void MosquittoNetwork::poll() {
-    if (!conn_ || conn_->dead || !conn_->m) return;
+    if (!radio_on_ || !conn_ || conn_->dead || !conn_->m) return;
     const int rc = mosquitto_loop(conn_->m, 0, 16);
     if (rc == MOSQ_ERR_SUCCESS || !conn_ || conn_->dead) return;
     // on_disconnect has normally reported this already; a failing connect may not call it.

@@ -43,8 +43,11 @@ class MosquittoNetwork final : public Network {
     void disconnect() override;
     void close() override;
     void fetch_token(OpId op, const TokenFetch& req) override;
+    // PSM: while off, poll() leaves the socket alone (no PINGREQ, nothing read).
+    void radio(bool on) override { radio_on_ = on; }
 
-    // Drive libmosquitto (network I/O, keep-alive). Call often while active() is true.
+    // Drive libmosquitto (network I/O, keep-alive). Call often while active() is true; does
+    // nothing while the radio is off.
     void poll();
     bool active() const { return conn_ != nullptr; }
 
@@ -74,6 +77,7 @@ class MosquittoNetwork final : public Network {
     std::uint32_t open_gen_ = 0;
     std::unique_ptr<Conn> conn_;
     std::uint32_t conn_gen_ = 0;
+    bool radio_on_ = true;
     std::shared_ptr<std::atomic<bool>> alive_;
     // Shared with every helper thread: how a finished job reaches the network, if it is still
     // there, and the flag that tells a running job to stop.

@@ -155,6 +155,7 @@ std::optional<Micros> Module::next_deadline_us() const {
     if (state_ == NetState::disconnecting) take(disc_deadline_);
     if (!rx_.empty()) take(rx_due());
     if (!tx_.empty()) take(tx_due());
+    if (const auto p = psm_deadline()) take(*p);
     return d;
 }
 
@@ -166,11 +167,18 @@ void Module::uplink(std::size_t bytes, std::function<void()> fn) {
         tx = static_cast<Micros>((bytes * 8 * 1000 + opt_.uplink_kbps - 1) / opt_.uplink_kbps);
     }
     uplink_free_ = start + tx;
-    at(uplink_free_ + opt_.rtt_ms / 2 * 1000, std::move(fn));
+    psm_touch();
+    at(uplink_free_ + opt_.rtt_ms / 2 * 1000, [this, fn = std::move(fn)] {
+        psm_touch();
+        fn();
+    });
 }
 
 void Module::downlink(std::function<void()> fn) {
-    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2) * 1000, std::move(fn));
+    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2) * 1000, [this, fn = std::move(fn)] {
+        psm_touch();
+        fn();
+    });
 }
 
 std::uint64_t Module::wall_ms() const {
@@ -352,6 +360,7 @@ void Module::feed(std::string_view bytes) {
 
 void Module::take_byte(char c, bool first_of_write) {
     if (rebooting_) return;  // a rebooting module hears nothing
+    psm_host_byte();
     if (first_of_write) skip_lf_ = false;
     if (skip_lf_ && c == '\n') {
         skip_lf_ = false;  // the LF of a CR LF that ended AT+QMTPUB is not payload
@@ -498,6 +507,7 @@ Module::Reply Module::dispatch(const CommandLine& c) {
     if (n == "+QMTSUB") return cmd_sub(c);
     if (n == "+QMTUNS") return cmd_uns(c);
     if (n == "+QMTPUB") return cmd_pub(c);
+    if (auto r = cmd_nb(c)) return *r;  // NB-IoT bring-up and PSM (nb_commands.cpp)
     return cmd_3gpp(c);
 }
 
@@ -530,13 +540,6 @@ Module::Reply Module::cmd_3gpp(const CommandLine& c) {
         if (c.form == Form::set && c.args.size() == 1 && int_in(c.args[0], 0, 1, v)) {
             s_.cmee = static_cast<int>(v);
             return ok();
-        }
-        return error(kBadParam);
-    }
-    if (n == "+CGSN") {
-        if (c.form == Form::test) return ok({"+CGSN:(0,1,2,3)"});
-        if (c.form == Form::set && c.args.size() == 1 && int_in(c.args[0], 1, 1, v)) {
-            return ok({"+CGSN:" + opt_.identity.imei});
         }
         return error(kBadParam);
     }
@@ -624,6 +627,7 @@ void Module::reboot(const std::string& cause) {
     urc_next_.reset();
     uplink_free_ = now_;
     s_ = Settings{};  // nothing survives a reboot (the note: 掉电后不保存)
+    nb_reboot();      // but the NB-IoT NV settings do (nb_commands.cpp)
     rebooting_ = true;
     const auto be = boot_epoch_;
     at(now_ + opt_.boot_ms * 1000, [this, be, cause] {
@@ -1108,6 +1112,7 @@ void Module::fail_op(OpId id) {
 }
 
 void Module::check_timers() {
+    psm_check();
     if (state_ == NetState::opening && now_ >= open_deadline_) {
         net_.close();
         link_closed(0, false);

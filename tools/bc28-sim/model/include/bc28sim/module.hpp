@@ -300,6 +300,39 @@ class Module final : private NetworkEvents {
     bool refuse_open_ = false;
     int refuse_connect_rc_ = 0;
     bool stall_acks_ = false;
+
+  public:
+    // NB-IoT settings and PSM (nb_commands.cpp, psm.cpp)
+    bool psm_asleep() const { return psm_asleep_; }  // in PSM: radio off, nothing in or out
+
+  private:
+    struct NbNv {  // the manual's NV settings: kept across AT+NRB and reboot
+        bool autoconnect = true;
+        std::map<std::string, std::string> nconfig;  // other AT+NCONFIG items, upper case
+        std::vector<int> bands = {1, 3, 5, 8, 20, 28};
+        int qregswt = 1;
+        int cpsms = 0;
+        std::string t3412 = "01000011";  // GPRS Timer 3 (27.007 / 24.008 10.5.7.4a)
+        std::string t3324 = "01000011";  // GPRS Timer 2 (24.008 10.5.7.3)
+        int cedrxs = 0;
+        std::string edrx = "0101";
+    };
+    struct NbRam {  // lost on reboot
+        int nsonmi = 1;
+        int npsmr = 0;
+    };
+    std::optional<Reply> cmd_nb(const CommandLine& c);  // nullopt: not an NB-IoT command
+    void nb_reboot();                                   // after Settings are reset
+    void psm_touch();                                   // network activity now
+    void psm_host_byte();                               // a host byte: wakes the module
+    void psm_check();                                   // enter / leave PSM when due
+    std::optional<Micros> psm_deadline() const;
+    void psm_enter();
+    void psm_wake(const char* why);
+    NbNv nv_;
+    NbRam nb_;
+    bool psm_asleep_ = false;
+    Micros psm_last_activity_ = 0;
 };
 
 }  // namespace bc28sim

@@ -82,6 +82,10 @@ class Network {
     // Abrupt: close the socket without DISCONNECT (the broker publishes the will). No event.
     virtual void close() = 0;
     virtual void fetch_token(OpId op, const TokenFetch& req) = 0;
+    // The radio goes off when the module enters PSM and on when it wakes. While it is off the
+    // adapter sends nothing (no PINGREQ: keep-alive stops) and delivers no events; what the
+    // broker sends meanwhile waits (in the socket or at the broker) until the radio is on again.
+    virtual void radio(bool /*on*/) {}
 };
 
 }  // namespace bc28sim

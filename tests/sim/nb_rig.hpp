@@ -1,0 +1,71 @@
+// A module model on the fake network under virtual time, for the NB-IoT and PSM tests.
+#pragma once
+
+#include "bc28sim/module.hpp"
+#include "fake_network.hpp"
+
+#include <memory>
+#include <string>
+
+namespace bc28sim::test {
+
+inline std::string ok() {
+    return "\r\nOK\r\n";
+}
+inline std::string line(const std::string& s) {
+    return "\r\n" + s + "\r\n";
+}
+inline std::string cme(int n) {
+    return line("+CME ERROR: " + std::to_string(n));
+}
+
+struct NbRig {
+    FakeNetwork net;
+    std::string out;
+    std::unique_ptr<Module> m;
+    Millis t = 0;
+
+    explicit NbRig(Options o = {}) {
+        if (!o.unix_ms) o.unix_ms = [] { return std::uint64_t{1700000000123}; };
+        m = std::make_unique<Module>(
+            net, [this](std::string_view b) { out.append(b); }, std::move(o));
+    }
+    // Sends "<line>\r" and returns everything the module wrote up to now.
+    std::string cmd(const std::string& l) {
+        m->feed(l + "\r");
+        return take();
+    }
+    std::string take() {
+        std::string s;
+        s.swap(out);
+        return s;
+    }
+    // Moves the clock `ms` forward.
+    std::string run(Millis ms) {
+        t += ms;
+        m->advance(t);
+        return take();
+    }
+    // Moves the clock to `at` (absolute, ms).
+    std::string run_to(Millis at) {
+        t = at;
+        m->advance(t);
+        return take();
+    }
+    // Ctrl+Z: ends a variable-length AT+QMTPUB payload.
+    std::string raw_ctrl_z() {
+        m->feed("\x1a");
+        return take();
+    }
+    void quiet() {
+        cmd("ATE0");
+        cmd("AT+CMEE=1");
+    }
+    void reboot_now() {
+        cmd("AT+NRB");
+        run(m->options().boot_ms);
+        take();
+    }
+};
+
+}  // namespace bc28sim::test
