@@ -237,19 +237,20 @@ class Fifo final : public OwnedDevice {
   public:
     explicit Fifo(const std::string& path) : path_(path) {
         if (::mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
-        // Both ends held by the test: qmtkit's open never waits, and nobody else writes.
+        // The test holds the read end; nobody writes while qmtkit runs (the write end is opened
+        // for the marker only, after the run: with a reader there, that open does not wait).
         read_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        write_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
         const int fl = ::fcntl(read_, F_GETFL);
         ::fcntl(read_, F_SETFL, fl & ~O_NONBLOCK);
     }
     ~Fifo() override {
         ::close(read_);
-        ::close(write_);
+        if (write_ >= 0) ::close(write_);
         ::unlink(path_.c_str());
     }
     const std::string& path() const override { return path_; }
     std::string drain() override {
+        if (write_ < 0) write_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
         if (::write(write_, kMark.data(), kMark.size()) != static_cast<ssize_t>(kMark.size()))
             return "<marker not written>";
         return read_to_mark(read_);

@@ -489,7 +489,7 @@ void check_device_options(CommonOptions& o) {
 
 void check_common(CommonOptions& o) {
     require(o.device_opt, "--device");
-    check_field(o.device, "device", "--device", 1, 4096);
+    if (o.device.empty()) throw UsageError("Invalid device (--device): it is empty.");
     if (o.device.compare(0, 6, "tcp://") == 0) {
         std::string tcp_host;
         std::uint16_t tcp_port = 0;
