@@ -53,7 +53,7 @@ constexpr auto kHangBound = std::chrono::seconds(30);
 const std::string kSecret = "S3cr3t-never-shown";  // every password and device secret
 const std::string kMark = "<<qmtkit-bad-input-mark>>";
 
-enum class Stdin { null, directory, closed, big, empty };
+enum class Stdin { null, directory, closed, big, empty, zero };
 
 struct Row {
     std::string what;               // the case, for the table and for failures
@@ -102,6 +102,9 @@ Outcome run_qmtkit(const std::vector<std::string>& args, const std::string& dir,
             stdin_fd = ::open(dir.c_str(), O_RDONLY | O_CLOEXEC);
             break;
         case Stdin::closed:
+            break;
+        case Stdin::zero:
+            stdin_fd = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
             break;
         case Stdin::big:
             spit(dir + "/big.stdin", std::string(2000, 'b'));
@@ -501,10 +504,18 @@ std::vector<Row> catalogue() {
         {"-f file over 1024 bytes", pub({"-f", "{dir}/big.bin"}, false), data, "big.bin"},
         {"-s stdin over 1024 bytes", pub({"-s"}, false), data, "stdin", "pty", Stdin::big},
         {"-s stdin empty", pub({"-s"}, false), data, "stdin", "pty", Stdin::empty},
+        {"-s stdin endless", pub({"-s"}, false), data, "stdin is longer than 1024", "pty",
+         Stdin::zero},
+        {"-f file endless", pub({"-f", "/dev/zero"}, false), data, "/dev/zero is longer than 1024"},
+        {"manifest endless",
+         pub_bare({"--manifest", "/dev/zero", "--device-name", "x", "-t", "t", "-m", "m"}), data,
+         "/dev/zero: cannot read the manifest: it is larger than 16777216 bytes"},
         // ---- no input
         {"-f file missing", pub({"-f", "{dir}/missing.bin"}, false), no_input, "missing.bin"},
         {"-f file is a directory", pub({"-f", "{dir}/subdir"}, false), no_input, "subdir"},
         {"--pw-file missing", pub({"-u", "u", "--pw-file", "{dir}/nope"}), no_input, "--pw-file"},
+        {"--pw-file endless", pub({"-u", "u", "--pw-file", "/dev/zero"}), no_input,
+         "(--pw-file) /dev/zero: it is larger than 4096 bytes"},
         {"--pw-file is a directory", sub({"-t", "t", "-u", "u", "--pw-file", "{dir}/subdir"}),
          no_input, "--pw-file"},
         {"-l stdin is a directory", pub({"-l"}, false), no_input, "stdin", "pty", Stdin::directory},

@@ -77,8 +77,9 @@ bool stdin_open() {
 void binary_stdin() {}
 #endif
 
-// Reads `fd` to its end into `out`, keeping at most kMaxPayload + 1 bytes; returns the whole
-// length, or nullopt with the reason in `why`.
+// Reads `fd` into `out` up to its end or kMaxPayload + 1 bytes, whichever comes first (an endless
+// input, -f /dev/zero, is then known to be too long: no need to read on); returns the length
+// read, or nullopt with the reason in `why`.
 std::optional<std::size_t> read_message(int fd, std::string& out, std::string& why) {
     std::size_t total = 0;
     char buf[4096];
@@ -91,9 +92,9 @@ std::optional<std::size_t> read_message(int fd, std::string& out, std::string& w
         }
         if (n == 0) return total;
         const auto got = static_cast<std::size_t>(n);
-        if (out.size() <= qmt::kMaxPayload)
-            out.append(buf, std::min(got, qmt::kMaxPayload + 1 - out.size()));
+        out.append(buf, std::min(got, qmt::kMaxPayload + 1 - out.size()));
         total += got;
+        if (total > qmt::kMaxPayload) return total;
     }
 }
 
@@ -232,8 +233,8 @@ int run_pub(PubOptions& o) {
             return kExitBadInput;
         }
         if (size > qmt::kMaxPayload) {
-            fail(tool, "message of " + std::to_string(size) + " bytes in " + from +
-                           ": the module sends at most 1024");
+            fail(tool,
+                 "message in " + from + " is longer than 1024 bytes, the most the module sends");
             return kExitBadInput;
         }
     }

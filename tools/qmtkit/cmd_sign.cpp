@@ -68,7 +68,7 @@ struct SecretOption {
             s = value;
         } else if (file_opt->count()) {
             std::string why;
-            auto v = manifest::read_text_file(file, true, &why);
+            auto v = manifest::read_text_file(file, true, &why, 4096);
             if (!v) {
                 err = "cannot read " + flag + "-file " + file + ": " + why;
                 unreadable = true;

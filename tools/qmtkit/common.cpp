@@ -404,7 +404,9 @@ void check_password_source(CommonOptions& o) {
     o.password_source = sources.front();
     if (given(o.pw_file_opt)) {
         std::string why;
-        auto v = manifest::read_text_file(o.pw_file, true, &why);
+        // A password is at most 255 bytes: a bigger file is refused (after a few KiB, not
+        // after reading all of a /dev/zero).
+        auto v = manifest::read_text_file(o.pw_file, true, &why, 4096);
         if (!v)
             throw CommandFailure(kExitNoInput, "cannot read the password file (--pw-file) " +
                                                    o.pw_file + ": " + why);

@@ -9,7 +9,7 @@
 namespace qmtkit::manifest {
 
 std::optional<std::string> read_text_file(const std::string& path, bool strip_one_newline,
-                                          std::string* error) {
+                                          std::string* error, std::size_t max_bytes) {
     // stdio, not an ifstream: libstdc++'s filebuf throws from an istreambuf_iterator when read()
     // fails (a directory: EISDIR) instead of setting badbit.
     std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -23,6 +23,11 @@ std::optional<std::string> read_text_file(const std::string& path, bool strip_on
         errno = 0;
         const std::size_t n = std::fread(buf, 1, sizeof buf, f);
         s.append(buf, n);
+        if (s.size() > max_bytes) {
+            std::fclose(f);
+            if (error) *error = "it is larger than " + std::to_string(max_bytes) + " bytes";
+            return std::nullopt;
+        }
         if (n == sizeof buf) continue;
         if (std::ferror(f)) {
             const int e = errno;
