@@ -135,8 +135,8 @@ TEST(CliCloudUsage, UnreadableManifestHasNoPosition) {
     const CliRun r = run_qmtkit({"verify", "--manifest", path});
     EXPECT_EQ(r.status, 2);
     EXPECT_EQ(r.out, "");
-    EXPECT_EQ(r.err, path + ": cannot read the manifest: No such file or directory\n" +
-                         "qmtkit verify: " + path + ": 1 error(s)\n");
+    // One line: nothing to list, so no summary either.
+    EXPECT_EQ(r.err, path + ": cannot read the manifest: No such file or directory\n");
 }
 
 }  // namespace

@@ -31,11 +31,12 @@ class CliOptionsUsage : public ::testing::Test {
         return run_process(v, 20s, dir);
     }
     void expect(const std::vector<std::string>& args, const std::string& err,
-                const std::optional<std::string>& env_password = std::nullopt) const {
+                const std::optional<std::string>& env_password = std::nullopt,
+                int status = 1) const {
         std::string cmd;
         for (const auto& a : args) cmd += a + " ";
         const auto r = run(args, env_password);
-        EXPECT_EQ(r.status, 1) << cmd;
+        EXPECT_EQ(r.status, status) << cmd;
         EXPECT_EQ(r.err, err) << cmd;
         EXPECT_TRUE(r.out.empty()) << cmd;
     }
@@ -79,9 +80,6 @@ TEST_F(CliOptionsUsage, WrongNewOptionsAreNamedAndNothingReachesTheModule) {
          "Error: Invalid will QoS given: 3 (--will-qos takes 0, 1 or 2).\n"},
         // Passwords: one source; never repeated.
         {pub({"--pw-file", pw}), "Error: A password (--pw-file) needs a username (-u).\n"},
-        {pub({"-u", "u", "--pw-file", dir + "/missing"}),
-         "Error: Cannot read the password file (--pw-file) " + dir +
-             "/missing: No such file or directory.\n"},
         {pub({"-u", "u", "--pw-file", empty_pw}),
          "Error: Invalid password (--pw-file): it is empty.\n"},
         {pub({"-u", "u", "-P", "Secret-On-Line", "--pw-file", pw}),
@@ -119,6 +117,11 @@ TEST_F(CliOptionsUsage, WrongNewOptionsAreNamedAndNothingReachesTheModule) {
          "--broker HOST:PORT).\n"},
     };
     for (const auto& [args, err] : cases) expect(args, err);
+    // A password file that cannot be read is no input (66), not a usage error.
+    expect(pub({"-u", "u", "--pw-file", dir + "/missing"}),
+           "qmtkit pub: cannot read the password file (--pw-file) " + dir +
+               "/missing: No such file or directory\n",
+           std::nullopt, 66);
     // Two sources, one of them the environment.
     expect(pub({"-u", "u", "-P", "Secret-On-Line"}),
            "Error: Give the password one way only: -P and $QMTKIT_PASSWORD are both given.\n",

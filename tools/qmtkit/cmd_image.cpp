@@ -4,7 +4,9 @@
 // its fields with every secret as "***"; a corrupt image is one line naming the parser's error
 // and exit status 2. build makes the image of one manifest device (qmtkit_image, the writer
 // factory provisioning uses too). No secret appears in any output or error message.
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -216,7 +218,7 @@ int run_build(const BuildOpts& o) {
 
     auto loaded = mf::load_manifest(o.manifest);
     if (!loaded.manifest) {
-        print_diagnostics(tool, o.manifest, loaded.errors);
+        print_diagnostics(tool, o.manifest, loaded.errors, true);
         return kExitManifest;
     }
     const mf::Manifest& m = *loaded.manifest;
@@ -228,7 +230,7 @@ int run_build(const BuildOpts& o) {
                                                         : " (the module fetches its token)."));
     auto secret = mf::resolve_secret(m, d);
     if (!secret.value) {
-        print_diagnostics(tool, o.manifest, {*secret.error});
+        print_diagnostics(tool, o.manifest, {*secret.error}, true);
         return kExitManifest;
     }
     im::DeviceImageOptions opts;
@@ -244,10 +246,15 @@ int run_build(const BuildOpts& o) {
                                  ? im::to_intel_hex(img.bytes.data(), img.bytes.size(), address)
                                  : std::string(img.bytes.begin(), img.bytes.end());
     {
+        errno = 0;
         std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
+        const int open_errno = out ? 0 : errno;
         out << data;
         out.close();
-        if (!out) return fail(tool, "cannot write " + o.out);
+        if (!out)
+            return fail(tool, "cannot write " + o.out +
+                                  (open_errno != 0 ? ": " + std::string(std::strerror(open_errno))
+                                                   : std::string()));
     }
     std::cout << "wrote " << o.out << ": profile " << static_cast<int>(img.profile) << " ("
               << im::to_string(img.profile) << "), device " << d.device_name << ", IMEI " << o.imei

@@ -77,8 +77,9 @@ bool stdin_open() {
 void binary_stdin() {}
 #endif
 
-// Reads `fd` to its end into `out`, keeping at most kMaxPayload + 1 bytes; returns the whole
-// length, or nullopt with the reason in `why`.
+// Reads `fd` into `out` up to its end or kMaxPayload + 1 bytes, whichever comes first (an endless
+// input, -f /dev/zero, is then known to be too long: no need to read on); returns the length
+// read, or nullopt with the reason in `why`.
 std::optional<std::size_t> read_message(int fd, std::string& out, std::string& why) {
     std::size_t total = 0;
     char buf[4096];
@@ -91,9 +92,9 @@ std::optional<std::size_t> read_message(int fd, std::string& out, std::string& w
         }
         if (n == 0) return total;
         const auto got = static_cast<std::size_t>(n);
-        if (out.size() <= qmt::kMaxPayload)
-            out.append(buf, std::min(got, qmt::kMaxPayload + 1 - out.size()));
+        out.append(buf, std::min(got, qmt::kMaxPayload + 1 - out.size()));
         total += got;
+        if (total > qmt::kMaxPayload) return total;
     }
 }
 
@@ -120,6 +121,23 @@ bool payload_error(const qmt::ClientError& e) {
     }
 }
 
+// -t checked by the SDK itself, on a client that never runs (configured with a stand-in session:
+// the real one may come from a manifest, read later).
+void check_topic_offline(const PubOptions& o) {
+    OfflineClient offline;
+    qmt::Session s;
+    s.host = "h";
+    s.client_id = "c";
+    check_session_offline(offline, s);
+    qmt::PublishOptions popts = o.publish;
+    popts.form = qmt::PayloadForm::automatic;
+    auto r = offline.core().publish(o.topic, ByteView("x"), popts);
+    if (r) return;
+    if (r.error().code == qmt::Error::topic_has_wildcard)
+        throw UsageError("Invalid publish topic '" + o.topic + "', does it contain '+' or '#'?");
+    throw UsageError("Invalid topic (-t): " + std::string(qmt::to_string(r.error().code)) + ".");
+}
+
 // The whole command line, before anything is read or opened (UsageError).
 void check_pub(PubOptions& o) {
     check_common(o.common);
@@ -139,6 +157,13 @@ void check_pub(PubOptions& o) {
                      : form == "variable" ? qmt::PayloadForm::variable_length
                                           : qmt::PayloadForm::automatic;
     check_field(o.topic, "topic", "-t", 1, qmt::kMaxTopic);
+    check_utf8(o.topic, "topic", "-t");
+    check_topic_offline(o);
+    if (given(o.m_opt) && o.message.empty())
+        throw UsageError("Invalid message (-m): it is empty (-n sends an empty, null, message).");
+    if (given(o.m_opt) && o.message.size() > qmt::kMaxPayload)
+        throw UsageError("Invalid message (-m): " + std::to_string(o.message.size()) +
+                         " bytes; at most " + std::to_string(qmt::kMaxPayload) + ".");
     if (o.null_message && o.publish.form == qmt::PayloadForm::fixed_length)
         throw UsageError(
             "-n sends an empty message in the variable-length form: the fixed-length form "
@@ -157,17 +182,10 @@ void check_pub(PubOptions& o) {
     }
 }
 
-// The SDK's own checks of the session and the topic, on a client that never runs.
-void check_offline(const PubOptions& o, const qmt::Session& session) {
+// The SDK's own checks of the session, on a client that never runs.
+void check_offline(const qmt::Session& session) {
     OfflineClient offline;
     check_session_offline(offline, session);
-    qmt::PublishOptions popts = o.publish;
-    popts.form = qmt::PayloadForm::automatic;
-    auto r = offline.core().publish(o.topic, ByteView("x"), popts);
-    if (r) return;
-    if (r.error().code == qmt::Error::topic_has_wildcard)
-        throw UsageError("Invalid publish topic '" + o.topic + "', does it contain '+' or '#'?");
-    throw UsageError("Invalid topic (-t): " + std::string(qmt::to_string(r.error().code)) + ".");
 }
 
 const char* signal_name(int sig) {
@@ -178,36 +196,47 @@ int run_pub(PubOptions& o) {
     const std::string tool = "pub";
     check_pub(o);
     set_quiet(o.quiet);
+    // The order of the checks (docs/host-and-cli.md, "Refused input"): the command line (1), the
+    // device's path (74), the manifest (2), stdin and -f (66; their content: 2), opening the
+    // device (74). Nothing reaches the module before the last.
+    check_device(o.common);
     int status = kExitOk;
     const auto rs = make_run_session(o.common, tool, "qmtkit-pub-", status);
     if (!rs) return status;
     const qmt::Session& session = rs->session();
-    check_offline(o, session);
+    check_offline(session);
 
-    if ((o.lines || o.whole_stdin) && !stdin_open())
-        return fail(tool, "cannot read stdin: it is not open");
+    if (o.lines || o.whole_stdin) {
+        if (!stdin_open()) throw CommandFailure(kExitNoInput, "cannot read stdin: it is not open");
+        check_stdin_readable();
+    }
     std::string single;
     if (!o.lines) {
         std::string why;
         std::size_t size = 0;
         if (given(o.f_opt)) {
             auto n = read_file(o.file, single, why);
-            if (!n) return fail(tool, "cannot read " + o.file + ": " + why);
+            if (!n) throw CommandFailure(kExitNoInput, "cannot read " + o.file + ": " + why);
             size = *n;
         } else if (o.whole_stdin) {
             binary_stdin();
             auto n = read_message(kStdin, single, why);
-            if (!n) return fail(tool, "cannot read stdin: " + why);
+            if (!n) throw CommandFailure(kExitNoInput, "cannot read stdin: " + why);
             size = *n;
         } else {
             single = o.message;
             size = single.size();
         }
-        if (size == 0 && !o.null_message)
-            return fail(tool, "empty message: give -n to send an empty (null) message");
-        if (size > qmt::kMaxPayload)
-            return fail(tool, "message of " + std::to_string(size) +
-                                  " bytes: the module sends at most 1024");
+        const std::string from = given(o.f_opt) ? o.file : "stdin";
+        if (size == 0 && !o.null_message) {
+            fail(tool, "empty message in " + from + ": give -n to send an empty (null) message");
+            return kExitBadInput;
+        }
+        if (size > qmt::kMaxPayload) {
+            fail(tool,
+                 "message in " + from + " is longer than 1024 bytes, the most the module sends");
+            return kExitBadInput;
+        }
     }
 
     // The spool before the port: a spool another pub holds is said before anything is sent. It
@@ -225,7 +254,8 @@ int run_pub(PubOptions& o) {
     try {
         link = open_link(o.common, tool);
     } catch (const host::TransportError& e) {
-        return fail(tool, e.what());
+        fail(tool, device_open_failure(o.common.device, e.what(), e.code()));
+        return kExitNoDevice;
     }
     Link& c = *link;
     if (spool) {

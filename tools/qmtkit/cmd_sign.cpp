@@ -31,6 +31,7 @@ struct SecretOption {
     std::string file;
     CLI::Option* value_opt = nullptr;
     CLI::Option* file_opt = nullptr;
+    mutable bool unreadable = false;  // resolve() failed reading the file: kExitNoInput
 
     void add(CLI::App& app, const std::string& help) {
         value_opt = app.add_option(flag, value,
@@ -40,6 +41,9 @@ struct SecretOption {
             flag + "-file", file,
             "Read the " + what + " from this file (one trailing newline is ignored)");
     }
+
+    // The exit status of a resolve() that failed: no input (66) for a file that cannot be read.
+    int failure_status() const { return unreadable ? kExitNoInput : kExitFailed; }
 
     // The secret, or nullopt with `err` set (never containing the secret).
     std::optional<std::string> resolve(std::string& err) const {
@@ -64,9 +68,10 @@ struct SecretOption {
             s = value;
         } else if (file_opt->count()) {
             std::string why;
-            auto v = manifest::read_text_file(file, true, &why);
+            auto v = manifest::read_text_file(file, true, &why, 4096);
             if (!v) {
                 err = "cannot read " + flag + "-file " + file + ": " + why;
+                unreadable = true;
                 return std::nullopt;
             }
             s = std::move(*v);
@@ -167,7 +172,10 @@ int run_aliyun(const AliyunOpts& o) {
 
     std::string err;
     auto secret = o.secret.resolve(err);
-    if (!secret) return fail(tool, err);
+    if (!secret) {
+        fail(tool, err);
+        return o.secret.failure_status();
+    }
     p.product_key = o.product_key;
     p.device_name = o.device_name;
     p.device_secret = *secret;
@@ -250,7 +258,10 @@ int run_tencent(const TencentOpts& o) {
 
     std::string err;
     auto psk = o.psk.resolve(err);
-    if (!psk) return fail(tool, err);
+    if (!psk) {
+        fail(tool, err);
+        return o.psk.failure_status();
+    }
     p.product_id = o.product_id;
     p.device_name = o.device_name;
     p.device_psk_base64 = *psk;
@@ -319,7 +330,10 @@ int run_token(const TokenOpts& o) {
 
     std::string err;
     auto secret = o.secret.resolve(err);
-    if (!secret) return fail(tool, err);
+    if (!secret) {
+        fail(tool, err);
+        return o.secret.failure_status();
+    }
     r.product_id = o.product_id;
     r.device_name = o.device_name;
     r.client_id = o.product_id + "@" + o.device_name;

@@ -109,6 +109,7 @@ std::vector<FormatPart> parse_format(const std::string& f) {
 void check_filter(OfflineClient& offline, const std::string& f, const std::string& what,
                   const std::string& option) {
     check_field(f, what, option, 1, qmt::kMaxTopic);
+    check_utf8(f, what, option);
     auto r = offline.core().unsubscribe(f);
     if (r) return;
     if (r.error().code == qmt::Error::bad_topic_filter)
@@ -116,6 +117,28 @@ void check_filter(OfflineClient& offline, const std::string& f, const std::strin
                          "', are all '+' and '#' wildcards correct?");
     throw UsageError("Invalid " + what + " (" + option +
                      "): " + std::string(qmt::to_string(r.error().code)) + ".");
+}
+
+// The -t filters checked by the SDK itself, on a client that never runs (configured with a
+// stand-in session: the real one may come from a manifest, read later).
+void check_topics_offline(const SubOptions& o) {
+    OfflineClient offline;
+    qmt::Session s;
+    s.host = "h";
+    s.client_id = "c";
+    check_session_offline(offline, s);
+    for (const auto& t : o.topics) {
+        auto r = offline.core().subscribe(t, o.qos);
+        if (r) continue;
+        if (r.error().code == qmt::Error::bad_topic_filter)
+            throw UsageError("Invalid subscription topic '" + t +
+                             "', are all '+' and '#' wildcards correct?");
+        if (r.error().code == qmt::Error::queue_full)
+            throw UsageError("Too many topics (-t): at most " +
+                             std::to_string(qmt::ClientConfig::subscriptions) + ".");
+        throw UsageError("Invalid topic (-t): " + std::string(qmt::to_string(r.error().code)) +
+                         ".");
+    }
 }
 
 // The whole command line, before anything is opened (UsageError).
@@ -140,27 +163,19 @@ void check_sub(SubOptions& o) {
         parse_uint(o.qos_text, "QoS", "-q", 0, 2, one_of({"0", "1", "2"})));
     if (given(o.count_opt)) o.count = parse_uint(o.count_text, "count", "-C", 1, 4294967295u);
     if (given(o.wait_opt)) o.wait_s = parse_seconds(o.wait_text, "wait", "-W");
-    for (const auto& t : o.topics) check_field(t, "topic", "-t", 1, qmt::kMaxTopic);
+    for (const auto& t : o.topics) {
+        check_field(t, "topic", "-t", 1, qmt::kMaxTopic);
+        check_utf8(t, "topic", "-t");
+    }
+    check_topics_offline(o);
     for (const auto& f : o.filter_outs) check_filter(offline, f, "filter topic", "-T");
     if (given(o.format_opt)) o.parts = parse_format(o.format);
 }
 
-// The SDK's own checks of the session and the filters, on a client that never runs.
-void check_offline(const SubOptions& o, const qmt::Session& session) {
+// The SDK's own checks of the session, on a client that never runs.
+void check_offline(const qmt::Session& session) {
     OfflineClient offline;
     check_session_offline(offline, session);
-    for (const auto& t : o.topics) {
-        auto r = offline.core().subscribe(t, o.qos);
-        if (r) continue;
-        if (r.error().code == qmt::Error::bad_topic_filter)
-            throw UsageError("Invalid subscription topic '" + t +
-                             "', are all '+' and '#' wildcards correct?");
-        if (r.error().code == qmt::Error::queue_full)
-            throw UsageError("Too many topics (-t): at most " +
-                             std::to_string(qmt::ClientConfig::subscriptions) + ".");
-        throw UsageError("Invalid topic (-t): " + std::string(qmt::to_string(r.error().code)) +
-                         ".");
-    }
 }
 
 // %q: +QMTRECV carries no QoS. A QoS 0 message has no packet id (msgID 0); one with a msgID was
@@ -265,11 +280,14 @@ void print_message(const SubOptions& o, const host::ReceivedMessage& m, unsigned
 int run_sub(SubOptions& o) {
     const std::string tool = "sub";
     check_sub(o);
+    // The order of the checks (docs/host-and-cli.md, "Refused input"): the command line (1), the
+    // device's path (74), the manifest (2), opening the device (74).
+    check_device(o.common);
     int status = kExitOk;
     const auto rs = make_run_session(o.common, tool, "qmtkit-sub-", status);
     if (!rs) return status;
     const qmt::Session& session = rs->session();
-    check_offline(o, session);
+    check_offline(session);
 #ifdef _WIN32
     // Payloads byte for byte: the CRT's text mode would turn every LF into CR LF.
     ::_setmode(::_fileno(stdout), _O_BINARY);
@@ -288,7 +306,8 @@ int run_sub(SubOptions& o) {
     try {
         link = open_link(o.common, tool);
     } catch (const host::TransportError& e) {
-        return fail(tool, e.what());
+        fail(tool, device_open_failure(o.common.device, e.what(), e.code()));
+        return kExitNoDevice;
     }
     Link& c = *link;
     if (auto r = c.start(session); !r)

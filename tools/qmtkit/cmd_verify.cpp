@@ -317,6 +317,11 @@ int run_verify(const VerifyOpts& o) {
     auto loaded = mf::load_manifest(o.manifest);
     if (!loaded.manifest) {
         std::cout.flush();
+        // A manifest that cannot be read at all is one line (there is nothing to list).
+        if (loaded.errors.size() == 1 && loaded.errors.front().pos.line == 0) {
+            std::cerr << loaded.errors.front().to_string() << std::endl;
+            return kExitManifest;
+        }
         for (const auto& d : loaded.errors) std::cerr << d.to_string() << '\n';
         std::cerr << "qmtkit verify: " << o.manifest << ": " << loaded.errors.size() << " error(s)"
                   << std::endl;
@@ -343,6 +348,15 @@ int run_verify(const VerifyOpts& o) {
         if (!broker) return fail(tool, err);
     }
     const std::string token_url = o.token_url.empty() ? m.token_url : o.token_url;
+    if (!o.cafile.empty()) {
+        // Said once, naming the file, before any device is tried (libmosquitto would only say
+        // "Invalid function arguments provided" for each device).
+        std::string why;
+        if (!mf::read_text_file(o.cafile, false, &why)) {
+            fail(tool, "cannot read the CA file (--cafile) " + o.cafile + ": " + why);
+            return kExitNoInput;
+        }
+    }
     TlsOpts tls{o.tls, o.cafile, o.insecure};
     static const int lib_init = mosquitto_lib_init();
     (void)lib_init;

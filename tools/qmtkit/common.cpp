@@ -4,8 +4,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <random>
+#ifndef _WIN32
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+#include "qmtkit/host/transport.hpp"
 
 #include "qmtkit/at/fields.hpp"
 #include "qmtkit/manifest/manifest.hpp"
@@ -21,10 +28,16 @@ const char* const kExitStatusHelp =
     "       device went away; or a usage error (\"Error: ...\", nothing was sent), as\n"
     "       mosquitto_pub\n"
     "  2    verify, image build, and pub / sub with --manifest: the manifest is invalid or\n"
-    "       cannot be read, or a device's secret cannot be resolved (FILE:LINE:COL: ... lines);\n"
-    "       image inspect: the image is corrupt, truncated or cannot be read (one line)\n"
+    "       cannot be read, or a device's secret cannot be resolved (FILE:LINE:COL: ... lines;\n"
+    "       pub / sub: one line); image inspect: the image is corrupt, truncated or cannot be\n"
+    "       read (one line); pub -f / -s: the message is empty or over 1024 bytes (one line)\n"
+    "  66   a file the command line names cannot be read (pub -f, pub / sub --pw-file,\n"
+    "       sign --device-secret-file / --device-psk-file, verify --cafile) or stdin (pub -l,\n"
+    "       -s); nothing was sent (one line)\n"
     "  69   not available in this build: the Windows build has no sign, verify, image build,\n"
     "       ledger, provision or pub / sub --manifest (one line)\n"
+    "  74   pub / sub: the device (--device) cannot be opened: it does not exist, is not a\n"
+    "       terminal, permission denied, a tcp:// device refuses; nothing was sent (one line)\n"
     "  130  stopped by SIGINT (Ctrl+C); pub and sub send DISCONNECT and CLOSE first (at most\n"
     "       3 s; a second signal ends at once)\n"
     "  143  stopped by SIGTERM, as SIGINT\n";
@@ -35,7 +48,9 @@ namespace {
 
 std::string invalid(const std::string& what, const std::string& text, const std::string& option,
                     const std::string& allowed) {
-    return "Invalid " + what + " given: " + text + " (" + option + " takes " + allowed + ").";
+    // An empty value shown as '' (not "given:  (").
+    return "Invalid " + what + " given: " + (text.empty() ? "''" : text) + " (" + option +
+           " takes " + allowed + ").";
 }
 
 }  // namespace
@@ -148,6 +163,39 @@ void check_field(std::string_view value, const std::string& what, const std::str
         if (name != nullptr)
             throw UsageError(head + "it holds " + name +
                              ", which an AT command line cannot carry.");
+    }
+}
+
+void check_utf8(std::string_view value, const std::string& what, const std::string& option) {
+    // RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+    const auto* p = reinterpret_cast<const unsigned char*>(value.data());
+    const std::size_t n = value.size();
+    for (std::size_t i = 0; i < n;) {
+        const unsigned c = p[i];
+        std::size_t len = 0;
+        unsigned lo = 0x80, hi = 0xBF;  // the second byte's range
+        if (c < 0x80) {
+            len = 1;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        }
+        bool ok = len != 0 && i + len <= n;
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            const unsigned b = p[i + k];
+            ok = k == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xBF;
+        }
+        if (!ok)
+            throw UsageError("Invalid " + what + " (" + option + "): it is not valid UTF-8 (byte " +
+                             std::to_string(i + 1) + ").");
+        i += len;
     }
 }
 
@@ -356,10 +404,12 @@ void check_password_source(CommonOptions& o) {
     o.password_source = sources.front();
     if (given(o.pw_file_opt)) {
         std::string why;
-        auto v = manifest::read_text_file(o.pw_file, true, &why);
+        // A password is at most 255 bytes: a bigger file is refused (after a few KiB, not
+        // after reading all of a /dev/zero).
+        auto v = manifest::read_text_file(o.pw_file, true, &why, 4096);
         if (!v)
-            throw UsageError("Cannot read the password file (--pw-file) " + o.pw_file + ": " + why +
-                             ".");
+            throw CommandFailure(kExitNoInput, "cannot read the password file (--pw-file) " +
+                                                   o.pw_file + ": " + why);
         o.password = std::move(*v);
     } else if (env != nullptr) {
         o.password = env;
@@ -379,6 +429,7 @@ void check_will(CommonOptions& o) {
         return;
     }
     check_field(o.will_topic, "will topic", "--will-topic", 1, qmt::kMaxTopic);
+    check_utf8(o.will_topic, "will topic", "--will-topic");
     if (o.will_topic.find_first_of("+#") != std::string::npos)
         throw UsageError("Invalid will topic '" + o.will_topic + "', does it contain '+' or '#'?");
     check_field(o.will_payload, "will payload", "--will-payload", 0, qmt::kMaxWillMessage);
@@ -440,6 +491,15 @@ void check_device_options(CommonOptions& o) {
 
 void check_common(CommonOptions& o) {
     require(o.device_opt, "--device");
+    if (o.device.empty()) throw UsageError("Invalid device (--device): it is empty.");
+    if (o.device.compare(0, 6, "tcp://") == 0) {
+        std::string tcp_host;
+        std::uint16_t tcp_port = 0;
+        if (!host::parse_tcp_spec(o.device, tcp_host, tcp_port))
+            throw UsageError("Invalid device given: " + o.device +
+                             " (--device takes a serial device or tcp://HOST:PORT, the port 1 "
+                             "to 65535).");
+    }
     check_device_options(o);
     const bool device = given(o.manifest_opt);
     if (!device) require(o.host_opt, "-h");
@@ -469,11 +529,63 @@ void check_common(CommonOptions& o) {
     if (device) return;
 
     check_field(o.host, "host", "-h", 1, qmt::kMaxHost);
-    if (given(o.id_opt)) check_field(o.client_id, "client id", "-i", 1, kMaxClientId);
+    if (given(o.id_opt)) {
+        check_field(o.client_id, "client id", "-i", 1, kMaxClientId);
+        check_utf8(o.client_id, "client id", "-i");
+    }
     check_field(o.username, "username", "-u", 0, kMaxCredential);
+    check_utf8(o.username, "username", "-u");
     check_password_source(o);
     if (!o.password.empty() && o.username.empty())
         throw UsageError("A password (" + o.password_source + ") needs a username (-u).");
+}
+
+void check_device(const CommonOptions& o) {
+#ifndef _WIN32
+    if (o.device.compare(0, 6, "tcp://") == 0) return;
+    const std::string head = "cannot open serial device " + o.device + ": ";
+    struct stat st {};
+    if (::stat(o.device.c_str(), &st) != 0)
+        throw CommandFailure(kExitNoDevice, head + std::strerror(errno));
+    const char* kind = S_ISDIR(st.st_mode)    ? "it is a directory"
+                       : S_ISREG(st.st_mode)  ? "it is a regular file"
+                       : S_ISFIFO(st.st_mode) ? "it is a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "it is a socket"
+                       : S_ISBLK(st.st_mode)  ? "it is a block device"
+                       : !S_ISCHR(st.st_mode) ? "it is not a device"
+                                              : nullptr;
+    if (kind != nullptr)
+        throw CommandFailure(
+            kExitNoDevice, head + kind + ", not a serial device" +
+                               (S_ISSOCK(st.st_mode) ? " (a TCP device is tcp://HOST:PORT)" : ""));
+    if (::access(o.device.c_str(), R_OK | W_OK) != 0)
+        throw CommandFailure(kExitNoDevice, head + std::strerror(errno));
+#else
+    (void)o;
+#endif
+}
+
+std::string device_open_failure(const std::string& device, const std::string& what,
+                                std::error_code ec) {
+#ifndef _WIN32
+    const bool not_a_tty = ec.value() == ENOTTY;  // asio's system category, errno values
+#else
+    const bool not_a_tty = false;
+#endif
+    if (not_a_tty && device.compare(0, 6, "tcp://") != 0)
+        return "cannot open serial device " + device + ": it is not a terminal (" + ec.message() +
+               ")";
+    return what;
+}
+
+void check_stdin_readable() {
+#ifndef _WIN32
+    struct stat st {};
+    if (::fstat(STDIN_FILENO, &st) != 0)
+        throw CommandFailure(kExitNoInput, "cannot read stdin: it is not open");
+    if (S_ISDIR(st.st_mode))
+        throw CommandFailure(kExitNoInput, "cannot read stdin: Is a directory");
+#endif
 }
 
 std::string client_id_for(const CommonOptions& o, const std::string& prefix) {

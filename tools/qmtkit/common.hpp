@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "qmtkit/qmt/client.hpp"
@@ -31,6 +32,18 @@ inline constexpr int kExitFailed = 1;    // a message, subscription, device or t
 inline constexpr int kExitUsage = 1;     // the command line is wrong (as mosquitto_pub)
 inline constexpr int kExitManifest = 2;  // verify, pub / sub --manifest: the manifest is invalid
 inline constexpr int kExitBadImage = 2;  // image inspect: corrupt, truncated or unreadable image
+// pub -f FILE / -s: the message is empty (without -n) or over 1024 bytes: a data error, as a
+// manifest's.
+inline constexpr int kExitBadInput = 2;
+// A file the command line names (pub -f, --pw-file, sign --device-secret-file, verify --cafile)
+// or stdin (pub -l, -s) cannot be read;
+// sysexits.h's EX_NOINPUT. Nothing was sent.
+inline constexpr int kExitNoInput = 66;
+// The device (--device) cannot be opened: it does not exist, is a directory, a regular file, a
+// FIFO or another thing that is not a terminal, permission is denied, a tcp:// device does not
+// resolve or refuses; sysexits.h's EX_IOERR. Nothing was sent. (A device that goes away during a
+// run is a failure, 1.)
+inline constexpr int kExitNoDevice = 74;
 // Not in this build (the Windows build: sign, verify, image build, ledger, provision,
 // --manifest); sysexits.h's EX_UNAVAILABLE, so a script can tell it from a failure.
 inline constexpr int kExitUnavailable = 69;
@@ -47,6 +60,18 @@ extern const char* const kExitStatusHelp;
 class UsageError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
+};
+
+// The command ran and could not go on before anything was sent: main() prints
+// "qmtkit <tool>: <what()>" (unless --quiet) and exits status() (kExitNoInput, kExitNoDevice).
+class CommandFailure : public std::runtime_error {
+  public:
+    CommandFailure(int status, const std::string& what)
+        : std::runtime_error(what), status_(status) {}
+    int status() const { return status_; }
+
+  private:
+    int status_;
 };
 
 // An unsigned decimal integer in [lo, hi] (digits only: no sign, no exponent, no spaces), or a
@@ -74,6 +99,10 @@ std::string one_of(const std::vector<std::string>& choices);
 //   "Invalid client id (-i): 256 bytes; at most 255."     "Invalid client id (-i): it is empty."
 void check_field(std::string_view value, const std::string& what, const std::string& option,
                  std::size_t min, std::size_t max);
+// A topic, a filter, a client id or a user name: MQTT strings are UTF-8 (a broker closes the
+// connection on anything else). UsageError "Invalid <what> (<option>): it is not valid UTF-8
+// (byte N)." otherwise; never repeats the value.
+void check_utf8(std::string_view value, const std::string& what, const std::string& option);
 // `value` holds none of `separators`, or UsageError
 //   "Invalid <what> (<option>): it holds '<c>', which <role> uses as a separator."
 void check_separators(std::string_view value, const std::string& what, const std::string& option,
@@ -188,6 +217,18 @@ void add_common_options(CLI::App& app, CommonOptions& o);
 // Checks every common option (required ones, numbers, the strings that go to the module, which
 // options go together) and reads the password from --pw-file or $QMTKIT_PASSWORD.
 void check_common(CommonOptions& o);
+
+// --device before anything is read or opened: a tcp:// device must be tcp://HOST:PORT
+// (UsageError); a serial device must exist and be a character device this process may read and
+// write (CommandFailure kExitNoDevice "cannot open serial device PATH: ..."). Opening it
+// (open_link) catches the rest: a character device that is not a terminal (/dev/null).
+void check_device(const CommonOptions& o);
+// The line of a device that did not open (open_link's host::TransportError): its message, with
+// "it is not a terminal" for a character device that is not one (/dev/null: ENOTTY).
+std::string device_open_failure(const std::string& device, const std::string& what,
+                                std::error_code ec);
+// pub -l / -s: stdin must be open and not a directory (CommandFailure kExitNoInput).
+void check_stdin_readable();
 
 // The session the supervisor brings up from -h, -p, -i, -u and the password. Its string views
 // point into `o` and `client_id`.

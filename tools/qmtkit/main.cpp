@@ -121,6 +121,9 @@ int run(int argc, char** argv) {
             return c.run();
         } catch (const UsageError& e) {
             return usage_error(e.what());
+        } catch (const qmtkit::cli::CommandFailure& e) {
+            qmtkit::cli::warn(c.app->get_name(), e.what());
+            return e.status();
         } catch (const std::exception& e) {
             return qmtkit::cli::fail(c.app->get_name(), e.what());
         } catch (...) {

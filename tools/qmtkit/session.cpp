@@ -52,8 +52,17 @@ std::string token_failure(const cl::TokenOutcome& out) {
 }  // namespace
 
 void print_diagnostics(const std::string& tool, const std::string& file,
-                       const std::vector<mf::Diagnostic>& errors) {
+                       const std::vector<mf::Diagnostic>& errors, bool one_line) {
     std::cout.flush();
+    if (one_line && !errors.empty()) {
+        std::cerr << errors.front().to_string();
+        if (errors.size() > 1)
+            std::cerr << " (and " << errors.size() - 1
+                      << " more error(s): qmtkit verify --manifest " << file
+                      << " --check-only lists them)";
+        std::cerr << std::endl;
+        return;
+    }
     for (const auto& d : errors) std::cerr << d.to_string() << '\n';
     std::cerr << "qmtkit " << tool << ": " << file << ": " << errors.size() << " error(s)"
               << std::endl;
@@ -79,7 +88,7 @@ std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::
 
     auto loaded = mf::load_manifest(o.manifest);
     if (!loaded.manifest) {
-        print_diagnostics(tool, o.manifest, loaded.errors);
+        print_diagnostics(tool, o.manifest, loaded.errors, true);
         status = kExitManifest;
         return nullptr;
     }
@@ -98,7 +107,7 @@ std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::
     }
     auto secret = mf::resolve_secret(m, d);
     if (!secret.value) {
-        print_diagnostics(tool, o.manifest, {*secret.error});
+        print_diagnostics(tool, o.manifest, {*secret.error}, true);
         status = kExitManifest;
         return nullptr;
     }

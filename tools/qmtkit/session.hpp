@@ -50,8 +50,10 @@ std::unique_ptr<RunSession> make_run_session(const CommonOptions& o, const std::
                                              const std::string& id_prefix, int& status);
 
 // A manifest's problems on stderr: each "FILE:LINE:COL: ..." line, then
-// "qmtkit <tool>: FILE: N error(s)".
+// "qmtkit <tool>: FILE: N error(s)"; `one_line` (pub, sub): the first one only, with how many
+// more there are ("... (and 2 more error(s): qmtkit verify --manifest FILE --check-only lists
+// them)").
 void print_diagnostics(const std::string& tool, const std::string& file,
-                       const std::vector<manifest::Diagnostic>& errors);
+                       const std::vector<manifest::Diagnostic>& errors, bool one_line = false);
 
 }  // namespace qmtkit::cli

@@ -113,8 +113,11 @@ cloud::DynregResult<std::string> register_dynamic(const Manifest& m, const Devic
 // 15 decimal digits whose last is the Luhn check digit of the first 14.
 bool imei_valid(std::string_view imei);
 
-// Reads a whole file; strips one trailing newline when asked. nullopt + errno text on failure.
+// Reads a whole file; strips one trailing newline when asked. nullopt + errno text on failure,
+// or "it is larger than N bytes" for a file longer than `max_bytes` (reading stops there: a
+// /dev/zero or an endless pipe given as a file ends instead of filling the memory).
+inline constexpr std::size_t kMaxTextFile = std::size_t{16} << 20;  // 16 MiB
 std::optional<std::string> read_text_file(const std::string& path, bool strip_one_newline,
-                                          std::string* error);
+                                          std::string* error, std::size_t max_bytes = kMaxTextFile);
 
 }  // namespace qmtkit::manifest
