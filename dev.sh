@@ -8,7 +8,8 @@
 #                    windows)
 #   ./dev.sh footprint [--check]   the firmware footprint (Cortex-M3) and parse cost (callgrind)
 #   ./dev.sh bench   throughput against the module's ceiling (virtual time): table and plot in
-#                    docs/performance/
+#                    docs/performance/; then the reliability soak (10,000 QoS 1 messages, 20
+#                    faults): docs/performance/soak.txt
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -122,6 +123,7 @@ cmd_footprint() {
 cmd_bench() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
     bench/throughput.sh "$@"
+    bench/soak.sh
 }
 
 case "${1:-}" in
@@ -130,5 +132,5 @@ case "${1:-}" in
     build) shift; cmd_build "$@" ;;
     footprint) shift; cmd_footprint "$@" ;;
     bench) shift; cmd_bench "$@" ;;
-    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
