@@ -8,7 +8,8 @@
 #                    windows)
 #   ./dev.sh footprint [--check]   the firmware footprint (Cortex-M3) and parse cost (callgrind)
 #   ./dev.sh bench   throughput against the module's ceiling (virtual time, then the real path
-#                    at four grid points): tables and plot in docs/performance/
+#                    at four grid points): tables and plot in docs/performance/; then the
+#                    reliability soak (10,000 QoS 1 messages, 20 faults): docs/performance/soak.txt
 # Each installs the Debian packages it needs (as root), or prints the apt-get line and stops.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -123,6 +124,7 @@ cmd_bench() {
     ensure_packages "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
     bench/throughput.sh "$@"
     bench/realtime.sh "$@"
+    bench/soak.sh
 }
 
 case "${1:-}" in
@@ -131,5 +133,5 @@ case "${1:-}" in
     build) shift; cmd_build "$@" ;;
     footprint) shift; cmd_footprint "$@" ;;
     bench) shift; cmd_bench "$@" ;;
-    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -70,6 +70,11 @@ class HostClient final : private qmt::Listener {
         std::vector<std::optional<Outcome>> feed_result;
         std::size_t feed_done = 0;
         std::size_t feed_failed = 0;
+        // By feed index: the session (value of `sessions`) it went to publish() in, 0 when the
+        // link was not online then; and the session its successful on_published came in (0 until
+        // then).
+        std::vector<std::size_t> feed_handed_in;
+        std::vector<std::size_t> feed_acked_in;
         std::string transport_error;
     };
     using PublishedHook =
@@ -148,6 +153,8 @@ class HostClient final : private qmt::Listener {
                 std::lock_guard<std::mutex> lk(mu_);
                 for (auto& p : pubs) st_.feed.push_back(std::move(p));
                 st_.feed_result.resize(st_.feed.size());
+                st_.feed_handed_in.resize(st_.feed.size(), 0);
+                st_.feed_acked_in.resize(st_.feed.size(), 0);
             }
             pump_feed(c);
         });
@@ -158,6 +165,12 @@ class HostClient final : private qmt::Listener {
     }
     std::size_t in_flight() {
         return call([](Core& c) { return c.in_flight(); });
+    }
+
+    // How many lines of the AT exchange are kept (default 4000; the oldest go first).
+    void set_trace_limit(std::size_t lines) {
+        std::lock_guard<std::mutex> lk(trace_mu_);
+        trace_limit_ = lines;
     }
 
     // The last lines of the AT exchange (ms since construction), for failure messages.
@@ -188,6 +201,7 @@ class HostClient final : private qmt::Listener {
             std::lock_guard<std::mutex> lk(mu_);
             if (!r && r.error().code == qmt::Error::queue_full) return;
             ++st_.handed;
+            st_.feed_handed_in[idx] = st_.link == qmt::LinkState::online ? st_.sessions : 0;
             if (r) {
                 st_.feed_ticket[*r] = idx;
             } else {
@@ -225,6 +239,7 @@ class HostClient final : private qmt::Listener {
             const auto it = st_.feed_ticket.find(ticket);
             if (it != st_.feed_ticket.end()) {
                 st_.feed_result[it->second] = o;
+                if (o.ok) st_.feed_acked_in[it->second] = st_.sessions;
                 ++st_.feed_done;
                 if (!o.ok) ++st_.feed_failed;
                 st_.feed_ticket.erase(it);
@@ -242,7 +257,7 @@ class HostClient final : private qmt::Listener {
         const auto ms = std::chrono::duration_cast<Ms>(Clock::now() - t0_).count();
         std::lock_guard<std::mutex> lk(trace_mu_);
         trace_.push_back("[" + std::to_string(ms) + "] " + s);
-        if (trace_.size() > 4000) trace_.pop_front();
+        if (trace_.size() > trace_limit_) trace_.pop_front();
     }
 
     asio::io_context io_;
@@ -257,6 +272,7 @@ class HostClient final : private qmt::Listener {
     State st_;
     std::mutex trace_mu_;
     std::deque<std::string> trace_;
+    std::size_t trace_limit_ = 4000;
     std::thread thread_;
 };
 

@@ -65,7 +65,11 @@ void Broker::write_config() const {
     f << "per_listener_settings false\n";
     f << "listener " << port_ << " 127.0.0.1\n";
     f << "allow_anonymous " << (opt_.allow_anonymous ? "true" : "false") << "\n";
-    f << "persistence false\n";
+    if (opt_.persistence) {
+        f << "persistence true\npersistence_location " << dir_ << "/\n";
+    } else {
+        f << "persistence false\n";
+    }
     f << "log_dest file " << log_path() << "\n";
     f << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n";
     f << "connection_messages true\n";
@@ -103,6 +107,11 @@ void Broker::start(milliseconds timeout) {
 void Broker::stop() {
     if (proc_) proc_->stop();
     proc_.reset();
+}
+
+void Broker::restart(milliseconds timeout) {
+    stop();
+    start(timeout);
 }
 
 void Broker::kill() {

@@ -5,6 +5,11 @@
 //   b.start();                 // config written, port picked, waits until it accepts connections
 //   ... b.host(), b.port() ...
 //   b.stop(); b.start();       // same port again (a broker outage)
+//   b.restart();               // the same: stop (SIGTERM, mosquitto saves its database), start
+//
+// With Options::persistence the broker keeps sessions, subscriptions and queued QoS >= 1
+// messages in dir()/mosquitto.db across stop() / start() (written when it stops on SIGTERM; a
+// kill() loses what changed since the last autosave).
 #pragma once
 
 #include "process.hpp"
@@ -25,6 +30,7 @@ class Broker {
         bool allow_anonymous = true;
         std::uint16_t port = 0;                 // 0 = pick a free loopback port
         std::vector<std::string> extra_config;  // more lines for mosquitto.conf
+        bool persistence = false;               // persistence true, location dir()
     };
 
     Broker();
@@ -43,6 +49,8 @@ class Broker {
     void start(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
     void stop();  // SIGTERM (then SIGKILL); the port is kept for a later start()
     void kill();  // SIGKILL: the broker vanishes without closing anything gracefully
+    // stop() then start(timeout) on the same port: a broker restart.
+    void restart(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
     bool running();
 
     std::string host() const { return "127.0.0.1"; }

@@ -19,13 +19,19 @@ std::atomic<int> g_logs{0};
 }  // namespace
 
 MessageLog::MessageLog(const std::string& host, std::uint16_t port, const std::string& filter,
-                       int qos, Ms timeout) {
+                       int qos, Ms timeout)
+    : MessageLog(host, port, Options{filter, qos, false, "", timeout}) {}
+
+MessageLog::MessageLog(const std::string& host, std::uint16_t port, const Options& opt)
+    : opt_(opt) {
     lib_init();
-    const std::string id = "qmtkit-log-" + std::to_string(++g_logs);
-    m_ = mosquitto_new(id.c_str(), true, this);
+    const std::string id =
+        opt_.client_id.empty() ? "qmtkit-log-" + std::to_string(++g_logs) : opt_.client_id;
+    m_ = mosquitto_new(id.c_str(), !opt_.persistent, this);
     if (!m_) throw std::runtime_error("mosquitto_new failed");
     mosquitto_int_option(m_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_connect_callback_set(m_, &MessageLog::on_connect);
+    mosquitto_connect_with_flags_callback_set(m_, &MessageLog::on_connect);
+    mosquitto_disconnect_callback_set(m_, &MessageLog::on_disconnect);
     mosquitto_subscribe_callback_set(m_, &MessageLog::on_subscribe);
     mosquitto_message_callback_set(m_, &MessageLog::on_message);
     if (mosquitto_connect(m_, host.c_str(), port, 30) != MOSQ_ERR_SUCCESS) {
@@ -34,7 +40,7 @@ MessageLog::MessageLog(const std::string& host, std::uint16_t port, const std::s
         throw std::runtime_error("MessageLog: cannot connect to the broker");
     }
     mosquitto_loop_start(m_);
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = Clock::now() + opt_.timeout;
     {
         std::unique_lock<std::mutex> lk(mu_);
         if (!cv_.wait_until(lk, deadline, [this] { return connack_rc_ != -1; }) ||
@@ -44,7 +50,7 @@ MessageLog::MessageLog(const std::string& host, std::uint16_t port, const std::s
             throw std::runtime_error("MessageLog: no CONNACK from the broker");
         }
     }
-    if (mosquitto_subscribe(m_, nullptr, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) {
+    if (mosquitto_subscribe(m_, nullptr, opt_.filter.c_str(), opt_.qos) != MOSQ_ERR_SUCCESS) {
         shutdown();
         throw std::runtime_error("MessageLog: subscribe failed");
     }
@@ -94,10 +100,39 @@ bool MessageLog::wait_for(const std::string& topic, const std::string& payload, 
         timeout);
 }
 
-void MessageLog::on_connect(mosquitto*, void* obj, int rc) {
+std::size_t MessageLog::connects() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return connects_;
+}
+
+bool MessageLog::wait_reconnected(std::size_t seen, Ms timeout) const {
+    std::unique_lock<std::mutex> lk(mu_);
+    return cv_.wait_for(lk, timeout, [&] { return connected_ && connects_ > seen && subscribed_; });
+}
+
+void MessageLog::on_connect(mosquitto* m, void* obj, int rc, int flags) {
+    auto* self = static_cast<MessageLog*>(obj);
+    bool again = false;
+    {
+        std::lock_guard<std::mutex> lk(self->mu_);
+        self->connack_rc_ = rc;
+        if (rc == 0) {
+            self->connected_ = true;
+            ++self->connects_;
+            // A reconnect the broker kept no session for (not persistent, or it forgot): the
+            // subscription is gone with it. The first connect subscribes in the constructor.
+            again = self->connects_ > 1 && (flags & 1) == 0;
+            if (again) self->subscribed_ = false;
+        }
+        self->cv_.notify_all();
+    }
+    if (again) mosquitto_subscribe(m, nullptr, self->opt_.filter.c_str(), self->opt_.qos);
+}
+
+void MessageLog::on_disconnect(mosquitto*, void* obj, int) {
     auto* self = static_cast<MessageLog*>(obj);
     std::lock_guard<std::mutex> lk(self->mu_);
-    self->connack_rc_ = rc;
+    self->connected_ = false;
     self->cv_.notify_all();
 }
 

@@ -1,29 +1,55 @@
 // Soak: QoS 1 messages from the SDK client (qmt::Client<> + host::Runner on bc28-sim's pty, as a
 // gateway runs it) through the emulator and a real mosquitto, while faults are injected at
 // seeded random points: delay-prompt / delay-result (100 ms .. 5 s), drop 0 (silent), drop
-// (+QMTSTAT 7), ping-timeout, reboot, garbage, split. A subscriber on the broker checks that
-// every message handed to publish() arrives (0 lost), that every payload it sees is byte for
-// byte one that was handed to publish(), under the topic it was published to (0 foreign), and
-// counts duplicates (QoS 1 is at least once). Every payload carries its index.
+// (+QMTSTAT 7), ping-timeout, reboot, garbage, split (bc28-sim control commands), and
+// broker-restart (mosquitto stopped with SIGTERM, down 100 ms .. 3 s, started again on the same
+// port). Every kind comes as often as the others, in a seeded order. Every payload carries its
+// index. A subscriber on the broker (MessageLog, persistent session: clean_session false, QoS 1
+// subscription; the broker persists to its temp dir, so what it had queued or in flight for the
+// subscriber survives a restart, and the subscriber reconnects by itself) checks:
+//   lost       messages handed to publish() that never arrived: must be 0
+//   foreign    arrivals that are not byte for byte a payload handed to publish(), under the topic
+//              it was published to: must be 0
+//   duplicates arrivals beyond the first of a message (QoS 1 is at least once): counted only
+//   order      order within a session. A session is one online period of the client (HostClient
+//              counts them: State::sessions, +1 at each on_link(online)). A message belongs to
+//              session s when it was handed to publish() while session s was online AND its
+//              successful on_published came in the same session s: it was sent, and never had to
+//              be sent again across a reconnect. (Messages handed while offline, or not
+//              acknowledged before the link went — the re-sends of the next session — belong to
+//              none.) For every session s, the first arrivals at the subscriber of its messages
+//              must be in index order (= the order they were handed to publish()): each
+//              arrival position greater than that of the previous message of s. Every pair of
+//              consecutive messages of s whose first arrivals are the other way round is one
+//              order violation: must be 0. (TCP and the broker keep the order of one connection;
+//              the client must send in the order it was given, and a message it has to send
+//              again within the session already arrived the first time.)
+// The scan (order_violations) is tested on its own (SoakCheck.*), as is the subscriber across a
+// broker restart (SoakHarness.*).
 //
-// Short version (registered in ctest, label e2e; 300 messages, 8 faults, well under 90 s):
-//   ctest --test-dir build/dev -R 'Soak\.' --output-on-failure
-// Long version (not in ctest; --kinds drop,reboot,... restricts the fault kinds, --trace FILE
-// writes the client's AT exchange):
+// Short version (registered in ctest, label e2e; 1,000 messages, 5 faults, about 15 s; seed 1
+// draws a broker-restart):
+//   ctest --test-dir build/dev -R 'Soak' --output-on-failure
+// Long version (not in ctest; bench/soak.sh, run by ./dev.sh bench; --kinds drop,reboot,...
+// restricts the fault kinds, --trace FILE writes the client's whole AT exchange):
 //   build/dev/tests/soak/qmtkit_soak_tests --messages 10000 --faults 20 [--seed 7]
 //   QMTKIT_SOAK_MESSAGES=10000 QMTKIT_SOAK_FAULTS=20 QMTKIT_SOAK_SEED=7
 //   build/dev/tests/soak/qmtkit_soak_tests
 // One summary line goes to stdout:
-//   soak: seed=1 sent=300 acked=300 failed=0 received=304 lost=0 duplicates=4 foreign=0
-//         faults=8 [reboot@41 drop 0@77 ...] wall=38.2s
+//   soak: seed=1 sent=1000/1000 acked=1000 failed=0 received=1004 lost=0 duplicates=4 foreign=0
+//         order=0/985 faults=5 [reboot@41 broker-restart 1200@77 ...] sessions=6
+//         log_reconnects=1 wall=15.2s
+// (order=<violations>/<messages checked for order>.)
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "fixture.hpp"
 #include "host_client.hpp"
@@ -32,12 +58,13 @@
 namespace qmtkit::e2e {
 
 struct SoakConfig {
-    std::size_t messages = 300;
-    std::size_t faults = 8;
+    std::size_t messages = 1000;
+    std::size_t faults = 5;
     std::uint32_t seed = 1;
-    std::string trace_file;  // the whole AT exchange (last 4000 lines) is written here at the end
-    std::vector<std::string> kinds{"delay-prompt", "delay-result", "drop 0",  "drop",
-                                   "ping-timeout", "reboot",       "garbage", "split"};
+    std::string trace_file;  // the whole AT exchange is written here at the end
+    std::vector<std::string> kinds{"delay-prompt", "delay-result", "drop 0",
+                                   "drop",         "ping-timeout", "reboot",
+                                   "garbage",      "split",        "broker-restart"};
 };
 SoakConfig g_soak;
 
@@ -114,10 +141,68 @@ std::vector<Fault> schedule(const SoakConfig& cfg) {
             cmd += " " + std::to_string(50 + rng() % 1451);
         } else if (cmd == "garbage") {
             cmd += " " + std::to_string(16 + rng() % 113);
+        } else if (cmd == "broker-restart") {
+            cmd += " " + std::to_string(100 + rng() % 2901);  // down 100 ms .. 3 s
         }
         out.push_back({points[k], cmd});
     }
     return out;
+}
+
+constexpr std::size_t kNever = static_cast<std::size_t>(-1);
+
+struct OrderCheck {
+    std::size_t checked = 0;     // messages that belong to a session (see the header) and arrived
+    std::size_t violations = 0;  // consecutive pairs of one session whose first arrivals swapped
+    std::string first;           // the first violation, for the failure message
+};
+
+// first_pos[i]: position of message i's first arrival at the subscriber (kNever: none);
+// handed_in / acked_in: HostClient::State::feed_handed_in / feed_acked_in.
+OrderCheck order_violations(const std::vector<std::size_t>& first_pos,
+                            const std::vector<std::size_t>& handed_in,
+                            const std::vector<std::size_t>& acked_in) {
+    OrderCheck out;
+    std::map<std::size_t, std::size_t> previous;  // session -> its last message so far
+    const std::size_t n = std::min({first_pos.size(), handed_in.size(), acked_in.size()});
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t s = handed_in[i];
+        if (s == 0 || acked_in[i] != s || first_pos[i] == kNever) continue;
+        ++out.checked;
+        const auto it = previous.find(s);
+        if (it != previous.end() && first_pos[i] < first_pos[it->second]) {
+            if (out.violations++ == 0) {
+                out.first = "session " + std::to_string(s) + ": message " + std::to_string(i) +
+                            " first arrived at " + std::to_string(first_pos[i]) +
+                            ", before message " + std::to_string(it->second) + " (at " +
+                            std::to_string(first_pos[it->second]) + ")";
+            }
+        }
+        previous[s] = i;
+    }
+    return out;
+}
+
+TEST(SoakCheck, OrderKeptAcrossSessionsIsNoViolation) {
+    // Session 1: 0, 1, 2; 3 handed in 1 but acknowledged in 2 (re-sent: belongs to none) and 4
+    // handed while offline; session 2: 5, 6. The re-sends may come anywhere.
+    const std::vector<std::size_t> pos{0, 1, 3, 2, 4, 5, 6};
+    const std::vector<std::size_t> handed{1, 1, 1, 1, 0, 2, 2};
+    const std::vector<std::size_t> acked{1, 1, 1, 2, 2, 2, 2};
+    const OrderCheck c = order_violations(pos, handed, acked);
+    EXPECT_EQ(c.violations, 0u) << c.first;
+    EXPECT_EQ(c.checked, 5u);
+}
+
+TEST(SoakCheck, SwappedFirstArrivalsInOneSessionAreViolations) {
+    // Session 1: message 1 first arrived after message 2; session 2: 4 before 3.
+    const std::vector<std::size_t> pos{0, 5, 2, 9, 7, kNever};
+    const std::vector<std::size_t> handed{1, 1, 1, 2, 2, 2};
+    const std::vector<std::size_t> acked{1, 1, 1, 2, 2, 2};
+    const OrderCheck c = order_violations(pos, handed, acked);
+    EXPECT_EQ(c.violations, 2u);
+    EXPECT_EQ(c.checked, 5u);  // 5 never arrived: lost, not out of order
+    EXPECT_EQ(c.first, "session 1: message 2 first arrived at 2, before message 1 (at 5)");
 }
 
 TEST(Soak, Qos1ThroughRandomFaults) {
@@ -128,11 +213,22 @@ TEST(Soak, Qos1ThroughRandomFaults) {
     const auto deadline = t0 + 20s + std::chrono::milliseconds(40 * cfg.messages) +
                           std::chrono::seconds(6 * cfg.faults);
 
-    test::Broker broker;
+    // Persistence, so that a restart keeps what the broker acknowledged to the client but had
+    // not yet delivered to the subscriber; no cap on what it queues for the subscriber while
+    // that one reconnects (mosquitto drops QoS 1 messages past max_queued_messages, 1000).
+    test::Broker::Options bo;
+    bo.persistence = true;
+    bo.extra_config = {"max_queued_messages 0"};
+    test::Broker broker(bo);
     broker.start();
     Sim sim({"--rtt-ms", "20", "--boot-ms", "300"});
-    MessageLog log(broker.host(), broker.port(), "soak/#");
+    MessageLog::Options lo;
+    lo.filter = "soak/#";
+    lo.persistent = true;
+    lo.client_id = "soak-log-" + std::to_string(cfg.seed);
+    MessageLog log(broker.host(), broker.port(), lo);
     HostClient c(sim.pty());
+    if (!cfg.trace_file.empty()) c.set_trace_limit(static_cast<std::size_t>(-1));
 
     const std::string host = broker.host();
     const std::string id = "soak-" + std::to_string(cfg.seed);
@@ -164,8 +260,16 @@ TEST(Soak, Qos1ThroughRandomFaults) {
             stalled = true;
             break;
         }
-        const std::string reply = sim.control(f.command);
-        EXPECT_EQ(reply.rfind("OK", 0), 0u) << f.command << ": " << reply;
+        if (f.command.rfind("broker-restart ", 0) == 0) {
+            // The outage is the fault's own length (as a delay fault's), not a wait for anything.
+            const Ms down(std::stoul(f.command.substr(15)));
+            broker.stop();
+            std::this_thread::sleep_for(down);
+            broker.start();
+        } else {
+            const std::string reply = sim.control(f.command);
+            EXPECT_EQ(reply.rfind("OK", 0), 0u) << f.command << ": " << reply;
+        }
         injected.push_back(f.command + "@" + std::to_string(at));
     }
     const std::size_t n = cfg.messages;
@@ -176,6 +280,7 @@ TEST(Soak, Qos1ThroughRandomFaults) {
 
     // What the broker delivered: seen[i] counts arrivals of message i, checked byte for byte.
     std::vector<std::size_t> seen(n, 0);
+    std::vector<std::size_t> first_pos(n, kNever);
     std::size_t cursor = 0, unique = 0, foreign = 0;
     std::string first_foreign;
     auto scan = [&](const std::vector<MessageLog::Entry>& all) {
@@ -186,12 +291,16 @@ TEST(Soak, Qos1ThroughRandomFaults) {
                 if (foreign++ == 0) first_foreign = e.topic + " <- " + e.payload.substr(0, 60);
                 continue;
             }
-            if (seen[*i]++ == 0) ++unique;
+            if (seen[*i]++ == 0) {
+                ++unique;
+                first_pos[*i] = cursor;
+            }
         }
         return unique == n;
     };
     log.wait(scan, stalled ? 5s : 30s);
     const std::size_t received = cursor - foreign;
+    const OrderCheck order = order_violations(first_pos, st.feed_handed_in, st.feed_acked_in);
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 
     std::ostringstream summary;
@@ -199,13 +308,16 @@ TEST(Soak, Qos1ThroughRandomFaults) {
             << " acked=" << (st.feed_done - st.feed_failed) << " failed=" << st.feed_failed
             << " received=" << received << " lost=" << (n - unique)
             << " duplicates=" << (received - unique) << " foreign=" << foreign
+            << " order=" << order.violations << "/" << order.checked
             << " faults=" << injected.size() << " [";
     for (std::size_t k = 0; k < injected.size(); ++k) summary << (k ? " " : "") << injected[k];
-    summary << "] sessions=" << st.sessions << " wall=" << std::fixed << std::setprecision(1)
-            << wall << "s" << (stalled ? " STALLED" : "");
+    summary << "] sessions=" << st.sessions << " log_reconnects=" << (log.connects() - 1)
+            << " wall=" << std::fixed << std::setprecision(1) << wall << "s"
+            << (stalled ? " STALLED" : "");
     std::cout << summary.str() << std::endl;
     if (!cfg.trace_file.empty()) {
-        std::ofstream(cfg.trace_file) << summary.str() << "\n" << c.trace_tail(4000);
+        std::ofstream(cfg.trace_file) << summary.str() << "\n"
+                                      << c.trace_tail(static_cast<std::size_t>(-1));
     }
 
     std::string missing;
@@ -227,6 +339,7 @@ TEST(Soak, Qos1ThroughRandomFaults) {
                           << c.trace_tail(40);
     EXPECT_EQ(unique, n) << (n - unique) << " message(s) lost, e.g." << missing;
     EXPECT_EQ(foreign, 0u) << "e.g. " << first_foreign;
+    EXPECT_EQ(order.violations, 0u) << "order within a session broken, first: " << order.first;
     EXPECT_EQ(st.feed_failed, 0u) << "reported failed:" << failed;
 }
 

@@ -232,6 +232,20 @@ void Outbox::failed(Record& r, const ClientError& e) {
     r.retry_at = ctx_.now + wait;
 }
 
+// `r` goes again at once (its command ended before the module took it): the publishes queued in
+// the engine behind it, not written yet, are taken back so that they follow it, in the order
+// they were queued. Their attempts did not happen.
+void Outbox::take_back_after(Record& r) {
+    Walk walk(walking_);
+    for (Record* o = pool_.next(&r); o != nullptr; o = pool_.next(o)) {
+        if (o->state != Record::State::sending || ctx_.engine.on_wire(o->engine_seq)) continue;
+        ctx_.engine.abandon(o->engine_seq);
+        o->state = Record::State::queued;
+        if (o->attempts > 0) --o->attempts;
+        if (o->attempts > 0) --ctx_.stats.resent;
+    }
+}
+
 void Outbox::link_lost() {
     Walk walk(walking_);
     for (Record* r = pool_.first(); r != nullptr; r = pool_.next(r)) {
@@ -339,11 +353,14 @@ void Outbox::on_final(const at::CommandRef& ref, const at::Outcome& o) {
         // even QoS 0 goes again, once the link is back.
         if (r->attempts > 0) --r->attempts;
         r->state = Record::State::queued;
+        take_back_after(*r);
         return ctx_.supervisor->check_link();
     }
     if (e.code == Error::aborted) return requeue(*r, e);
     if (e.code == Error::timeout) {
+        const bool again = r->qos > 0;  // QoS 0 is reported aborted (at most once)
         requeue(*r, e);
+        if (again) take_back_after(*r);
         return ctx_.supervisor->check_link();
     }
     failed(*r, e);

@@ -47,6 +47,7 @@ class Outbox final : public at::CommandHandler {
     bool send(Record& r);
     void finish(Record& r, const Result<PublishReport>& result);
     void requeue(Record& r, const ClientError& e);
+    void take_back_after(Record& r);
     void failed(Record& r, const ClientError& e);
     void load_stored();
     Record* enqueue(std::uint32_t ticket, const StoredMessage& m);
