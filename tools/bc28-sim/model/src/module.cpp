@@ -49,6 +49,34 @@ std::string quoted(const std::string& s) {
     return "\"" + s + "\"";
 }
 
+// An IPv4 dotted quad or an IPv6 literal: no DNS round trip before the connect.
+bool is_ip_literal(const std::string& h) {
+    if (h.find(':') != std::string::npos) return true;
+    int dots = 0;
+    for (const char c : h) {
+        if (c == '.')
+            ++dots;
+        else if (!std::isdigit(static_cast<unsigned char>(c)))
+            return false;
+    }
+    return dots == 3;
+}
+
+// The host part of a URL: scheme://host[:port]/path, [v6] kept as is.
+std::string url_host(const std::string& url) {
+    std::string h = url;
+    const auto scheme = h.find("://");
+    if (scheme != std::string::npos) h.erase(0, scheme + 3);
+    const auto slash = h.find_first_of("/?#");
+    if (slash != std::string::npos) h.erase(slash);
+    const auto at = h.rfind('@');
+    if (at != std::string::npos) h.erase(0, at + 1);
+    if (!h.empty() && h.front() == '[') return h;  // an IPv6 literal
+    const auto colon = h.find(':');
+    if (colon != std::string::npos) h.erase(colon);
+    return h;
+}
+
 }  // namespace
 
 Module::Module(Network& net, Output out, Options opt)
@@ -159,7 +187,7 @@ std::optional<Micros> Module::next_deadline_us() const {
 }
 
 void Module::uplink(std::size_t bytes, std::function<void()> fn) {
-    const Micros start = std::max(now_, uplink_free_);
+    const Micros start = std::max(now_ + proc_us(), uplink_free_);
     Micros tx = 0;
     if (opt_.uplink_kbps > 0) {
         // kbit/s == bit/ms
@@ -169,8 +197,12 @@ void Module::uplink(std::size_t bytes, std::function<void()> fn) {
     at(uplink_free_ + opt_.rtt_ms / 2 * 1000, std::move(fn));
 }
 
-void Module::downlink(std::function<void()> fn) {
-    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2) * 1000, std::move(fn));
+void Module::downlink(std::function<void()> fn, int more_rtts) {
+    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2 + more_rtts * opt_.rtt_ms) * 1000, std::move(fn));
+}
+
+void Module::after_proc(std::function<void()> fn) {
+    at(now_ + proc_us(), std::move(fn));
 }
 
 std::uint64_t Module::wall_ms() const {
@@ -435,7 +467,7 @@ void Module::finish_data(bool send) {
         d.topic + " (" + std::to_string(d.payload.size()) + " bytes)");
     if (state_ != NetState::connected) {
         // The link went away while the host typed the payload.
-        at(now_, [this, id] { fail_op(id); });
+        after_proc([this, id] { fail_op(id); });
     } else {
         const std::size_t size = d.payload.size() + d.topic.size() + 4;
         const auto e = link_epoch_;
@@ -451,8 +483,9 @@ void Module::finish_data(bool send) {
                 if (e != link_epoch_) return;
                 const auto it = ops_.find(id);
                 if (it == ops_.end()) return;
+                const int mid = it->second.msg_id;
                 ops_.erase(it);
-                result_line("+QMTPUB: 0,0,0");
+                result_line("+QMTPUB: 0," + std::to_string(mid) + ",0");
             });
         }
     }
@@ -781,9 +814,12 @@ Module::Reply Module::cmd_tenauth(const CommandLine& c) {
     const OpId id = next_op_++;
     token_op_ = id;
     if (!s_.cgatt || !s_.cfun) {
-        at(now_, [this, id] { net_token(id, 2, {}, {}); });  // no bearer: socket init fails
+        // No bearer: the socket cannot be set up (2), no network exchange.
+        const auto be0 = boot_epoch_;
+        after_proc([this, be0, id] { token_result(be0, id, 2, {}, {}); });
         return ok();
     }
+    token_dns_ = !is_ip_literal(url_host(url));
     const auto be = boot_epoch_;
     uplink(200, [this, be, id, f = std::move(f)] {
         if (be == boot_epoch_) net_.fetch_token(id, f);
@@ -806,7 +842,7 @@ Module::Reply Module::cmd_open(const CommandLine& c) {
         return error(kBadParam);
     }
     if (state_ != NetState::closed) {
-        at(now_, [this] { result_line("+QMTOPEN: 0,2"); });  // identifier occupied
+        after_proc([this] { result_line("+QMTOPEN: 0,2"); });  // identifier occupied
         return ok();
     }
     host_ = c.args[1].text;
@@ -814,9 +850,13 @@ Module::Reply Module::cmd_open(const CommandLine& c) {
     state_ = NetState::opening;
     open_deadline_ = now_ + opt_.open_timeout_ms * 1000;
     const auto e = link_epoch_;
+    open_dns_ = !is_ip_literal(host_);
     if (!s_.cgatt || !s_.cfun) {
-        at(now_, [this, e] {
-            if (e == link_epoch_) net_open_result(3);  // PDP context cannot be activated
+        after_proc([this, e] {  // the PDP context cannot be activated: no network exchange
+            if (e != link_epoch_ || state_ != NetState::opening) return;
+            state_ = NetState::closed;
+            ++link_epoch_;
+            result_line("+QMTOPEN: 0,3");
         });
         return ok();
     }
@@ -837,12 +877,12 @@ Module::Reply Module::cmd_close(const CommandLine& c) {
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() != 1 || !is_conn_id(c.args[0])) return error(kBadParam);
     if (state_ == NetState::closed) {
-        at(now_, [this] { result_line("+QMTCLOSE: 0,-1"); });
+        after_proc([this] { result_line("+QMTCLOSE: 0,-1"); });
         return ok();
     }
     net_.close();
     link_closed(0, false);
-    at(now_, [this] { result_line("+QMTCLOSE: 0,0"); });
+    after_proc([this] { result_line("+QMTCLOSE: 0,0"); });
     return ok();
 }
 
@@ -914,7 +954,7 @@ Module::Reply Module::cmd_conn(const CommandLine& c) {
     const auto e = link_epoch_;
     if (sign_failed) {
         log("aliauth signing failed");
-        at(now_, [this, e, id] {
+        after_proc([this, e, id] {
             if (e != link_epoch_) return;
             ops_.erase(id);
             result_line("+QMTCONN: 0,2");
@@ -944,11 +984,11 @@ Module::Reply Module::cmd_disc(const CommandLine& c) {
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() != 1 || !is_conn_id(c.args[0])) return error(kBadParam);
     if (state_ != NetState::connected) {
-        at(now_, [this] { result_line("+QMTDISC: 0,-1"); });
+        after_proc([this] { result_line("+QMTDISC: 0,-1"); });
         return ok();
     }
     state_ = NetState::disconnecting;
-    disc_deadline_ = now_ + (opt_.rtt_ms + s_.pkt_timeout * 1000) * 1000;
+    disc_deadline_ = now_ + (opt_.proc_ms + opt_.rtt_ms + s_.pkt_timeout * 1000) * 1000;
     const auto e = link_epoch_;
     uplink(2, [this, e] {
         if (e == link_epoch_) net_.disconnect();
@@ -1173,12 +1213,17 @@ void Module::drop_link(int stat_code) {
 
 void Module::net_open_result(int result) {
     const auto e = link_epoch_;
-    downlink([this, e, result] {
-        if (e != link_epoch_ || state_ != NetState::opening) return;
-        state_ = result == 0 ? NetState::opened : NetState::closed;
-        if (result != 0) ++link_epoch_;
-        result_line("+QMTOPEN: 0," + std::to_string(result));
-    });
+    // The network resolved and connected in one call: a named host cost a DNS round trip before
+    // the TCP handshake (a name that did not resolve, 4, cost only that one).
+    const int more = open_dns_ && result != 4 ? 1 : 0;
+    downlink(
+        [this, e, result] {
+            if (e != link_epoch_ || state_ != NetState::opening) return;
+            state_ = result == 0 ? NetState::opened : NetState::closed;
+            if (result != 0) ++link_epoch_;
+            result_line("+QMTOPEN: 0," + std::to_string(result));
+        },
+        more);
 }
 
 void Module::apply_connack(int return_code) {
@@ -1234,15 +1279,20 @@ void Module::net_unsuback(OpId op) {
 
 void Module::net_published(OpId op) {
     const auto e = link_epoch_;
-    downlink([this, e, op] {
-        if (e != link_epoch_) return;
-        const auto it = ops_.find(op);
-        if (it == ops_.end()) return;
-        if (stall_acks_ && it->second.qos > 0) return;
-        const int mid = it->second.msg_id;
-        ops_.erase(it);
-        result_line("+QMTPUB: 0," + std::to_string(mid) + ",0");
-    });
+    // QoS 2 is two exchanges: PUBLISH -> PUBREC, PUBREL -> PUBCOMP.
+    const auto found = ops_.find(op);
+    const int more = found != ops_.end() && found->second.qos == 2 ? 1 : 0;
+    downlink(
+        [this, e, op] {
+            if (e != link_epoch_) return;
+            const auto it = ops_.find(op);
+            if (it == ops_.end()) return;
+            if (stall_acks_ && it->second.qos > 0) return;
+            const int mid = it->second.msg_id;
+            ops_.erase(it);
+            result_line("+QMTPUB: 0," + std::to_string(mid) + ",0");
+        },
+        more);
 }
 
 void Module::net_message(std::uint16_t packet_id, std::string topic, std::string payload, int qos,
@@ -1285,19 +1335,28 @@ void Module::net_link_lost(int stat_code) {
 
 void Module::net_token(OpId op, int result_code, std::string username, std::string password) {
     const auto be = boot_epoch_;
-    downlink([this, be, op, result_code, u = std::move(username), p = std::move(password)] {
-        if (be != boot_epoch_ || op != token_op_) return;
-        token_op_ = 0;
-        if (result_code == 0) {
-            s_.have_token = true;
-            s_.token_user = u;
-            s_.token_password = p;
-            result_line("+QMTTENAUTH: 0," + quoted(p));
-        } else {
-            log("token fetch failed, code " + std::to_string(result_code));
-            result_line("+QMTTENAUTH: " + std::to_string(result_code));
-        }
-    });
+    // An HTTP request over its own TCP connection: [DNS,] connect, request -> response. A name
+    // that did not resolve (1) cost the DNS exchange; a refused connection (2) the connect too.
+    const int dns = token_dns_ ? 1 : 0;
+    const int exchanges = result_code == 1 ? 1 : result_code == 2 ? dns + 1 : dns + 2;
+    downlink([this, be, op, result_code, u = std::move(username),
+              p = std::move(password)] { token_result(be, op, result_code, u, p); },
+             std::max(exchanges, 1) - 1);
+}
+
+void Module::token_result(std::uint32_t be, OpId op, int result_code, const std::string& u,
+                          const std::string& p) {
+    if (be != boot_epoch_ || op != token_op_) return;
+    token_op_ = 0;
+    if (result_code == 0) {
+        s_.have_token = true;
+        s_.token_user = u;
+        s_.token_password = p;
+        result_line("+QMTTENAUTH: 0," + quoted(p));
+    } else {
+        log("token fetch failed, code " + std::to_string(result_code));
+        result_line("+QMTTENAUTH: " + std::to_string(result_code));
+    }
 }
 
 }  // namespace bc28sim

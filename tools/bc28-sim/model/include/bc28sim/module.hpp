@@ -78,6 +78,13 @@ struct Options {
     Millis open_timeout_ms = 75000;
     std::function<std::uint64_t()> unix_ms;  // wall clock for signatures; null: derived from now
     AliyunSigner sign_aliyun;                // null: aliauth CONNECT fails (+QMTCONN: 0,2)
+
+    // ---- timing and behaviour switches (docs/emulator.md, "Timing" and "Behaviour ...")
+    // Processing delay of every two-phase result: the module acts on a command (sends its packet,
+    // or writes a result that needs no network) proc_ms after the command's CR is in, so no
+    // result ever shares the OK's burst. A result comes proc_ms + k x rtt_ms after the CR, k the
+    // command's network exchanges (the table in docs/emulator.md).
+    Millis proc_ms = 20;
 };
 
 class Module final : private NetworkEvents {
@@ -126,6 +133,7 @@ class Module final : private NetworkEvents {
     void stall_acks(bool on) { stall_acks_ = on; }  // swallow acks: timers and retransmissions run
     void set_csq(int csq) { opt_.csq = csq; }
     void set_rtt(Millis rtt_ms) { opt_.rtt_ms = rtt_ms; }
+    void set_proc(Millis proc_ms) { opt_.proc_ms = proc_ms; }
     void set_uplink_kbps(unsigned kbps) { opt_.uplink_kbps = kbps; }
 
     // ---- introspection (tests, control channel "status")
@@ -231,8 +239,13 @@ class Module final : private NetworkEvents {
     void finish_data(bool send);
 
     // network plumbing
+    // A packet leaves proc_ms after now (behind the uplink queue) and reaches the far end half a
+    // round trip later; an answer arriving from the network is seen half a round trip (plus
+    // `more_rtts` whole ones: exchanges the network made in one call) after it came.
     void uplink(std::size_t bytes, std::function<void()> fn);
-    void downlink(std::function<void()> fn);
+    void downlink(std::function<void()> fn, int more_rtts = 0);
+    void after_proc(std::function<void()> fn);  // a result that needs no network
+    Micros proc_us() const { return opt_.proc_ms * 1000; }
     void at(Micros when, std::function<void()> fn);
     void to_uart(std::string bytes);  // module -> host, paced when Options::baud is set
     void take_byte(char c, bool first_of_write);
@@ -300,6 +313,12 @@ class Module final : private NetworkEvents {
     bool refuse_open_ = false;
     int refuse_connect_rc_ = 0;
     bool stall_acks_ = false;
+
+    // ---- network exchanges of the command in progress (the timing table)
+    bool open_dns_ = false;   // AT+QMTOPEN named a host: a DNS round trip before the connect
+    bool token_dns_ = false;  // the same for the AT+QMTTENAUTH URL
+    void token_result(std::uint32_t boot_epoch, OpId op, int result_code, const std::string& user,
+                      const std::string& password);
 };
 
 }  // namespace bc28sim
