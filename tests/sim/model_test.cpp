@@ -314,7 +314,8 @@ TEST(Model, OpenValidationAndResults) {
     Rig r;
     r.cmd("ATE0");
     r.cmd("AT+CMEE=1");
-    const std::string h100(100, 'h'), h101(101, 'h');
+    // 100 bytes that make a host name (labels are at most 63: divergence_test.cpp, result 1)
+    const std::string h100 = std::string(49, 'h') + "." + std::string(50, 'h'), h101(101, 'h');
     EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"" + h101 + "\",1883"), cme(50));
     EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"\",1883"), cme(50));
     EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"h\",65536"), cme(50));
@@ -327,7 +328,7 @@ TEST(Model, OpenValidationAndResults) {
     EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"" + h100 + "\",65535"), ok() + line("+QMTOPEN: 0,4"));
     EXPECT_EQ(r.cmd("AT+QMTOPEN?"), ok());
     r.net.open_result = -1;
-    EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"h\",0"), ok() + line("+QMTOPEN: 0,-1"));
+    EXPECT_EQ(r.cmd("AT+QMTOPEN=0,\"h\",1"), ok() + line("+QMTOPEN: 0,-1"));  // port 0: result 1
 }
 
 TEST(Model, OpenTimesOutAfter75Seconds) {
@@ -539,7 +540,7 @@ TEST(Model, PublishValidation) {
     r.cmd("AT+CMEE=1");
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,0,0,0,\"t\""), cme(3));
     r.connected();
-    EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,0,0,\"t\""), cme(50));  // QoS 0 needs msgID 0
+    // QoS 0 with a msgID other than 0: accepted unless strict (divergence_test.cpp)
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,0,1,0,\"t\""), cme(50));  // QoS 1 cannot use 0
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,65536,1,0,\"t\""), cme(50));
     EXPECT_EQ(r.cmd("AT+QMTPUB=0,1,3,0,\"t\""), cme(50));

@@ -76,6 +76,14 @@ int main(int argc, char** argv) {
     app.add_option("--csq", mo.csq, "Signal quality answered to AT+CSQ (0-31, 99)");
     app.add_option("--max-inflight", mo.max_inflight,
                    "Publishes awaiting +QMTPUB before AT+QMTPUB answers +CME ERROR: 159");
+    app.add_flag("--strict-msgid", mo.strict_pub_msgid,
+                 "Refuse AT+QMTPUB with QoS 0 and a msgID other than 0 (+CME ERROR: 50); "
+                 "default: accepted, the id comes back in +QMTPUB");
+    app.add_flag("--close-after-disc-ok", mo.close_after_disc_ok,
+                 "AT+QMTCLOSE right after AT+QMTDISC answers +QMTCLOSE: 0,0 (default 0,-1: the "
+                 "network is closed already)");
+    app.add_flag("--reboot-keeps-echo", mo.reboot_keeps_echo,
+                 "ATE0 survives AT+NRB and resets (default: echo is on again after a reset)");
     app.add_flag("-v,--verbose", cfg.verbose,
                  "Log commands, results and network events to stderr (no secrets)");
 

@@ -49,6 +49,89 @@ std::string quoted(const std::string& s) {
     return "\"" + s + "\"";
 }
 
+// MQTT 3.1.1 section 1.5.3: UTF-8, well formed, no NUL.
+bool valid_utf8(const std::string& s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0) return false;
+        std::size_t n = 0;
+        if (c < 0x80)
+            n = 0;
+        else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+            n = 1;
+        else if ((c & 0xF0) == 0xE0)
+            n = 2;
+        else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+            n = 3;
+        else
+            return false;
+        if (i + n >= s.size()) return false;  // a sequence cut short
+        for (std::size_t k = 1; k <= n; ++k) {
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+// MQTT 3.1.1 section 4.7.1: '#' alone in the last level, '+' alone in its level.
+bool valid_filter(const std::string& f) {
+    if (!valid_utf8(f)) return false;
+    std::size_t start = 0;
+    for (;;) {
+        const auto end = f.find('/', start);
+        const std::string level = f.substr(start, end == std::string::npos ? end : end - start);
+        if (level.find('#') != std::string::npos && (level != "#" || end != std::string::npos))
+            return false;
+        if (level.find('+') != std::string::npos && level != "+") return false;
+        if (end == std::string::npos) return true;
+        start = end + 1;
+    }
+}
+
+// MQTT 3.1.1 section 4.7.3: a topic name carries no wildcard.
+bool valid_topic_name(const std::string& t) {
+    return valid_utf8(t) && t.find_first_of("+#") == std::string::npos;
+}
+
+// What AT+QMTOPEN can use: an IPv4 address, an IPv6 literal, or a host name (RFC 1123 labels,
+// '_' tolerated as resolvers do). Anything else is the note's result 1, wrong parameter.
+bool usable_host(const std::string& h) {
+    if (h.find(':') != std::string::npos) {
+        return h.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+    }
+    if (h.find_first_not_of("0123456789.") == std::string::npos) {
+        int dots = 0;
+        long octet = -1;
+        for (const char c : h + ".") {
+            if (c == '.') {
+                if (octet < 0 || octet > 255) return false;
+                ++dots;
+                octet = -1;
+            } else {
+                octet = (octet < 0 ? 0 : octet * 10) + (c - '0');
+                if (octet > 999) return false;
+            }
+        }
+        return dots == 4;
+    }
+    std::size_t start = 0;
+    std::string name = h;
+    if (!name.empty() && name.back() == '.') name.pop_back();  // an absolute name
+    if (name.empty() || name.size() > 253) return false;
+    for (;;) {
+        const auto end = name.find('.', start);
+        const std::string label = name.substr(start, end == std::string::npos ? end : end - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return false;
+        for (const char c : label) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+        }
+        if (end == std::string::npos) return true;
+        start = end + 1;
+    }
+}
+
 // An IPv4 dotted quad or an IPv6 literal: no DNS round trip before the connect.
 bool is_ip_literal(const std::string& h) {
     if (h.find(':') != std::string::npos) return true;
@@ -447,9 +530,9 @@ void Module::feed_data_byte(char c) {
         finish_data(false);
         return;
     }
+    if (d.payload.size() >= kMaxPayload) return;  // beyond 1024 bytes: ignored, nor echoed
     if (s_.echo) echo_ += c;
-    if (d.payload.size() < kMaxPayload)
-        d.payload += c;  // beyond 1024 bytes: ignored, as the note says
+    d.payload += c;
 }
 
 void Module::finish_data(bool send) {
@@ -656,7 +739,10 @@ void Module::reboot(const std::string& cause) {
     delay_result_.reset();
     urc_next_.reset();
     uplink_free_ = now_;
+    const bool echo = s_.echo;
     s_ = Settings{};  // nothing survives a reboot (the note: 掉电后不保存)
+    if (opt_.reboot_keeps_echo) s_.echo = echo;
+    closed_by_disc_ = false;
     rebooting_ = true;
     const auto be = boot_epoch_;
     at(now_ + opt_.boot_ms * 1000, [this, be, cause] {
@@ -748,7 +834,8 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
         // will_fg = 1: all four must follow.
         long q = 0, rt = 0;
         if (v.size() != 5 || !int_in(v[1], 0, 2, q) || !int_in(v[2], 0, 1, rt) ||
-            !str_len(v[3], 1, kMaxTopic) || !str_len(v[4], 0, kMaxWillMsg)) {
+            !str_len(v[3], 1, kMaxTopic) || !valid_topic_name(v[3].text) ||
+            !str_len(v[4], 0, kMaxWillMsg)) {
             return error(kBadParam);
         }
         s_.will.enabled = true;
@@ -845,6 +932,13 @@ Module::Reply Module::cmd_open(const CommandLine& c) {
         after_proc([this] { result_line("+QMTOPEN: 0,2"); });  // identifier occupied
         return ok();
     }
+    if (port == 0 || !usable_host(c.args[1].text)) {
+        // Within the note's table, yet nothing can be opened with it: result 1, wrong parameter.
+        log("open: unusable host or port 0");
+        after_proc([this] { result_line("+QMTOPEN: 0,1"); });
+        return ok();
+    }
+    closed_by_disc_ = false;
     host_ = c.args[1].text;
     port_ = static_cast<int>(port);
     state_ = NetState::opening;
@@ -877,7 +971,12 @@ Module::Reply Module::cmd_close(const CommandLine& c) {
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() != 1 || !is_conn_id(c.args[0])) return error(kBadParam);
     if (state_ == NetState::closed) {
-        after_proc([this] { result_line("+QMTCLOSE: 0,-1"); });
+        // After AT+QMTDISC the network is closed already (the note, 3.2.6: DISCONNECT tells the
+        // server the TCP/IP connection is about to close): nothing to close, unless asked.
+        const bool ok_anyway = closed_by_disc_ && opt_.close_after_disc_ok;
+        closed_by_disc_ = false;
+        after_proc(
+            [this, ok_anyway] { result_line(ok_anyway ? "+QMTCLOSE: 0,0" : "+QMTCLOSE: 0,-1"); });
         return ok();
     }
     net_.close();
@@ -1012,7 +1111,8 @@ Module::Reply Module::cmd_sub(const CommandLine& c) {
     std::size_t size = 5;
     for (std::size_t i = 2; i < a.size(); i += 2) {
         long q = 0;
-        if (!str_len(a[i], 1, kMaxTopic) || !int_in(a[i + 1], 0, 2, q)) return error(kBadParam);
+        if (!str_len(a[i], 1, kMaxTopic) || !valid_filter(a[i].text) || !int_in(a[i + 1], 0, 2, q))
+            return error(kBadParam);
         topics.emplace_back(a[i].text, static_cast<int>(q));
         size += a[i].text.size() + 3;
     }
@@ -1035,7 +1135,7 @@ Module::Reply Module::cmd_uns(const CommandLine& c) {
     std::vector<std::string> topics;
     std::size_t size = 4;
     for (std::size_t i = 2; i < a.size(); ++i) {
-        if (!str_len(a[i], 1, kMaxTopic)) return error(kBadParam);
+        if (!str_len(a[i], 1, kMaxTopic) || !valid_filter(a[i].text)) return error(kBadParam);
         topics.push_back(a[i].text);
         size += a[i].text.size() + 2;
     }
@@ -1055,11 +1155,14 @@ Module::Reply Module::cmd_pub(const CommandLine& c) {
     const auto& a = c.args;
     long mid = 0, q = 0, rt = 0, len = 0;
     if ((a.size() != 5 && a.size() != 6) || !is_conn_id(a[0]) || !int_in(a[1], 0, 65535, mid) ||
-        !int_in(a[2], 0, 2, q) || !int_in(a[3], 0, 1, rt) || !str_len(a[4], 1, kMaxTopic)) {
+        !int_in(a[2], 0, 2, q) || !int_in(a[3], 0, 1, rt) || !str_len(a[4], 1, kMaxTopic) ||
+        !valid_topic_name(a[4].text)) {
         return error(kBadParam);
     }
-    // msgID is 0 only, and always, for QoS 0.
-    if ((q == 0) != (mid == 0)) return error(kBadParam);
+    // QoS 1 and 2 need a msgID (1-65535). QoS 0 carries none on the wire: the id the host gives
+    // comes back in the result, and only strict_pub_msgid refuses one other than 0.
+    if (q > 0 && mid == 0) return error(kBadParam);
+    if (q == 0 && mid != 0 && opt_.strict_pub_msgid) return error(kBadParam);
     if (a.size() == 6 && !int_in(a[5], 1, static_cast<long>(kMaxPayload), len))
         return error(kBadParam);
     if (state_ != NetState::connected) return error(kNotAllowed);
@@ -1313,6 +1416,7 @@ void Module::net_disconnected() {
     downlink([this, e] {
         if (e != link_epoch_ || state_ != NetState::disconnecting) return;
         link_closed(0, false);
+        closed_by_disc_ = true;
         result_line("+QMTDISC: 0,0");
     });
 }
@@ -1325,6 +1429,7 @@ void Module::net_link_lost(int stat_code) {
         if (state_ == NetState::disconnecting) {
             // The server closed after our DISCONNECT: that is the disconnect completing.
             link_closed(0, false);
+            closed_by_disc_ = true;
             result_line("+QMTDISC: 0,0");
             return;
         }

@@ -85,6 +85,10 @@ struct Options {
     // result ever shares the OK's burst. A result comes proc_ms + k x rtt_ms after the CR, k the
     // command's network exchanges (the table in docs/emulator.md).
     Millis proc_ms = 20;
+    // Where the note leaves room (docs/emulator.md gives the reasons for each default):
+    bool strict_pub_msgid = false;     // AT+QMTPUB with QoS 0 and a msgID other than 0: +CME 50
+    bool close_after_disc_ok = false;  // AT+QMTCLOSE right after AT+QMTDISC: 0,0 (default 0,-1)
+    bool reboot_keeps_echo = false;    // ATE0 survives AT+NRB / reset (default: echo on again)
 };
 
 class Module final : private NetworkEvents {
@@ -315,8 +319,9 @@ class Module final : private NetworkEvents {
     bool stall_acks_ = false;
 
     // ---- network exchanges of the command in progress (the timing table)
-    bool open_dns_ = false;   // AT+QMTOPEN named a host: a DNS round trip before the connect
-    bool token_dns_ = false;  // the same for the AT+QMTTENAUTH URL
+    bool open_dns_ = false;        // AT+QMTOPEN named a host: a DNS round trip before the connect
+    bool token_dns_ = false;       // the same for the AT+QMTTENAUTH URL
+    bool closed_by_disc_ = false;  // the network was closed by AT+QMTDISC, not opened since
     void token_result(std::uint32_t boot_epoch, OpId op, int result_code, const std::string& user,
                       const std::string& password);
 };
