@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     long rtt = -1;
     long uplink = -1;
     long proc = -1;
+    std::string variant = "bc28";
 
     CLI::App app{
         "bc28-sim: emulates a Quectel BC28 / BC35-G NB-IoT module and its MQTT client (AT+QMT...)\n"
@@ -84,6 +85,11 @@ int main(int argc, char** argv) {
                  "network is closed already)");
     app.add_flag("--reboot-keeps-echo", mo.reboot_keeps_echo,
                  "ATE0 survives AT+NRB and resets (default: echo is on again after a reset)");
+    app.add_option("--variant", variant,
+                   "Module family: bc28 (the BC28 / BC35-G note, default), bg95 or ec2x (adds "
+                   "AT+QMTCFG \"recv/mode\" / \"pdpcid\" / \"ssl\", AT+QMTRECV, AT+QMTPUBEX; "
+                   "connect ID 0)")
+        ->check(CLI::IsMember({"bc28", "bg95", "ec2x"}));
     app.add_flag("-v,--verbose", cfg.verbose,
                  "Log commands, results and network events to stderr (no secrets)");
 
@@ -103,6 +109,13 @@ int main(int argc, char** argv) {
     // not depend on the radio's coverage level.
     if (rtt >= 0) mo.rtt_ms = rtt;
     if (proc >= 0) mo.proc_ms = proc;
+    if (variant == "bg95" || variant == "ec2x") {
+        mo.variant = variant == "bg95" ? bc28sim::Variant::bg95 : bc28sim::Variant::ec2x;
+        // ATI names the module asked for, unless --model / --revision say otherwise.
+        if (app.count("--model") == 0) mo.identity.model = variant == "bg95" ? "BG95-M3" : "EC21";
+        if (app.count("--revision") == 0)
+            mo.identity.revision = variant == "bg95" ? "BG95M3LAR02A03" : "EC21EFAR06A01M4G";
+    }
     if (uplink >= 0) mo.uplink_kbps = static_cast<unsigned>(uplink);
     if (mo.max_inflight < 1) {
         std::cerr << "bc28-sim: --max-inflight must be at least 1\n";

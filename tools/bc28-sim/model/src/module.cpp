@@ -538,6 +538,8 @@ void Module::feed_data_byte(char c) {
 void Module::finish_data(bool send) {
     DataMode d = std::move(*data_);
     data_.reset();
+    const bool pubex = var_.typing_pubex;
+    var_.typing_pubex = false;
     if (!send) {
         log("publish cancelled (ESC)");
         send_reply(ok());
@@ -546,6 +548,7 @@ void Module::finish_data(bool send) {
     }
     send_reply(ok());
     const OpId id = new_op(OpKind::pub, d.msg_id, d.qos);
+    if (pubex) var_.pubex_ops.insert(id);
     log("publish msgID " + std::to_string(d.msg_id) + " qos " + std::to_string(d.qos) + " topic " +
         d.topic + " (" + std::to_string(d.payload.size()) + " bytes)");
     if (state_ != NetState::connected) {
@@ -568,7 +571,7 @@ void Module::finish_data(bool send) {
                 if (it == ops_.end()) return;
                 const int mid = it->second.msg_id;
                 ops_.erase(it);
-                result_line("+QMTPUB: 0," + std::to_string(mid) + ",0");
+                result_line(pub_head(id, true) + std::to_string(mid) + ",0");
             });
         }
     }
@@ -614,6 +617,9 @@ Module::Reply Module::dispatch(const CommandLine& c) {
     if (n == "+QMTSUB") return cmd_sub(c);
     if (n == "+QMTUNS") return cmd_uns(c);
     if (n == "+QMTPUB") return cmd_pub(c);
+    if (variant_on()) {
+        if (auto r = dispatch_variant(c)) return *r;
+    }
     return cmd_3gpp(c);
 }
 
@@ -743,6 +749,7 @@ void Module::reboot(const std::string& cause) {
     s_ = Settings{};  // nothing survives a reboot (the note: 掉电后不保存)
     if (opt_.reboot_keeps_echo) s_.echo = echo;
     closed_by_disc_ = false;
+    var_ = VariantState{};
     rebooting_ = true;
     const auto be = boot_epoch_;
     at(now_ + opt_.boot_ms * 1000, [this, be, cause] {
@@ -760,14 +767,16 @@ void Module::boot_done(const std::string& cause) {
 
 Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
     if (c.form == Form::test) {
-        return ok({
+        std::vector<std::string> lines{
             "+QMTCFG: \"version\",(0),(3,4)",
             "+QMTCFG: \"keepalive\",(0),(0-3600)",
             "+QMTCFG: \"session\",(0),(0,1)",
             "+QMTCFG: \"timeout\",(0),(1-60),(0-10),(0,1)",
             "+QMTCFG: \"will\",(0),(0,1),(0-2),(0,1),<will_topic>,<will_msg>",
             "+QMTCFG: \"aliauth\",(0),<productkey>,<devicename>,<devicesecret>",
-        });
+        };
+        if (variant_on()) qmtcfg_test_variant(lines);
+        return ok(std::move(lines));
     }
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() < 2 || !c.args[0].is_string() || !is_conn_id(c.args[1]))
@@ -860,6 +869,9 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
         s_.ali_dn = v[1].text;
         s_.ali_ds = v[2].text;
         return ok();
+    }
+    if (variant_on()) {
+        if (auto r = qmtcfg_variant(item, v)) return *r;
     }
     return error(kBadParam);
 }
@@ -1234,7 +1246,7 @@ void Module::fail_op(OpId id) {
     const std::string mid = std::to_string(op.msg_id);
     switch (op.kind) {
         case OpKind::pub:
-            result_line("+QMTPUB: 0," + mid + ",2");
+            result_line(pub_head(id, true) + mid + ",2");
             break;
         case OpKind::sub:
             result_line("+QMTSUB: 0," + mid + ",2");
@@ -1281,7 +1293,7 @@ void Module::check_timers() {
             const std::string n = std::to_string(op.retries);
             switch (op.kind) {
                 case OpKind::pub:
-                    result_line("+QMTPUB: 0," + mid + ",1," + n);
+                    result_line(pub_head(id, false) + mid + ",1," + n);
                     break;
                 case OpKind::sub:
                     result_line("+QMTSUB: 0," + mid + ",1," + n);
@@ -1393,7 +1405,7 @@ void Module::net_published(OpId op) {
             if (stall_acks_ && it->second.qos > 0) return;
             const int mid = it->second.msg_id;
             ops_.erase(it);
-            result_line("+QMTPUB: 0," + std::to_string(mid) + ",0");
+            result_line(pub_head(op, true) + std::to_string(mid) + ",0");
         },
         more);
 }
@@ -1406,8 +1418,7 @@ void Module::net_message(std::uint16_t packet_id, std::string topic, std::string
     downlink([this, e, mid, t = std::move(topic), p = std::move(payload)] {
         if (e != link_epoch_) return;
         if (state_ != NetState::connected && state_ != NetState::disconnecting) return;
-        urc_line("+QMTRECV: 0," + std::to_string(mid) + "," + quoted(t) + "," +
-                 (opt_.recv_quoted ? quoted(p) : p));
+        deliver(mid, t, p);
     });
 }
 

@@ -14,11 +14,13 @@
 #include "bc28sim/at_line.hpp"
 #include "bc28sim/network.hpp"
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +62,12 @@ struct SignedCredentials {
 };
 using AliyunSigner = std::function<std::optional<SignedCredentials>(const AliyunSignInput&)>;
 
+// --variant: which module's MQTT commands the model answers. bc28 is the note (the default);
+// bg95 / ec2x add what drivers for those modules send (docs/emulator.md, "Other Quectel
+// modules"): AT+QMTCFG "recv/mode", "pdpcid", "ssl", AT+QMTRECV (buffered receive) and
+// AT+QMTPUBEX, on connect ID 0.
+enum class Variant { bc28, bg95, ec2x };
+
 struct Options {
     Identity identity;
     bool recv_quoted =
@@ -89,6 +97,7 @@ struct Options {
     bool strict_pub_msgid = false;     // AT+QMTPUB with QoS 0 and a msgID other than 0: +CME 50
     bool close_after_disc_ok = false;  // AT+QMTCLOSE right after AT+QMTDISC: 0,0 (default 0,-1)
     bool reboot_keeps_echo = false;    // ATE0 survives AT+NRB / reset (default: echo on again)
+    Variant variant = Variant::bc28;
 };
 
 class Module final : private NetworkEvents {
@@ -324,6 +333,33 @@ class Module final : private NetworkEvents {
     bool closed_by_disc_ = false;  // the network was closed by AT+QMTDISC, not opened since
     void token_result(std::uint32_t boot_epoch, OpId op, int result_code, const std::string& user,
                       const std::string& password);
+
+    // ---- --variant (src/variant.cpp)
+    struct VariantState {
+        int recv_mode = 0;  // AT+QMTCFG="recv/mode": 0 URC with the message, 1 buffered
+        int recv_len = 0;   // 1: +QMTRECV carries the payload length
+        int pdpcid = 1;
+        int ssl = 0;
+        int ssl_ctx = 0;
+        struct Slot {
+            bool full = false;
+            int msg_id = 0;
+            std::string topic, payload;
+        };
+        std::array<Slot, 5> slots;  // recv/mode 1: read with AT+QMTRECV=0,<recv_id>
+        bool typing_pubex = false;  // the payload in data mode is AT+QMTPUBEX's
+        std::set<OpId> pubex_ops;   // publishes whose results are +QMTPUBEX
+    };
+    VariantState var_;
+    bool variant_on() const { return opt_.variant != Variant::bc28; }
+    std::optional<Reply> dispatch_variant(const CommandLine& c);
+    std::optional<Reply> qmtcfg_variant(const std::string& item, const std::vector<Arg>& v);
+    void qmtcfg_test_variant(std::vector<std::string>& lines) const;
+    Reply cmd_recv(const CommandLine& c);
+    Reply cmd_pubex(const CommandLine& c);
+    void deliver(int msg_id, const std::string& topic, const std::string& payload);
+    std::string recv_line(int msg_id, const std::string& topic, const std::string& payload) const;
+    std::string pub_head(OpId op, bool done);  // "+QMTPUB: 0," or "+QMTPUBEX: 0,"
 };
 
 }  // namespace bc28sim
