@@ -1314,6 +1314,7 @@ void Module::link_closed(int stat_code, bool report) {
     ++link_epoch_;
     state_ = NetState::closed;
     ops_.clear();  // whatever was in flight is gone with the link; +QMTSTAT is the report
+    var_.pubex_ops.clear();
     if (report) urc_line("+QMTSTAT: 0," + std::to_string(stat_code));
 }
 
