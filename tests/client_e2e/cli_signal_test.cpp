@@ -4,6 +4,8 @@
 // signal ends the process at once.
 #include <signal.h>
 
+#include <thread>
+
 #include "cli_child.hpp"
 #include "fixture.hpp"
 
@@ -48,10 +50,17 @@ TEST_F(CliSignal, PubLinesDisconnectsAndClosesOnSigterm) {
     Sim sim;
     CliChild p(args("pub", sim, {"-t", "sig/pub", "-q", "1", "-l"}), /*stdin_pipe=*/true);
     ASSERT_TRUE(p.write_input("a\n"));
-    auto m = watcher.wait_message("sig/pub", 20s);  // online, "a" acknowledged
+    auto m = watcher.wait_message("sig/pub", 20s);  // online, "a" at the broker
     ASSERT_TRUE(m.has_value()) << p.err();
     EXPECT_EQ(m->payload, "a");
-    p.signal(SIGTERM);  // stdin still open: pub waits for more input
+    // The broker has it before the module has its PUBACK (half a round trip back, then the
+    // result line after the module's processing): wait for "a" acknowledged to the client too.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (sim.control("status").find(" inflight=0 ") == std::string::npos &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(200ms);  // the +QMTPUB line read and handled by qmtkit pub
+    p.signal(SIGTERM);                   // stdin still open: pub waits for more input
     const auto st = p.wait(10s);
     ASSERT_TRUE(st.has_value()) << "still running 10 s after SIGTERM";
     EXPECT_EQ(*st, 143) << p.err();

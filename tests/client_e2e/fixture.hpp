@@ -11,9 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,6 +34,11 @@ class Sim {
         dir_ = test::make_temp_dir("qmtkit-e2e-");
         control_ = dir_ + "/control.sock";
         std::vector<std::string> argv{BC28SIM_EXE, "--control", control_, "-v"};
+        // QMTKIT_SIM_ARGS="--variant bg95" runs a whole suite against other emulator options.
+        if (const char* env = std::getenv("QMTKIT_SIM_ARGS")) {
+            std::istringstream words(env);
+            for (std::string w; words >> w;) argv.push_back(w);
+        }
         argv.insert(argv.end(), extra.begin(), extra.end());
         test::Process::Options po;
         po.capture_stdout = true;

@@ -146,7 +146,7 @@ TEST_F(E2E, EveryQmtCommandAndForm) {
         {"AT+QMTSUB=0,0,\"e2e/a\",0", line("+CME ERROR: 50")},
         {"AT+QMTUNS=0,2,\"e2e/a\",\"e2e/b\"", kOk, "+QMTUNS: 0,2,0"},
         {"AT+QMTUNS=0,65536,\"e2e/a\"", line("+CME ERROR: 50")},
-        {"AT+QMTPUB=0,1,0,0,\"e2e/a\"", line("+CME ERROR: 50")},
+        {"AT+QMTPUB=0,0,1,0,\"e2e/a\"", line("+CME ERROR: 50")},  // QoS 1 needs a msgID
         {"AT+QMTDISC=0", kOk, "+QMTDISC: 0,0"},
         {"AT+QMTOPEN?", kOk},
         {"AT+QMTOPEN=0,\"127.0.0.1\"," + port, kOk, "+QMTOPEN: 0,0"},

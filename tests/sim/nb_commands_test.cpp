@@ -168,7 +168,7 @@ TEST(NbCommands, CgpaddrOnceAttached) {
 }
 
 TEST(NbCommands, CgmrAndCgsn) {
-    Options o;
+    Options o = NbRig::instant();
     o.identity.imei = "861234567890123";
     NbRig r(o);
     r.quiet();
@@ -217,7 +217,7 @@ TEST(NbCommands, CgsnImeiIsOnLineTwoWithEchoOnOrOff) {
 }
 
 TEST(NbCommands, Nuestats) {
-    Options o;
+    Options o = NbRig::instant();
     o.csq = 20;
     NbRig r(o);
     r.quiet();
@@ -246,7 +246,7 @@ TEST(NbCommands, CpinAndNatspeed) {
 }
 
 TEST(NbCommands, NrbKeepsTheNvSettingsAndResetsTheRest) {
-    Options o;
+    Options o = NbRig::instant();
     o.boot_ms = 100;
     NbRig r(o);
     r.quiet();
@@ -273,7 +273,7 @@ TEST(NbCommands, NrbKeepsTheNvSettingsAndResetsTheRest) {
 }
 
 TEST(NbCommands, AutoconnectFalseBootsAtMinimumFunctionality) {
-    Options o;
+    Options o = NbRig::instant();
     o.boot_ms = 100;
     NbRig r(o);
     r.quiet();

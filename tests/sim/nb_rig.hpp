@@ -25,7 +25,14 @@ struct NbRig {
     std::unique_ptr<Module> m;
     Millis t = 0;
 
-    explicit NbRig(Options o = {}) {
+    // proc_ms 0: these tests read a two-phase result in the OK's burst (timing_test.cpp checks
+    // the processing delay).
+    static Options instant() {
+        Options o;
+        o.proc_ms = 0;
+        return o;
+    }
+    explicit NbRig(Options o = instant()) {
         if (!o.unix_ms) o.unix_ms = [] { return std::uint64_t{1700000000123}; };
         m = std::make_unique<Module>(
             net, [this](std::string_view b) { out.append(b); }, std::move(o));

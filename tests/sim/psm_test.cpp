@@ -151,7 +151,7 @@ TEST(Psm, NotWhileTheHostTypesAPayload) {
 }
 
 TEST(Psm, SettingsSurviveNrbAndARebootWakesTheRadio) {
-    Options o;
+    Options o = NbRig::instant();
     o.boot_ms = 100;
     NbRig r(o);
     psm_on(r, "01000011", "00000001");

@@ -409,7 +409,7 @@ std::string control_command(Module& m, const std::string& line) {
                "garbage [count] | garbage-hex <hex> | split <ms> | delay <ms> | "
                "delay-prompt <ms> | delay-result <ms> | urc <line> | urc-in-reply <line> | "
                "refuse-open on|off | refuse-conn <rc>|off | stall-acks on|off | rtt <ms> | "
-               "uplink <kbps> | csq <n>";
+               "uplink <kbps> | proc <ms> | csq <n>";
     }
     if (cmd == "status") {
         return "OK state=" + m.state_name() +
@@ -501,6 +501,11 @@ std::string control_command(Module& m, const std::string& line) {
     if (cmd == "rtt") {
         if (!parse_long(rest, n) || n < 0) return "ERR milliseconds expected";
         m.set_rtt(n);
+        return "OK";
+    }
+    if (cmd == "proc") {
+        if (!parse_long(rest, n) || n < 0) return "ERR milliseconds expected";
+        m.set_proc(n);
         return "OK";
     }
     if (cmd == "uplink") {

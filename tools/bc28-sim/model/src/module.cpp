@@ -49,6 +49,117 @@ std::string quoted(const std::string& s) {
     return "\"" + s + "\"";
 }
 
+// MQTT 3.1.1 section 1.5.3: UTF-8, well formed, no NUL.
+bool valid_utf8(const std::string& s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0) return false;
+        std::size_t n = 0;
+        if (c < 0x80)
+            n = 0;
+        else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+            n = 1;
+        else if ((c & 0xF0) == 0xE0)
+            n = 2;
+        else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+            n = 3;
+        else
+            return false;
+        if (i + n >= s.size()) return false;  // a sequence cut short
+        for (std::size_t k = 1; k <= n; ++k) {
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+// MQTT 3.1.1 section 4.7.1: '#' alone in the last level, '+' alone in its level.
+bool valid_filter(const std::string& f) {
+    if (!valid_utf8(f)) return false;
+    std::size_t start = 0;
+    for (;;) {
+        const auto end = f.find('/', start);
+        const std::string level = f.substr(start, end == std::string::npos ? end : end - start);
+        if (level.find('#') != std::string::npos && (level != "#" || end != std::string::npos))
+            return false;
+        if (level.find('+') != std::string::npos && level != "+") return false;
+        if (end == std::string::npos) return true;
+        start = end + 1;
+    }
+}
+
+// MQTT 3.1.1 section 4.7.3: a topic name carries no wildcard.
+bool valid_topic_name(const std::string& t) {
+    return valid_utf8(t) && t.find_first_of("+#") == std::string::npos;
+}
+
+// What AT+QMTOPEN can use: an IPv4 address, an IPv6 literal, or a host name (RFC 1123 labels,
+// '_' tolerated as resolvers do). Anything else is the note's result 1, wrong parameter.
+bool usable_host(const std::string& h) {
+    if (h.find(':') != std::string::npos) {
+        return h.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+    }
+    if (h.find_first_not_of("0123456789.") == std::string::npos) {
+        int dots = 0;
+        long octet = -1;
+        for (const char c : h + ".") {
+            if (c == '.') {
+                if (octet < 0 || octet > 255) return false;
+                ++dots;
+                octet = -1;
+            } else {
+                octet = (octet < 0 ? 0 : octet * 10) + (c - '0');
+                if (octet > 999) return false;
+            }
+        }
+        return dots == 4;
+    }
+    std::size_t start = 0;
+    std::string name = h;
+    if (!name.empty() && name.back() == '.') name.pop_back();  // an absolute name
+    if (name.empty() || name.size() > 253) return false;
+    for (;;) {
+        const auto end = name.find('.', start);
+        const std::string label = name.substr(start, end == std::string::npos ? end : end - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+            return false;
+        for (const char c : label) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+        }
+        if (end == std::string::npos) return true;
+        start = end + 1;
+    }
+}
+
+// An IPv4 dotted quad or an IPv6 literal: no DNS round trip before the connect.
+bool is_ip_literal(const std::string& h) {
+    if (h.find(':') != std::string::npos) return true;
+    int dots = 0;
+    for (const char c : h) {
+        if (c == '.')
+            ++dots;
+        else if (!std::isdigit(static_cast<unsigned char>(c)))
+            return false;
+    }
+    return dots == 3;
+}
+
+// The host part of a URL: scheme://host[:port]/path, [v6] kept as is.
+std::string url_host(const std::string& url) {
+    std::string h = url;
+    const auto scheme = h.find("://");
+    if (scheme != std::string::npos) h.erase(0, scheme + 3);
+    const auto slash = h.find_first_of("/?#");
+    if (slash != std::string::npos) h.erase(slash);
+    const auto at = h.rfind('@');
+    if (at != std::string::npos) h.erase(0, at + 1);
+    if (!h.empty() && h.front() == '[') return h;  // an IPv6 literal
+    const auto colon = h.find(':');
+    if (colon != std::string::npos) h.erase(colon);
+    return h;
+}
+
 }  // namespace
 
 Module::Module(Network& net, Output out, Options opt)
@@ -160,7 +271,7 @@ std::optional<Micros> Module::next_deadline_us() const {
 }
 
 void Module::uplink(std::size_t bytes, std::function<void()> fn) {
-    const Micros start = std::max(now_, uplink_free_);
+    const Micros start = std::max(now_ + proc_us(), uplink_free_);
     Micros tx = 0;
     if (opt_.uplink_kbps > 0) {
         // kbit/s == bit/ms
@@ -174,11 +285,16 @@ void Module::uplink(std::size_t bytes, std::function<void()> fn) {
     });
 }
 
-void Module::downlink(std::function<void()> fn) {
-    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2) * 1000, [this, fn = std::move(fn)] {
-        psm_touch();
-        fn();
-    });
+void Module::downlink(std::function<void()> fn, int more_rtts) {
+    at(now_ + (opt_.rtt_ms - opt_.rtt_ms / 2 + more_rtts * opt_.rtt_ms) * 1000,
+       [this, fn = std::move(fn)] {
+           psm_touch();
+           fn();
+       });
+}
+
+void Module::after_proc(std::function<void()> fn) {
+    at(now_ + proc_us(), std::move(fn));
 }
 
 std::uint64_t Module::wall_ms() const {
@@ -424,14 +540,16 @@ void Module::feed_data_byte(char c) {
         finish_data(false);
         return;
     }
+    if (d.payload.size() >= kMaxPayload) return;  // beyond 1024 bytes: ignored, nor echoed
     if (s_.echo) echo_ += c;
-    if (d.payload.size() < kMaxPayload)
-        d.payload += c;  // beyond 1024 bytes: ignored, as the note says
+    d.payload += c;
 }
 
 void Module::finish_data(bool send) {
     DataMode d = std::move(*data_);
     data_.reset();
+    const bool pubex = var_.typing_pubex;
+    var_.typing_pubex = false;
     if (!send) {
         log("publish cancelled (ESC)");
         send_reply(ok());
@@ -440,11 +558,12 @@ void Module::finish_data(bool send) {
     }
     send_reply(ok());
     const OpId id = new_op(OpKind::pub, d.msg_id, d.qos);
+    if (pubex) var_.pubex_ops.insert(id);
     log("publish msgID " + std::to_string(d.msg_id) + " qos " + std::to_string(d.qos) + " topic " +
         d.topic + " (" + std::to_string(d.payload.size()) + " bytes)");
     if (state_ != NetState::connected) {
         // The link went away while the host typed the payload.
-        at(now_, [this, id] { fail_op(id); });
+        after_proc([this, id] { fail_op(id); });
     } else {
         const std::size_t size = d.payload.size() + d.topic.size() + 4;
         const auto e = link_epoch_;
@@ -460,8 +579,9 @@ void Module::finish_data(bool send) {
                 if (e != link_epoch_) return;
                 const auto it = ops_.find(id);
                 if (it == ops_.end()) return;
+                const int mid = it->second.msg_id;
                 ops_.erase(it);
-                result_line("+QMTPUB: 0,0,0");
+                result_line(pub_head(id, true) + std::to_string(mid) + ",0");
             });
         }
     }
@@ -508,6 +628,9 @@ Module::Reply Module::dispatch(const CommandLine& c) {
     if (n == "+QMTUNS") return cmd_uns(c);
     if (n == "+QMTPUB") return cmd_pub(c);
     if (auto r = cmd_nb(c)) return *r;  // NB-IoT bring-up and PSM (nb_commands.cpp)
+    if (variant_on()) {
+        if (auto r = dispatch_variant(c)) return *r;
+    }
     return cmd_3gpp(c);
 }
 
@@ -626,8 +749,12 @@ void Module::reboot(const std::string& cause) {
     delay_result_.reset();
     urc_next_.reset();
     uplink_free_ = now_;
+    const bool echo = s_.echo;
     s_ = Settings{};  // nothing survives a reboot (the note: 掉电后不保存)
     nb_reboot();      // but the NB-IoT NV settings do (nb_commands.cpp)
+    if (opt_.reboot_keeps_echo) s_.echo = echo;
+    closed_by_disc_ = false;
+    var_ = VariantState{};
     rebooting_ = true;
     const auto be = boot_epoch_;
     at(now_ + opt_.boot_ms * 1000, [this, be, cause] {
@@ -645,14 +772,16 @@ void Module::boot_done(const std::string& cause) {
 
 Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
     if (c.form == Form::test) {
-        return ok({
+        std::vector<std::string> lines{
             "+QMTCFG: \"version\",(0),(3,4)",
             "+QMTCFG: \"keepalive\",(0),(0-3600)",
             "+QMTCFG: \"session\",(0),(0,1)",
             "+QMTCFG: \"timeout\",(0),(1-60),(0-10),(0,1)",
             "+QMTCFG: \"will\",(0),(0,1),(0-2),(0,1),<will_topic>,<will_msg>",
             "+QMTCFG: \"aliauth\",(0),<productkey>,<devicename>,<devicesecret>",
-        });
+        };
+        if (variant_on()) qmtcfg_test_variant(lines);
+        return ok(std::move(lines));
     }
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() < 2 || !c.args[0].is_string() || !is_conn_id(c.args[1]))
@@ -719,7 +848,8 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
         // will_fg = 1: all four must follow.
         long q = 0, rt = 0;
         if (v.size() != 5 || !int_in(v[1], 0, 2, q) || !int_in(v[2], 0, 1, rt) ||
-            !str_len(v[3], 1, kMaxTopic) || !str_len(v[4], 0, kMaxWillMsg)) {
+            !str_len(v[3], 1, kMaxTopic) || !valid_topic_name(v[3].text) ||
+            !str_len(v[4], 0, kMaxWillMsg)) {
             return error(kBadParam);
         }
         s_.will.enabled = true;
@@ -744,6 +874,9 @@ Module::Reply Module::cmd_qmtcfg(const CommandLine& c) {
         s_.ali_dn = v[1].text;
         s_.ali_ds = v[2].text;
         return ok();
+    }
+    if (variant_on()) {
+        if (auto r = qmtcfg_variant(item, v)) return *r;
     }
     return error(kBadParam);
 }
@@ -785,9 +918,12 @@ Module::Reply Module::cmd_tenauth(const CommandLine& c) {
     const OpId id = next_op_++;
     token_op_ = id;
     if (!s_.cgatt || !s_.cfun) {
-        at(now_, [this, id] { net_token(id, 2, {}, {}); });  // no bearer: socket init fails
+        // No bearer: the socket cannot be set up (2), no network exchange.
+        const auto be0 = boot_epoch_;
+        after_proc([this, be0, id] { token_result(be0, id, 2, {}, {}); });
         return ok();
     }
+    token_dns_ = !is_ip_literal(url_host(url));
     const auto be = boot_epoch_;
     uplink(200, [this, be, id, f = std::move(f)] {
         if (be == boot_epoch_) net_.fetch_token(id, f);
@@ -810,17 +946,28 @@ Module::Reply Module::cmd_open(const CommandLine& c) {
         return error(kBadParam);
     }
     if (state_ != NetState::closed) {
-        at(now_, [this] { result_line("+QMTOPEN: 0,2"); });  // identifier occupied
+        after_proc([this] { result_line("+QMTOPEN: 0,2"); });  // identifier occupied
         return ok();
     }
+    if (port == 0 || !usable_host(c.args[1].text)) {
+        // Within the note's table, yet nothing can be opened with it: result 1, wrong parameter.
+        log("open: unusable host or port 0");
+        after_proc([this] { result_line("+QMTOPEN: 0,1"); });
+        return ok();
+    }
+    closed_by_disc_ = false;
     host_ = c.args[1].text;
     port_ = static_cast<int>(port);
     state_ = NetState::opening;
     open_deadline_ = now_ + opt_.open_timeout_ms * 1000;
     const auto e = link_epoch_;
+    open_dns_ = !is_ip_literal(host_);
     if (!s_.cgatt || !s_.cfun) {
-        at(now_, [this, e] {
-            if (e == link_epoch_) net_open_result(3);  // PDP context cannot be activated
+        after_proc([this, e] {  // the PDP context cannot be activated: no network exchange
+            if (e != link_epoch_ || state_ != NetState::opening) return;
+            state_ = NetState::closed;
+            ++link_epoch_;
+            result_line("+QMTOPEN: 0,3");
         });
         return ok();
     }
@@ -841,12 +988,17 @@ Module::Reply Module::cmd_close(const CommandLine& c) {
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() != 1 || !is_conn_id(c.args[0])) return error(kBadParam);
     if (state_ == NetState::closed) {
-        at(now_, [this] { result_line("+QMTCLOSE: 0,-1"); });
+        // After AT+QMTDISC the network is closed already (the note, 3.2.6: DISCONNECT tells the
+        // server the TCP/IP connection is about to close): nothing to close, unless asked.
+        const bool ok_anyway = closed_by_disc_ && opt_.close_after_disc_ok;
+        closed_by_disc_ = false;
+        after_proc(
+            [this, ok_anyway] { result_line(ok_anyway ? "+QMTCLOSE: 0,0" : "+QMTCLOSE: 0,-1"); });
         return ok();
     }
     net_.close();
     link_closed(0, false);
-    at(now_, [this] { result_line("+QMTCLOSE: 0,0"); });
+    after_proc([this] { result_line("+QMTCLOSE: 0,0"); });
     return ok();
 }
 
@@ -918,7 +1070,7 @@ Module::Reply Module::cmd_conn(const CommandLine& c) {
     const auto e = link_epoch_;
     if (sign_failed) {
         log("aliauth signing failed");
-        at(now_, [this, e, id] {
+        after_proc([this, e, id] {
             if (e != link_epoch_) return;
             ops_.erase(id);
             result_line("+QMTCONN: 0,2");
@@ -948,11 +1100,11 @@ Module::Reply Module::cmd_disc(const CommandLine& c) {
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() != 1 || !is_conn_id(c.args[0])) return error(kBadParam);
     if (state_ != NetState::connected) {
-        at(now_, [this] { result_line("+QMTDISC: 0,-1"); });
+        after_proc([this] { result_line("+QMTDISC: 0,-1"); });
         return ok();
     }
     state_ = NetState::disconnecting;
-    disc_deadline_ = now_ + (opt_.rtt_ms + s_.pkt_timeout * 1000) * 1000;
+    disc_deadline_ = now_ + (opt_.proc_ms + opt_.rtt_ms + s_.pkt_timeout * 1000) * 1000;
     const auto e = link_epoch_;
     uplink(2, [this, e] {
         if (e == link_epoch_) net_.disconnect();
@@ -976,7 +1128,8 @@ Module::Reply Module::cmd_sub(const CommandLine& c) {
     std::size_t size = 5;
     for (std::size_t i = 2; i < a.size(); i += 2) {
         long q = 0;
-        if (!str_len(a[i], 1, kMaxTopic) || !int_in(a[i + 1], 0, 2, q)) return error(kBadParam);
+        if (!str_len(a[i], 1, kMaxTopic) || !valid_filter(a[i].text) || !int_in(a[i + 1], 0, 2, q))
+            return error(kBadParam);
         topics.emplace_back(a[i].text, static_cast<int>(q));
         size += a[i].text.size() + 3;
     }
@@ -999,7 +1152,7 @@ Module::Reply Module::cmd_uns(const CommandLine& c) {
     std::vector<std::string> topics;
     std::size_t size = 4;
     for (std::size_t i = 2; i < a.size(); ++i) {
-        if (!str_len(a[i], 1, kMaxTopic)) return error(kBadParam);
+        if (!str_len(a[i], 1, kMaxTopic) || !valid_filter(a[i].text)) return error(kBadParam);
         topics.push_back(a[i].text);
         size += a[i].text.size() + 2;
     }
@@ -1019,11 +1172,14 @@ Module::Reply Module::cmd_pub(const CommandLine& c) {
     const auto& a = c.args;
     long mid = 0, q = 0, rt = 0, len = 0;
     if ((a.size() != 5 && a.size() != 6) || !is_conn_id(a[0]) || !int_in(a[1], 0, 65535, mid) ||
-        !int_in(a[2], 0, 2, q) || !int_in(a[3], 0, 1, rt) || !str_len(a[4], 1, kMaxTopic)) {
+        !int_in(a[2], 0, 2, q) || !int_in(a[3], 0, 1, rt) || !str_len(a[4], 1, kMaxTopic) ||
+        !valid_topic_name(a[4].text)) {
         return error(kBadParam);
     }
-    // msgID is 0 only, and always, for QoS 0.
-    if ((q == 0) != (mid == 0)) return error(kBadParam);
+    // QoS 1 and 2 need a msgID (1-65535). QoS 0 carries none on the wire: the id the host gives
+    // comes back in the result, and only strict_pub_msgid refuses one other than 0.
+    if (q > 0 && mid == 0) return error(kBadParam);
+    if (q == 0 && mid != 0 && opt_.strict_pub_msgid) return error(kBadParam);
     if (a.size() == 6 && !int_in(a[5], 1, static_cast<long>(kMaxPayload), len))
         return error(kBadParam);
     if (state_ != NetState::connected) return error(kNotAllowed);
@@ -1095,7 +1251,7 @@ void Module::fail_op(OpId id) {
     const std::string mid = std::to_string(op.msg_id);
     switch (op.kind) {
         case OpKind::pub:
-            result_line("+QMTPUB: 0," + mid + ",2");
+            result_line(pub_head(id, true) + mid + ",2");
             break;
         case OpKind::sub:
             result_line("+QMTSUB: 0," + mid + ",2");
@@ -1143,7 +1299,7 @@ void Module::check_timers() {
             const std::string n = std::to_string(op.retries);
             switch (op.kind) {
                 case OpKind::pub:
-                    result_line("+QMTPUB: 0," + mid + ",1," + n);
+                    result_line(pub_head(id, false) + mid + ",1," + n);
                     break;
                 case OpKind::sub:
                     result_line("+QMTSUB: 0," + mid + ",1," + n);
@@ -1164,6 +1320,7 @@ void Module::link_closed(int stat_code, bool report) {
     ++link_epoch_;
     state_ = NetState::closed;
     ops_.clear();  // whatever was in flight is gone with the link; +QMTSTAT is the report
+    var_.pubex_ops.clear();
     if (report) urc_line("+QMTSTAT: 0," + std::to_string(stat_code));
 }
 
@@ -1178,12 +1335,17 @@ void Module::drop_link(int stat_code) {
 
 void Module::net_open_result(int result) {
     const auto e = link_epoch_;
-    downlink([this, e, result] {
-        if (e != link_epoch_ || state_ != NetState::opening) return;
-        state_ = result == 0 ? NetState::opened : NetState::closed;
-        if (result != 0) ++link_epoch_;
-        result_line("+QMTOPEN: 0," + std::to_string(result));
-    });
+    // The network resolved and connected in one call: a named host cost a DNS round trip before
+    // the TCP handshake (a name that did not resolve, 4, cost only that one).
+    const int more = open_dns_ && result != 4 ? 1 : 0;
+    downlink(
+        [this, e, result] {
+            if (e != link_epoch_ || state_ != NetState::opening) return;
+            state_ = result == 0 ? NetState::opened : NetState::closed;
+            if (result != 0) ++link_epoch_;
+            result_line("+QMTOPEN: 0," + std::to_string(result));
+        },
+        more);
 }
 
 void Module::apply_connack(int return_code) {
@@ -1239,15 +1401,20 @@ void Module::net_unsuback(OpId op) {
 
 void Module::net_published(OpId op) {
     const auto e = link_epoch_;
-    downlink([this, e, op] {
-        if (e != link_epoch_) return;
-        const auto it = ops_.find(op);
-        if (it == ops_.end()) return;
-        if (stall_acks_ && it->second.qos > 0) return;
-        const int mid = it->second.msg_id;
-        ops_.erase(it);
-        result_line("+QMTPUB: 0," + std::to_string(mid) + ",0");
-    });
+    // QoS 2 is two exchanges: PUBLISH -> PUBREC, PUBREL -> PUBCOMP.
+    const auto found = ops_.find(op);
+    const int more = found != ops_.end() && found->second.qos == 2 ? 1 : 0;
+    downlink(
+        [this, e, op] {
+            if (e != link_epoch_) return;
+            const auto it = ops_.find(op);
+            if (it == ops_.end()) return;
+            if (stall_acks_ && it->second.qos > 0) return;
+            const int mid = it->second.msg_id;
+            ops_.erase(it);
+            result_line(pub_head(op, true) + std::to_string(mid) + ",0");
+        },
+        more);
 }
 
 void Module::net_message(std::uint16_t packet_id, std::string topic, std::string payload, int qos,
@@ -1258,8 +1425,7 @@ void Module::net_message(std::uint16_t packet_id, std::string topic, std::string
     downlink([this, e, mid, t = std::move(topic), p = std::move(payload)] {
         if (e != link_epoch_) return;
         if (state_ != NetState::connected && state_ != NetState::disconnecting) return;
-        urc_line("+QMTRECV: 0," + std::to_string(mid) + "," + quoted(t) + "," +
-                 (opt_.recv_quoted ? quoted(p) : p));
+        deliver(mid, t, p);
     });
 }
 
@@ -1268,6 +1434,7 @@ void Module::net_disconnected() {
     downlink([this, e] {
         if (e != link_epoch_ || state_ != NetState::disconnecting) return;
         link_closed(0, false);
+        closed_by_disc_ = true;
         result_line("+QMTDISC: 0,0");
     });
 }
@@ -1280,6 +1447,7 @@ void Module::net_link_lost(int stat_code) {
         if (state_ == NetState::disconnecting) {
             // The server closed after our DISCONNECT: that is the disconnect completing.
             link_closed(0, false);
+            closed_by_disc_ = true;
             result_line("+QMTDISC: 0,0");
             return;
         }
@@ -1290,19 +1458,28 @@ void Module::net_link_lost(int stat_code) {
 
 void Module::net_token(OpId op, int result_code, std::string username, std::string password) {
     const auto be = boot_epoch_;
-    downlink([this, be, op, result_code, u = std::move(username), p = std::move(password)] {
-        if (be != boot_epoch_ || op != token_op_) return;
-        token_op_ = 0;
-        if (result_code == 0) {
-            s_.have_token = true;
-            s_.token_user = u;
-            s_.token_password = p;
-            result_line("+QMTTENAUTH: 0," + quoted(p));
-        } else {
-            log("token fetch failed, code " + std::to_string(result_code));
-            result_line("+QMTTENAUTH: " + std::to_string(result_code));
-        }
-    });
+    // An HTTP request over its own TCP connection: [DNS,] connect, request -> response. A name
+    // that did not resolve (1) cost the DNS exchange; a refused connection (2) the connect too.
+    const int dns = token_dns_ ? 1 : 0;
+    const int exchanges = result_code == 1 ? 1 : result_code == 2 ? dns + 1 : dns + 2;
+    downlink([this, be, op, result_code, u = std::move(username),
+              p = std::move(password)] { token_result(be, op, result_code, u, p); },
+             std::max(exchanges, 1) - 1);
+}
+
+void Module::token_result(std::uint32_t be, OpId op, int result_code, const std::string& u,
+                          const std::string& p) {
+    if (be != boot_epoch_ || op != token_op_) return;
+    token_op_ = 0;
+    if (result_code == 0) {
+        s_.have_token = true;
+        s_.token_user = u;
+        s_.token_password = p;
+        result_line("+QMTTENAUTH: 0," + quoted(p));
+    } else {
+        log("token fetch failed, code " + std::to_string(result_code));
+        result_line("+QMTTENAUTH: " + std::to_string(result_code));
+    }
 }
 
 }  // namespace bc28sim

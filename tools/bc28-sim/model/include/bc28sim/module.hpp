@@ -14,11 +14,13 @@
 #include "bc28sim/at_line.hpp"
 #include "bc28sim/network.hpp"
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +62,12 @@ struct SignedCredentials {
 };
 using AliyunSigner = std::function<std::optional<SignedCredentials>(const AliyunSignInput&)>;
 
+// --variant: which module's MQTT commands the model answers. bc28 is the note (the default);
+// bg95 / ec2x add what drivers for those modules send (docs/emulator.md, "Other Quectel
+// modules"): AT+QMTCFG "recv/mode", "pdpcid", "ssl", AT+QMTRECV (buffered receive) and
+// AT+QMTPUBEX, on connect ID 0.
+enum class Variant { bc28, bg95, ec2x };
+
 struct Options {
     Identity identity;
     bool recv_quoted =
@@ -78,6 +86,18 @@ struct Options {
     Millis open_timeout_ms = 75000;
     std::function<std::uint64_t()> unix_ms;  // wall clock for signatures; null: derived from now
     AliyunSigner sign_aliyun;                // null: aliauth CONNECT fails (+QMTCONN: 0,2)
+
+    // ---- timing and behaviour switches (docs/emulator.md, "Timing" and "Behaviour ...")
+    // Processing delay of every two-phase result: the module acts on a command (sends its packet,
+    // or writes a result that needs no network) proc_ms after the command's CR is in, so no
+    // result ever shares the OK's burst. A result comes proc_ms + k x rtt_ms after the CR, k the
+    // command's network exchanges (the table in docs/emulator.md).
+    Millis proc_ms = 20;
+    // Where the note leaves room (docs/emulator.md gives the reasons for each default):
+    bool strict_pub_msgid = false;     // AT+QMTPUB with QoS 0 and a msgID other than 0: +CME 50
+    bool close_after_disc_ok = false;  // AT+QMTCLOSE right after AT+QMTDISC: 0,0 (default 0,-1)
+    bool reboot_keeps_echo = false;    // ATE0 survives AT+NRB / reset (default: echo on again)
+    Variant variant = Variant::bc28;
 };
 
 class Module final : private NetworkEvents {
@@ -126,6 +146,7 @@ class Module final : private NetworkEvents {
     void stall_acks(bool on) { stall_acks_ = on; }  // swallow acks: timers and retransmissions run
     void set_csq(int csq) { opt_.csq = csq; }
     void set_rtt(Millis rtt_ms) { opt_.rtt_ms = rtt_ms; }
+    void set_proc(Millis proc_ms) { opt_.proc_ms = proc_ms; }
     void set_uplink_kbps(unsigned kbps) { opt_.uplink_kbps = kbps; }
 
     // ---- introspection (tests, control channel "status")
@@ -231,8 +252,13 @@ class Module final : private NetworkEvents {
     void finish_data(bool send);
 
     // network plumbing
+    // A packet leaves proc_ms after now (behind the uplink queue) and reaches the far end half a
+    // round trip later; an answer arriving from the network is seen half a round trip (plus
+    // `more_rtts` whole ones: exchanges the network made in one call) after it came.
     void uplink(std::size_t bytes, std::function<void()> fn);
-    void downlink(std::function<void()> fn);
+    void downlink(std::function<void()> fn, int more_rtts = 0);
+    void after_proc(std::function<void()> fn);  // a result that needs no network
+    Micros proc_us() const { return opt_.proc_ms * 1000; }
     void at(Micros when, std::function<void()> fn);
     void to_uart(std::string bytes);  // module -> host, paced when Options::baud is set
     void take_byte(char c, bool first_of_write);
@@ -333,6 +359,40 @@ class Module final : private NetworkEvents {
     NbRam nb_;
     bool psm_asleep_ = false;
     Micros psm_last_activity_ = 0;
+
+    // ---- network exchanges of the command in progress (the timing table)
+    bool open_dns_ = false;        // AT+QMTOPEN named a host: a DNS round trip before the connect
+    bool token_dns_ = false;       // the same for the AT+QMTTENAUTH URL
+    bool closed_by_disc_ = false;  // the network was closed by AT+QMTDISC, not opened since
+    void token_result(std::uint32_t boot_epoch, OpId op, int result_code, const std::string& user,
+                      const std::string& password);
+
+    // ---- --variant (src/variant.cpp)
+    struct VariantState {
+        int recv_mode = 0;  // AT+QMTCFG="recv/mode": 0 URC with the message, 1 buffered
+        int recv_len = 0;   // 1: +QMTRECV carries the payload length
+        int pdpcid = 1;
+        int ssl = 0;
+        int ssl_ctx = 0;
+        struct Slot {
+            bool full = false;
+            int msg_id = 0;
+            std::string topic, payload;
+        };
+        std::array<Slot, 5> slots;  // recv/mode 1: read with AT+QMTRECV=0,<recv_id>
+        bool typing_pubex = false;  // the payload in data mode is AT+QMTPUBEX's
+        std::set<OpId> pubex_ops;   // publishes whose results are +QMTPUBEX
+    };
+    VariantState var_;
+    bool variant_on() const { return opt_.variant != Variant::bc28; }
+    std::optional<Reply> dispatch_variant(const CommandLine& c);
+    std::optional<Reply> qmtcfg_variant(const std::string& item, const std::vector<Arg>& v);
+    void qmtcfg_test_variant(std::vector<std::string>& lines) const;
+    Reply cmd_recv(const CommandLine& c);
+    Reply cmd_pubex(const CommandLine& c);
+    void deliver(int msg_id, const std::string& topic, const std::string& payload);
+    std::string recv_line(int msg_id, const std::string& topic, const std::string& payload) const;
+    std::string pub_head(OpId op, bool done);  // "+QMTPUB: 0," or "+QMTPUBEX: 0,"
 };
 
 }  // namespace bc28sim
