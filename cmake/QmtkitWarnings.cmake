@@ -14,8 +14,9 @@ function(qmtkit_target_warnings target)
             # GCC 12 at -O3 reports copies inside std::vector and std::copy as out of bounds
             # (GCC bugs 105651, 107852): still shown, but they do not fail the release build.
             if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12)
-                target_compile_options(${target} PRIVATE -Wno-error=array-bounds
-                    -Wno-error=stringop-overflow -Wno-error=restrict)
+                # Optimised configurations only: the dev build's compile commands feed clang-tidy.
+                target_compile_options(${target} PRIVATE
+                    $<$<NOT:$<CONFIG:Debug>>:-Wno-error=array-bounds;-Wno-error=stringop-overflow;-Wno-error=restrict>)
             endif()
         endif()
     endif()
@@ -30,8 +31,9 @@ function(qmtkit_host_warnings target)
             # GCC 12 at -O3 reports copies inside std::vector and std::copy as out of bounds
             # (GCC bugs 105651, 107852): still shown, but they do not fail the release build.
             if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12)
-                target_compile_options(${target} PRIVATE -Wno-error=array-bounds
-                    -Wno-error=stringop-overflow -Wno-error=restrict)
+                # Optimised configurations only: the dev build's compile commands feed clang-tidy.
+                target_compile_options(${target} PRIVATE
+                    $<$<NOT:$<CONFIG:Debug>>:-Wno-error=array-bounds;-Wno-error=stringop-overflow;-Wno-error=restrict>)
             endif()
         endif()
     endif()
