@@ -411,12 +411,16 @@ class LineChecks {
     void packet(const char* name) {
         const qmt::PacketReply r = qmt::decode_packet(line_, name);
         const Fields f = fields_of(line_, name);
-        if (r.ok != (f.ints.size() >= 3))
-            return fail("R7 reply-fields", std::string(name) + " ok " + num(r.ok) + " with " +
-                                               num(static_cast<long long>(f.ints.size())) +
-                                               " integer fields");
+        // A reply of three integers or more, its <msgID> one the note allows.
+        const bool reply = f.ints.size() >= 3 && f.ints[1] >= 0 && f.ints[1] <= 65535;
+        if (r.ok != reply)
+            return fail("R7 reply-fields",
+                        std::string(name) + " ok " + num(r.ok) + " with " +
+                            num(static_cast<long long>(f.ints.size())) + " integer fields" +
+                            (f.ints.size() >= 2 ? ", <msgID> " + num(f.ints[1]) : "") +
+                            " (the note: 0..65535)");
         if (!r.ok) return;
-        if (f.ints[1] < 0 || f.ints[1] > 65535 || r.msg_id != f.ints[1])
+        if (r.msg_id != f.ints[1])
             return fail("R7 reply-fields", std::string(name) + " msgID " + num(r.msg_id) +
                                                " from <msgID> " + num(f.ints[1]) +
                                                " (the note: 0..65535)");

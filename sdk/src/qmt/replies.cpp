@@ -36,7 +36,9 @@ PacketReply decode_packet(std::string_view line, std::string_view prefix) {
     std::int32_t v[4] = {0, 0, 0, -1};
     PacketReply r;
     const int n = read_ints(line, prefix, v, 4);
-    if (n < 3) return r;
+    // A <msgID> outside the note's 0..65535 answers no packet of ours: cast to 16 bits it would
+    // be another packet's (70000 reads as 4464, -1 as 65535).
+    if (n < 3 || v[1] < 0 || v[1] > 65535) return r;
     r.ok = true;
     r.msg_id = static_cast<std::uint16_t>(v[1]);
     r.code = v[2];

@@ -11,7 +11,8 @@
 namespace qmtkit::qmt {
 
 // +QMTPUB / +QMTSUB / +QMTUNS: 0,<msgID>,<result>[,<value>] (value: retransmissions for PUB and
-// SUB with result 1, granted QoS (or 128) for SUB with result 0).
+// SUB with result 1, granted QoS (or 128) for SUB with result 0). A msgID outside 0..65535 is
+// not this reply.
 struct PacketReply {
     bool ok = false;
     std::uint16_t msg_id = 0;
