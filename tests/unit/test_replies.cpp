@@ -75,4 +75,17 @@ TEST(Replies, TenAuthCodeOutsideEightBitsIsNeverOk) {
     EXPECT_EQ(decode_tenauth("+QMTTENAUTH: 6").code, TenAuthResult::timeout);
 }
 
+TEST(Replies, ConnectIsAcceptedOnlyWithReturnCodeZeroOrNone) {
+    EXPECT_TRUE(outcome_of(decode_conn("+QMTCONN: 0,0,0")).has_value());
+    EXPECT_TRUE(outcome_of(decode_conn("+QMTCONN: 0,0")).has_value());
+    const Result<void> refused = outcome_of(decode_conn("+QMTCONN: 0,0,5"));
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code, Error::connect_refused);
+    // A negative CONNACK code is no "accepted" (it was: the test was ret <= 0).
+    const Result<void> negative = outcome_of(decode_conn("+QMTCONN: 0,0,-5"));
+    ASSERT_FALSE(negative.has_value());
+    EXPECT_EQ(negative.error().code, Error::connect_refused);
+    EXPECT_EQ(negative.error().value, -5);
+}
+
 }  // namespace

@@ -140,7 +140,9 @@ Result<void> outcome_of(const OpenReply& r) {
 }
 
 Result<void> outcome_of(const ConnReply& r) {
-    if (r.result == PacketResult::acked && r.ret <= 0) return {};
+    // ret_code 0 is "accepted" and -1 "none sent"; any other is a refusal, negative ones too
+    // (they read as accepted while the test was ret <= 0).
+    if (r.result == PacketResult::acked && (r.ret == 0 || r.ret == -1)) return {};
     if (r.result == PacketResult::acked) return failure(Error::connect_refused, r.ret);
     return failure(Error::connect_failed, r.code);
 }
