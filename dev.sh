@@ -2,7 +2,7 @@
 # qmtkit's one entry point for people and CI.
 #   ./dev.sh demo    the main job: build and run the demo
 #   ./dev.sh test    every test: normal build, then the unit tests again under ASan + UBSan,
-#                    then the engine and client fuzzers for a short run each (clang, libFuzzer),
+#                    then each fuzzer for a short run (clang, libFuzzer),
 #                    then the Windows build (mingw-w64) and its tests under Wine
 #   ./dev.sh build [preset]   configure and build one preset (dev, release, asan, core-only, fuzz,
 #                    windows)

@@ -91,9 +91,11 @@ RecvOverflow parse_recv_overflow(ByteView head, std::size_t total, PayloadQuotin
     r.topic = h.topic;
     std::size_t at = h.payload_at;
     if (q != PayloadQuoting::bare) {
-        while (at < s.size() && s[at] == ' ') ++at;
-        // A quoted payload: its two quotes are framing, not payload.
-        if (at < s.size() && s[at] == '"') at += total >= at + 2 ? 2 : 0;
+        // A quoted payload: the spaces before it and its two quotes are framing, not payload.
+        // An unquoted one keeps its leading spaces, as parse_recv() does.
+        std::size_t k = at;
+        while (k < s.size() && s[k] == ' ') ++k;
+        if (k < s.size() && s[k] == '"' && total >= k + 2) at = k + 2;
     }
     r.payload_size = total > at ? total - at : 0;
     return r;

@@ -251,4 +251,31 @@ TEST(ParseRecv, NoteLiteralQuotedRecvWithSpacesAfterCommas) {
     EXPECT_EQ(o.payload, "This is the payload related to topic");
 }
 
+TEST(ParseRecvOverflow, PayloadSizeCountsWhatParseRecvWouldDeliver) {
+    // The head of a line too long for the engine: the same header, and the size of the payload
+    // parse_recv() would have given (found by qmtkit_recv_fuzz, R6; regressions/recv-overflow-*).
+    struct Case {
+        std::string payload;  // as on the line
+        std::size_t size;     // as delivered in detect mode
+    };
+    for (const Case& c : {Case{"\"abc\"", 3}, Case{" \"abc\"", 3}, Case{"abc", 3}, Case{"  abc", 5},
+                          Case{"  \"", 3}}) {
+        const std::string line = "+QMTRECV: 0,7,\"t/x\"," + c.payload;
+        const qmt::RecvOverflow o =
+            qmt::parse_recv_overflow(ByteView(line), line.size(), PayloadQuoting::detect);
+        ASSERT_TRUE(o.header_ok) << line;
+        EXPECT_EQ(o.msg_id, 7);
+        EXPECT_EQ(o.topic, "t/x");
+        EXPECT_EQ(o.payload_size, c.size) << line;
+        EXPECT_EQ(call(line, at::ClaimPhase::idle, PayloadQuoting::detect).message.payload.size,
+                  c.size)
+            << line;
+    }
+    // Only the head is kept: the rest is counted.
+    const std::string head = "+QMTRECV: 0,7,\"t/x\",  ab";
+    EXPECT_EQ(qmt::parse_recv_overflow(ByteView(head), head.size() + 1000, PayloadQuoting::detect)
+                  .payload_size,
+              1004u);
+}
+
 }  // namespace

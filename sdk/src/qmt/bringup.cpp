@@ -113,7 +113,7 @@ StepResult decode_result(Reply kind, std::string_view line) {
         return {V::not_mine};
     switch (kind) {
         case Reply::open:
-            return {V::done, outcome_of(OpenReply{true, static_cast<OpenResult>(v[1])})};
+            return {V::done, outcome_of(detail::open_reply(v[1]))};
         case Reply::conn: {
             if (v[1] == 1) return {V::intermediate};  // a retransmission report
             ConnReply r;

@@ -12,6 +12,13 @@ PacketResult packet_result(std::int32_t code) {
                        : PacketResult::failed;
 }
 
+// A code into an enum of 8 bits: one that does not fit is `unfit`, not what its low byte names
+// (a cast read "+QMTSTAT: 0,257" as 1, "+QMTTENAUTH: 256" as ok).
+template <class E>
+E narrow_code(std::int32_t code, std::int32_t lo, std::int32_t hi, E unfit) {
+    return code >= lo && code <= hi ? static_cast<E>(code) : unfit;
+}
+
 }  // namespace
 
 namespace detail {
@@ -28,6 +35,15 @@ int read_ints(std::string_view line, std::string_view name, std::int32_t* out, i
     return r.ok() || n > 0 ? n : 0;
 }
 
+OpenReply open_reply(std::int32_t result) {
+    OpenReply r;
+    r.ok = true;
+    r.code = result;
+    // Only the note's -1..5: OpenResult is 8 bits, and 256 cast to it is 0, opened.
+    r.result = narrow_code(result, -1, 5, OpenResult::failed);
+    return r;
+}
+
 }  // namespace detail
 
 using detail::read_ints;
@@ -36,7 +52,9 @@ PacketReply decode_packet(std::string_view line, std::string_view prefix) {
     std::int32_t v[4] = {0, 0, 0, -1};
     PacketReply r;
     const int n = read_ints(line, prefix, v, 4);
-    if (n < 3) return r;
+    // A <msgID> outside the note's 0..65535 answers no packet of ours: cast to 16 bits it would
+    // be another packet's (70000 reads as 4464, -1 as 65535).
+    if (n < 3 || v[1] < 0 || v[1] > 65535) return r;
     r.ok = true;
     r.msg_id = static_cast<std::uint16_t>(v[1]);
     r.code = v[2];
@@ -50,9 +68,7 @@ OpenReply decode_open(std::string_view line) {
     OpenReply r;
     // Fewer than two integers: the query's +QMTOPEN: 0,"host",port.
     if (read_ints(line, "+QMTOPEN", v, 2) < 2) return r;
-    r.ok = true;
-    r.result = static_cast<OpenResult>(v[1]);
-    return r;
+    return detail::open_reply(v[1]);
 }
 
 ConnReply decode_conn(std::string_view line) {
@@ -82,7 +98,7 @@ TenAuthReply decode_tenauth(std::string_view line) {
     f.prefix("+QMTTENAUTH").integer(r.raw);
     if (!f.ok()) return r;
     r.ok = true;
-    r.code = static_cast<TenAuthResult>(r.raw);
+    r.code = narrow_code(r.raw, 0, 255, static_cast<TenAuthResult>(255));
     if (r.raw == 0) {
         f.string(r.password);
         r.has_password = f.ok();
@@ -114,17 +130,19 @@ StatUrc decode_stat(std::string_view line) {
     StatUrc s;
     if (read_ints(line, "+QMTSTAT", v, 2) < 2) return s;
     s.ok = true;
-    s.code = static_cast<StatCode>(v[1]);
+    s.code = narrow_code(v[1], 0, 255, static_cast<StatCode>(255));  // 8..255: reserved
     return s;
 }
 
 Result<void> outcome_of(const OpenReply& r) {
     if (r.result == OpenResult::opened) return {};
-    return failure(Error::open_failed, static_cast<std::int32_t>(r.result));
+    return failure(Error::open_failed, r.code);
 }
 
 Result<void> outcome_of(const ConnReply& r) {
-    if (r.result == PacketResult::acked && r.ret <= 0) return {};
+    // ret_code 0 is "accepted" and -1 "none sent"; any other is a refusal, negative ones too
+    // (they read as accepted while the test was ret <= 0).
+    if (r.result == PacketResult::acked && (r.ret == 0 || r.ret == -1)) return {};
     if (r.result == PacketResult::acked) return failure(Error::connect_refused, r.ret);
     return failure(Error::connect_failed, r.code);
 }

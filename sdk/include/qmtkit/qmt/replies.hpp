@@ -11,7 +11,8 @@
 namespace qmtkit::qmt {
 
 // +QMTPUB / +QMTSUB / +QMTUNS: 0,<msgID>,<result>[,<value>] (value: retransmissions for PUB and
-// SUB with result 1, granted QoS (or 128) for SUB with result 0).
+// SUB with result 1, granted QoS (or 128) for SUB with result 0). A msgID outside 0..65535 is
+// not this reply.
 struct PacketReply {
     bool ok = false;
     std::uint16_t msg_id = 0;
@@ -24,7 +25,8 @@ PacketReply decode_packet(std::string_view line, std::string_view prefix);
 // +QMTOPEN: 0,<result>
 struct OpenReply {
     bool ok = false;
-    OpenResult result = OpenResult::failed;
+    OpenResult result = OpenResult::failed;  // a <result> the note does not list: failed
+    std::int32_t code = -1;                  // <result> as sent
 };
 OpenReply decode_open(std::string_view line);
 
@@ -47,10 +49,10 @@ CloseReply decode_close(std::string_view line, std::string_view prefix);
 // +QMTTENAUTH: <result_code>[,"<password>"]
 struct TenAuthReply {
     bool ok = false;
-    TenAuthResult code = TenAuthResult::ok;
-    std::int32_t raw = 0;       // the code as sent (the note's table may grow)
-    bool has_password = false;  // code ok and a password field followed
-    std::string_view password;  // valid while the line is
+    TenAuthResult code = TenAuthResult::ok;  // raw outside 0..255: 255 (unknown), never ok
+    std::int32_t raw = 0;                    // the code as sent (the note's table may grow)
+    bool has_password = false;               // code ok and a password field followed
+    std::string_view password;               // valid while the line is
 };
 TenAuthReply decode_tenauth(std::string_view line);
 
@@ -69,7 +71,7 @@ ConnStateInfo decode_conn_state(std::string_view line);
 // URC +QMTSTAT: 0,<err_code>
 struct StatUrc {
     bool ok = false;
-    StatCode code = StatCode::link_down;
+    StatCode code = StatCode::link_down;  // <err_code> outside 0..255: 255 (reserved)
 };
 StatUrc decode_stat(std::string_view line);
 
@@ -84,6 +86,8 @@ namespace detail {
 // "+NAME: a,b[,c...]" into up to `max` integers: how many were read (0: not this line). The
 // decoders above are built on it; the bring-up script decodes its steps' lines with it directly.
 int read_ints(std::string_view line, std::string_view name, std::int32_t* out, int max);
+// The +QMTOPEN reply of a <result> (decode_open and the bring-up's result of AT+QMTOPEN).
+OpenReply open_reply(std::int32_t result);
 }  // namespace detail
 
 }  // namespace qmtkit::qmt
