@@ -2,8 +2,7 @@
 // invalid topic filters, +QMTOPEN result 1, echo past 1,024 payload bytes, AT+QMTCLOSE after
 // AT+QMTDISC, echo after AT+NRB, a non-zero msgID with QoS 0. docs/emulator.md gives each
 // choice and the section of the note behind it.
-#include "bc28sim/module.hpp"
-#include "fake_network.hpp"
+#include "rig.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,46 +10,11 @@
 #include <string>
 
 using namespace bc28sim;
-using bc28sim::test::FakeNetwork;
+using namespace bc28sim::test;
 
 namespace {
 
-std::string line(const std::string& s) {
-    return "\r\n" + s + "\r\n";
-}
-const std::string kOk = line("OK");
-std::string cme(int n) {
-    return line("+CME ERROR: " + std::to_string(n));
-}
-
-struct Sim {
-    FakeNetwork net;
-    std::string out;
-    std::unique_ptr<Module> m;
-
-    explicit Sim(Options o = {}) {
-        o.boot_ms = 100;
-        o.unix_ms = [] { return std::uint64_t{1700000000123}; };
-        m = std::make_unique<Module>(
-            net, [this](std::string_view b) { out.append(b); }, std::move(o));
-    }
-    // Everything the module writes for these bytes, its timers and network run to the end.
-    std::string all(const std::string& bytes) {
-        out.clear();
-        m->feed(bytes);
-        while (const auto d = m->next_deadline_us()) m->advance_us(*d);
-        std::string s;
-        s.swap(out);
-        return s;
-    }
-    std::string cmd(const std::string& l) { return all(l + "\r"); }
-    void connected() {
-        cmd("ATE0");
-        cmd("AT+CMEE=1");
-        ASSERT_EQ(cmd("AT+QMTOPEN=0,\"127.0.0.1\",1883"), kOk + line("+QMTOPEN: 0,0"));
-        ASSERT_EQ(cmd("AT+QMTCONN=0,\"dev\""), kOk + line("+QMTCONN: 0,0,0"));
-    }
-};
+using Sim = SettledSim;
 
 }  // namespace
 
@@ -70,7 +34,7 @@ TEST(Divergence, InvalidFilterIsAParameterErrorNotADeadLink) {
     EXPECT_EQ(s.m->state_name(), "connected");
     for (const char* good : {"a/+/b", "#", "+", "a/#", "/", "+/+", "a//b", "主题/+"}) {
         EXPECT_EQ(s.cmd(std::string("AT+QMTSUB=0,1,\"") + good + "\",1"),
-                  kOk + line("+QMTSUB: 0,1,0,1"))
+                  ok() + line("+QMTSUB: 0,1,0,1"))
             << good;
     }
 }
@@ -103,13 +67,13 @@ TEST(Divergence, OpenResultOneForUnusableValuesCme50ForMalformedOnes) {
     // Within the table, but nothing the module can open: OK, then result 1, no network used.
     for (const char* host : {"bad host", "1.2.3.256", "-x.example", "a..b", "x_y:1"}) {
         EXPECT_EQ(s.cmd(std::string("AT+QMTOPEN=0,\"") + host + "\",1883"),
-                  kOk + line("+QMTOPEN: 0,1"))
+                  ok() + line("+QMTOPEN: 0,1"))
             << host;
     }
-    EXPECT_EQ(s.cmd("AT+QMTOPEN=0,\"10.0.0.1\",0"), kOk + line("+QMTOPEN: 0,1"));  // port 0
+    EXPECT_EQ(s.cmd("AT+QMTOPEN=0,\"10.0.0.1\",0"), ok() + line("+QMTOPEN: 0,1"));  // port 0
     EXPECT_TRUE(s.net.opens.empty());
-    EXPECT_EQ(s.cmd("AT+QMTOPEN?"), kOk);  // still closed
-    EXPECT_EQ(s.cmd("AT+QMTOPEN=0,\"broker-1.example\",1883"), kOk + line("+QMTOPEN: 0,0"));
+    EXPECT_EQ(s.cmd("AT+QMTOPEN?"), ok());  // still closed
+    EXPECT_EQ(s.cmd("AT+QMTOPEN=0,\"broker-1.example\",1883"), ok() + line("+QMTOPEN: 0,0"));
 }
 
 // ------------------------------------------------------------ echo of a payload past 1,024
@@ -121,7 +85,7 @@ TEST(Divergence, EchoStopsWhereThePayloadIsCut) {
     EXPECT_EQ(s.cmd("AT+QMTPUB=0,0,0,0,\"t\""), "AT+QMTPUB=0,0,0,0,\"t\"\r\r\n>");
     const std::string typed = std::string(1024, 'k') + std::string(76, 'x');
     EXPECT_EQ(s.all(typed + "\x1A"),
-              std::string(1024, 'k') + kOk + line("+QMTPUB: 0,0,0"));  // the x's are dropped
+              std::string(1024, 'k') + ok() + line("+QMTPUB: 0,0,0"));  // the x's are dropped
     ASSERT_EQ(s.net.pubs.size(), 1u);
     EXPECT_EQ(s.net.pubs[0].payload, std::string(1024, 'k'));
 }
@@ -131,8 +95,8 @@ TEST(Divergence, EchoStopsWhereThePayloadIsCut) {
 TEST(Divergence, CloseAfterDiscFailsByDefault) {
     Sim s;
     s.connected();
-    EXPECT_EQ(s.cmd("AT+QMTDISC=0"), kOk + line("+QMTDISC: 0,0"));
-    EXPECT_EQ(s.cmd("AT+QMTCLOSE=0"), kOk + line("+QMTCLOSE: 0,-1"));  // nothing left to close
+    EXPECT_EQ(s.cmd("AT+QMTDISC=0"), ok() + line("+QMTDISC: 0,0"));
+    EXPECT_EQ(s.cmd("AT+QMTCLOSE=0"), ok() + line("+QMTCLOSE: 0,-1"));  // nothing left to close
 }
 
 TEST(Divergence, CloseAfterDiscSucceedsWhenAsked) {
@@ -140,14 +104,14 @@ TEST(Divergence, CloseAfterDiscSucceedsWhenAsked) {
     o.close_after_disc_ok = true;
     Sim s(o);
     s.connected();
-    EXPECT_EQ(s.cmd("AT+QMTDISC=0"), kOk + line("+QMTDISC: 0,0"));
-    EXPECT_EQ(s.cmd("AT+QMTCLOSE=0"), kOk + line("+QMTCLOSE: 0,0"));
-    EXPECT_EQ(s.cmd("AT+QMTCLOSE=0"), kOk + line("+QMTCLOSE: 0,-1"));  // once only
+    EXPECT_EQ(s.cmd("AT+QMTDISC=0"), ok() + line("+QMTDISC: 0,0"));
+    EXPECT_EQ(s.cmd("AT+QMTCLOSE=0"), ok() + line("+QMTCLOSE: 0,0"));
+    EXPECT_EQ(s.cmd("AT+QMTCLOSE=0"), ok() + line("+QMTCLOSE: 0,-1"));  // once only
     EXPECT_EQ(s.net.disconnects, 1);
     // A network that was never opened is still a failure to close.
     Sim fresh(o);
     fresh.cmd("ATE0");
-    EXPECT_EQ(fresh.cmd("AT+QMTCLOSE=0"), kOk + line("+QMTCLOSE: 0,-1"));
+    EXPECT_EQ(fresh.cmd("AT+QMTCLOSE=0"), ok() + line("+QMTCLOSE: 0,-1"));
 }
 
 // ------------------------------------------------------------------- echo after AT+NRB
@@ -157,7 +121,7 @@ TEST(Divergence, EchoIsOnAgainAfterARebootByDefault) {
     s.cmd("ATE0");
     EXPECT_EQ(s.cmd("AT+NRB"),
               line("REBOOTING") + line("REBOOT_CAUSE_APPLICATION_AT") + "Neul\r\nOK\r\n");
-    EXPECT_EQ(s.cmd("AT"), "AT\r" + kOk);
+    EXPECT_EQ(s.cmd("AT"), "AT\r" + ok());
 }
 
 TEST(Divergence, EchoCanSurviveAReboot) {
@@ -167,15 +131,15 @@ TEST(Divergence, EchoCanSurviveAReboot) {
     s.cmd("ATE0");
     s.cmd("AT+CMEE=1");
     s.cmd("AT+NRB");
-    EXPECT_EQ(s.cmd("AT"), kOk);
+    EXPECT_EQ(s.cmd("AT"), ok());
     EXPECT_EQ(s.cmd("AT+FOO"), line("ERROR"));  // only the echo is kept
     s.m->reboot();
     while (const auto d = s.m->next_deadline_us()) s.m->advance_us(*d);
-    EXPECT_EQ(s.cmd("AT"), kOk);
+    EXPECT_EQ(s.cmd("AT"), ok());
     s.cmd("ATE1");
     s.m->reboot();
     while (const auto d = s.m->next_deadline_us()) s.m->advance_us(*d);
-    EXPECT_EQ(s.cmd("AT"), "AT\r" + kOk);
+    EXPECT_EQ(s.cmd("AT"), "AT\r" + ok());
 }
 
 // -------------------------------------------------------- a non-zero msgID with QoS 0
@@ -184,9 +148,9 @@ TEST(Divergence, Qos0WithANonZeroMsgIdIsAcceptedByDefault) {
     Sim s;
     s.connected();
     EXPECT_EQ(s.cmd("AT+QMTPUB=0,7,0,0,\"t\""), "\r\n>");
-    EXPECT_EQ(s.all("x\x1A"), kOk + line("+QMTPUB: 0,7,0"));  // the id comes back as given
-    EXPECT_EQ(s.cmd("AT+QMTPUB=0,7,0,0,\"t\""), "\r\n>");     // QoS 0 holds no id
-    EXPECT_EQ(s.all("y\x1A"), kOk + line("+QMTPUB: 0,7,0"));
+    EXPECT_EQ(s.all("x\x1A"), ok() + line("+QMTPUB: 0,7,0"));  // the id comes back as given
+    EXPECT_EQ(s.cmd("AT+QMTPUB=0,7,0,0,\"t\""), "\r\n>");      // QoS 0 holds no id
+    EXPECT_EQ(s.all("y\x1A"), ok() + line("+QMTPUB: 0,7,0"));
     EXPECT_EQ(s.cmd("AT+QMTPUB=0,0,1,0,\"t\""), cme(50));  // QoS 1 and 2 never take 0
     ASSERT_EQ(s.net.pubs.size(), 2u);
     EXPECT_EQ(s.net.pubs[0].qos, 0);

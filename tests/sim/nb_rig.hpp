@@ -1,23 +1,12 @@
 // A module model on the fake network under virtual time, for the NB-IoT and PSM tests.
 #pragma once
 
-#include "bc28sim/module.hpp"
-#include "fake_network.hpp"
+#include "rig.hpp"
 
 #include <memory>
 #include <string>
 
 namespace bc28sim::test {
-
-inline std::string ok() {
-    return "\r\nOK\r\n";
-}
-inline std::string line(const std::string& s) {
-    return "\r\n" + s + "\r\n";
-}
-inline std::string cme(int n) {
-    return line("+CME ERROR: " + std::to_string(n));
-}
 
 struct NbRig {
     FakeNetwork net;
@@ -33,7 +22,7 @@ struct NbRig {
         return o;
     }
     explicit NbRig(Options o = instant()) {
-        if (!o.unix_ms) o.unix_ms = [] { return std::uint64_t{1700000000123}; };
+        if (!o.unix_ms) o.unix_ms = fixed_unix_ms;
         m = std::make_unique<Module>(
             net, [this](std::string_view b) { out.append(b); }, std::move(o));
     }
