@@ -130,12 +130,15 @@ TEST_F(Results, SubscribeGrantedRefusedAndFailed) {
             module.line(100, "+QMTSUB: 0," + id + ",0,128");
         if (cmd.find("\"failed\"") != std::string::npos)
             module.line(100, "+QMTSUB: 0," + id + ",2");
+        if (cmd.find("\"undefined\"") != std::string::npos)  // MQTT 3.1.1 defines 0-2 and 128
+            module.line(100, "+QMTSUB: 0," + id + ",0,300");
         return true;
     };
     ASSERT_TRUE(client.subscribe("granted", 2));
     ASSERT_TRUE(client.subscribe("refused", 1));
     ASSERT_TRUE(client.subscribe("failed", 0));
-    ASSERT_TRUE(run([&] { return rec.subscribed.size() == 3; }));
+    ASSERT_TRUE(client.subscribe("undefined", 1));
+    ASSERT_TRUE(run([&] { return rec.subscribed.size() == 4; }));
     ASSERT_TRUE(rec.subscribed[0]);
     EXPECT_EQ(rec.subscribed[0]->granted_qos, 1);  // the broker may grant less than asked
     ASSERT_FALSE(rec.subscribed[1]);
@@ -144,6 +147,10 @@ TEST_F(Results, SubscribeGrantedRefusedAndFailed) {
     ASSERT_FALSE(rec.subscribed[2]);
     EXPECT_EQ(rec.subscribed[2].error().code, Error::packet_failed);
     EXPECT_EQ(rec.subscribed[2].error().value, 2);
+    // Not a grant (it read as QoS 44 once, found by the recv fuzzer's review): refused, with it.
+    ASSERT_FALSE(rec.subscribed[3]);
+    EXPECT_EQ(rec.subscribed[3].error().code, Error::subscription_refused);
+    EXPECT_EQ(rec.subscribed[3].error().value, 300);
 }
 
 TEST_F(Results, UnsubscribeAckAndFailure) {

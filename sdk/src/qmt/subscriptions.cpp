@@ -186,13 +186,15 @@ at::ResultVerdict Subscriptions::on_result(const at::CommandRef& r, std::string_
     if (d.result == PacketResult::retransmission) return at::ResultVerdict::intermediate;
     Subscription* s = find_seq(r.seq);
     if (s == nullptr) return at::ResultVerdict::done;
-    if (d.result == PacketResult::acked && d.value >= 0 && d.value != kSubackFailure) {
+    // MQTT 3.1.1 (3.9.3) grants QoS 0..2 or fails with 128; anything else is no grant either.
+    if (d.result == PacketResult::acked && d.value >= 0 && d.value <= 2) {
         s->state = Subscription::State::active;
         ctx_.listener.on_subscribed(s->ticket,
                                     SubscribeReport{s->msg_id, static_cast<std::uint8_t>(d.value)});
         if (settled()) ctx_.supervisor->subscriptions_settled();
     } else if (d.result == PacketResult::acked) {
-        refused(*s, client_error(Error::subscription_refused, kSubackFailure));
+        refused(*s,
+                client_error(Error::subscription_refused, d.value < 0 ? kSubackFailure : d.value));
     } else {
         refused(*s, outcome_of(d).error());
     }
