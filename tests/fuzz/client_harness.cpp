@@ -696,9 +696,9 @@ class ClientHarness final : public at::Writer, public qmt::Listener {
     }
 
     // After the input the module is silent: every timeout the client holds fires, and the
-    // supervisor goes round its bring-up loop. Two entries into backing off mark two whole
-    // rounds; past them the polls only repeat (at 2,000 polls the harness spent 80 % of its
-    // time there, for no new coverage).
+    // supervisor goes round its bring-up loop. Between the first and the third entry into
+    // backing off lie two whole rounds; past them the polls only repeat (with 2,000 polls the
+    // harness spent 80 % of its time there, for no new coverage).
     void drain() {
         ck_.trace([&] { return "-- end of input: poll() at next_deadline() only"; });
         draining_ = true;
