@@ -59,6 +59,8 @@ std::string_view to_string(Error e) {
             return "too many topics for one command";
         case Error::password_without_username:
             return "a password needs a username";
+        case Error::not_utf8:
+            return "a topic, filter, client ID or user name is not valid UTF-8";
         case Error::queue_full:
             return "queue full";
         case Error::not_running:

@@ -44,6 +44,9 @@ const std::string k1025(1025, 'p');
 const std::string kWill256(256, 'w');
 const std::string kNul("a\0b", 3);
 const std::string k300(300, 'x');
+const std::string kLatin1("caf\xE9");       // ISO 8859-1, not UTF-8
+const std::string kSurrogate("a\xED\xA0\x80");  // U+D800 encoded
+const std::string kOverlong("\xC0\xAF");     // '/' in two bytes
 
 std::vector<Case> catalogue() {
     auto bv = [](const std::string& s) { return ByteView(s); };
@@ -242,6 +245,30 @@ std::vector<Case> catalogue() {
                  s.tenauth = {"p", "d", "s", 99, {}};
              });
          }},
+        // MQTT strings must be UTF-8 (a broker would drop the connection)
+        {"publish topic Latin-1", Error::not_utf8,
+         [=](ClientCore& c) { return code_of(c.publish(kLatin1, bv("p"))); }},
+        {"publish topic overlong", Error::not_utf8,
+         [=](ClientCore& c) { return code_of(c.publish(kOverlong, bv("p"))); }},
+        {"subscribe filter surrogate", Error::not_utf8,
+         [=](ClientCore& c) { return code_of(c.subscribe(kSurrogate, 1)); }},
+        {"unsubscribe filter Latin-1", Error::not_utf8,
+         [=](ClientCore& c) { return code_of(c.unsubscribe(kLatin1)); }},
+        {"connect client id Latin-1", Error::not_utf8,
+         [=](ClientCore& c) { return code_of(c.connect(kLatin1)); }},
+        {"connect username surrogate", Error::not_utf8,
+         [=](ClientCore& c) { return code_of(c.connect("c", kSurrogate, "pw")); }},
+        {"will topic Latin-1", Error::not_utf8,
+         [=](ClientCore& c) {
+             Will w{0, false, kLatin1, "bye"};
+             return code_of(c.set_will(&w));
+         }},
+        {"session client id Latin-1", Error::not_utf8,
+         [=](ClientCore& c) { return configure_with(c, [](Session& s) { s.client_id = kLatin1; }); }},
+        {"session username overlong", Error::not_utf8,
+         [=](ClientCore& c) {
+             return configure_with(c, [](Session& s) { s.username = kOverlong; });
+         }},
         {"start before configure", Error::not_running,
          [=](ClientCore& c) { return code_of(c.start(0)); }},
     };
@@ -278,6 +305,30 @@ TEST(ClientValidation, LimitsThemselvesAreAccepted) {
     EXPECT_TRUE(client.set_will(&w));
     EXPECT_TRUE(client.open(std::string(100, 'h'), 65535));
     EXPECT_TRUE(client.tenauth({"p", "d", "s", 60, {}}));
+    // UTF-8 of every length, and a password that is not text at all (MQTT binary data).
+    EXPECT_TRUE(client.publish("温度/\xF0\x9F\x8C\xA1/é", ByteView(payload)));
+    EXPECT_TRUE(client.subscribe("设备/+", 1));
+    Client<> fresh(wire, quiet);  // the first client's command queue is full by now
+    const auto r = fresh.connect("客户端", "用户", "\xFF\xFE");
+    EXPECT_TRUE(r) << to_string(r.error().code);
+}
+
+TEST(ClientValidation, Utf8ErrorNamesTheFirstBadByte) {
+    using at::utf8_error_at;
+    constexpr auto npos = std::string_view::npos;
+    static_assert(utf8_error_at("plain/ascii") == npos);
+    static_assert(utf8_error_at("ab\xC3") == 2);  // cut short
+    EXPECT_EQ(utf8_error_at(""), npos);
+    EXPECT_EQ(utf8_error_at("\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF"), npos);
+    EXPECT_EQ(utf8_error_at("ok\x80"), 2u);                 // a lone continuation byte
+    EXPECT_EQ(utf8_error_at("\xC1\xBF"), 0u);              // overlong, 2 bytes
+    EXPECT_EQ(utf8_error_at("x\xE0\x9F\xBF"), 1u);         // overlong, 3 bytes
+    EXPECT_EQ(utf8_error_at("xy\xF0\x8F\xBF\xBF"), 2u);    // overlong, 4 bytes
+    EXPECT_EQ(utf8_error_at("\xED\x9F\xBF\xED\xA0\x80"), 3u);  // U+D7FF fine, U+D800 not
+    EXPECT_EQ(utf8_error_at("\xF4\x90\x80\x80"), 0u);      // above U+10FFFF
+    EXPECT_EQ(utf8_error_at("\xF5\x80\x80\x80"), 0u);
+    EXPECT_EQ(utf8_error_at("\xE4\xB8x"), 0u);              // a continuation missing
+    EXPECT_EQ(utf8_error_at("a\xFF"), 1u);
 }
 
 TEST(ClientValidation, FullOutboxIsQueueFullNotALoss) {

@@ -167,36 +167,10 @@ void check_field(std::string_view value, const std::string& what, const std::str
 }
 
 void check_utf8(std::string_view value, const std::string& what, const std::string& option) {
-    // RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
-    const auto* p = reinterpret_cast<const unsigned char*>(value.data());
-    const std::size_t n = value.size();
-    for (std::size_t i = 0; i < n;) {
-        const unsigned c = p[i];
-        std::size_t len = 0;
-        unsigned lo = 0x80, hi = 0xBF;  // the second byte's range
-        if (c < 0x80) {
-            len = 1;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        }
-        bool ok = len != 0 && i + len <= n;
-        for (std::size_t k = 1; ok && k < len; ++k) {
-            const unsigned b = p[i + k];
-            ok = k == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xBF;
-        }
-        if (!ok)
-            throw UsageError("Invalid " + what + " (" + option + "): it is not valid UTF-8 (byte " +
-                             std::to_string(i + 1) + ").");
-        i += len;
-    }
+    // The SDK's own check (RFC 3629), so the CLI refuses exactly what the client would.
+    if (const std::size_t at = qmtkit::at::utf8_error_at(value); at != std::string_view::npos)
+        throw UsageError("Invalid " + what + " (" + option + "): it is not valid UTF-8 (byte " +
+                         std::to_string(at + 1) + ").");
 }
 
 void check_separators(std::string_view value, const std::string& what, const std::string& option,

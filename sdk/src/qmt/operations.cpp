@@ -45,6 +45,8 @@ Result<std::uint32_t> Operations::connect(std::string_view client_id, std::strin
     if (client_id.empty()) return failure<std::uint32_t>(Error::client_id_empty);
     if (!password.empty() && username.empty())
         return failure<std::uint32_t>(Error::password_without_username);
+    if (!at::is_utf8(client_id) || !at::is_utf8(username))
+        return failure<std::uint32_t>(Error::not_utf8);
     return submit(cmd::conn, Op::connect, {0, ctx_.packet_wait()}, [&](at::ArgWriter& w) {
         w.integer(0).quoted(client_id);
         if (!username.empty()) w.quoted(username);

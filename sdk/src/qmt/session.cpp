@@ -26,6 +26,7 @@ Result<void> check_topic_text(std::string_view t) {
     if (t.empty()) return failure(Error::topic_empty);
     if (t.size() > kMaxTopic) return failure(Error::topic_too_long);
     if (!at::is_at_safe(t)) return failure(Error::forbidden_char);
+    if (!at::is_utf8(t)) return failure(Error::not_utf8);
     return {};
 }
 
@@ -58,6 +59,7 @@ Result<void> validate(const Will& w) {
     if (w.qos > 2) return failure(Error::qos_out_of_range);
     if (!at::is_at_safe(w.topic) || !at::is_at_safe(w.message))
         return failure(Error::forbidden_char);
+    if (!at::is_utf8(w.topic)) return failure(Error::not_utf8);  // the message is binary
     return {};
 }
 
@@ -114,6 +116,8 @@ Result<void> validate(const Session& s) {
     for (std::string_view v : {s.host, s.client_id, s.username, s.password}) {
         if (auto r = check_field(v); !r) return r;
     }
+    // MQTT strings; the password is binary data (MQTT 3.1.1, 3.1.3.5).
+    if (!at::is_utf8(s.client_id) || !at::is_utf8(s.username)) return failure(Error::not_utf8);
     return {};
 }
 

@@ -25,6 +25,43 @@ constexpr bool is_at_safe(std::string_view s) {
     return true;
 }
 
+// Where s stops being well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF): the offset of the first bad sequence's first byte, or npos. MQTT strings
+// (topics, filters, client id, user name; MQTT 3.1.1 1.5.3) must be UTF-8: a broker closes the
+// connection on anything else, so the client refuses it before it reaches the module.
+constexpr std::size_t utf8_error_at(std::string_view s) {
+    const std::size_t n = s.size();
+    for (std::size_t i = 0; i < n;) {
+        const unsigned c = static_cast<unsigned char>(s[i]);
+        std::size_t len = 0;
+        unsigned lo = 0x80, hi = 0xBF;  // the second byte's range
+        if (c < 0x80) {
+            len = 1;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        }
+        bool ok = len != 0 && i + len <= n;
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            const unsigned b = static_cast<unsigned char>(s[i + k]);
+            ok = k == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xBF;
+        }
+        if (!ok) return i;
+        i += len;
+    }
+    return std::string_view::npos;
+}
+constexpr bool is_utf8(std::string_view s) {
+    return utf8_error_at(s) == std::string_view::npos;
+}
+
 // Appends comma-separated arguments to a caller-provided buffer and remembers where each one
 // starts. With a `limit` above `capacity` it keeps measuring past the buffer without storing, so
 // the engine can tell "longer than any command may be" (too_long) from "no room just now".

@@ -50,6 +50,7 @@ enum class Error : std::uint8_t {
     no_topics,
     too_many_topics,
     password_without_username,
+    not_utf8,  // a topic, filter, client ID or user name that is not UTF-8 (MQTT 3.1.1, 1.5.3)
     // Local conditions.
     queue_full,   // the bounded publish / subscription / command queue is full
     not_running,  // the supervisor is stopped
