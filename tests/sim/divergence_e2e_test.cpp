@@ -248,9 +248,10 @@ TEST_F(PtyDivergence, Bg95BufferedReceiveAndPubexAgainstTheBroker) {
     EXPECT_NE(first.find(",\"bg/in\",5,first\r\n"), std::string::npos) << first;
     EXPECT_EQ(sim.command("AT+QMTRECV?"), line("+QMTRECV: 0,0,0,0,0,0") + kOk);
 
-    const std::string bytes("a\x1A"
-                            "b\x1B\r",
-                            5);
+    const std::string bytes(
+        "a\x1A"
+        "b\x1B\r",
+        5);
     ASSERT_EQ(sim.command("AT+QMTPUBEX=0,9,1,0,\"bg/out\",5"), "\r\n>");
     sim.send(bytes);
     sim.expect(kOk);

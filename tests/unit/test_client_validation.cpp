@@ -44,9 +44,9 @@ const std::string k1025(1025, 'p');
 const std::string kWill256(256, 'w');
 const std::string kNul("a\0b", 3);
 const std::string k300(300, 'x');
-const std::string kLatin1("caf\xE9");       // ISO 8859-1, not UTF-8
+const std::string kLatin1("caf\xE9");           // ISO 8859-1, not UTF-8
 const std::string kSurrogate("a\xED\xA0\x80");  // U+D800 encoded
-const std::string kOverlong("\xC0\xAF");     // '/' in two bytes
+const std::string kOverlong("\xC0\xAF");        // '/' in two bytes
 
 std::vector<Case> catalogue() {
     auto bv = [](const std::string& s) { return ByteView(s); };
@@ -264,7 +264,9 @@ std::vector<Case> catalogue() {
              return code_of(c.set_will(&w));
          }},
         {"session client id Latin-1", Error::not_utf8,
-         [=](ClientCore& c) { return configure_with(c, [](Session& s) { s.client_id = kLatin1; }); }},
+         [=](ClientCore& c) {
+             return configure_with(c, [](Session& s) { s.client_id = kLatin1; });
+         }},
         {"session username overlong", Error::not_utf8,
          [=](ClientCore& c) {
              return configure_with(c, [](Session& s) { s.username = kOverlong; });
@@ -320,14 +322,14 @@ TEST(ClientValidation, Utf8ErrorNamesTheFirstBadByte) {
     static_assert(utf8_error_at("ab\xC3") == 2);  // cut short
     EXPECT_EQ(utf8_error_at(""), npos);
     EXPECT_EQ(utf8_error_at("\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF"), npos);
-    EXPECT_EQ(utf8_error_at("ok\x80"), 2u);                 // a lone continuation byte
-    EXPECT_EQ(utf8_error_at("\xC1\xBF"), 0u);              // overlong, 2 bytes
-    EXPECT_EQ(utf8_error_at("x\xE0\x9F\xBF"), 1u);         // overlong, 3 bytes
-    EXPECT_EQ(utf8_error_at("xy\xF0\x8F\xBF\xBF"), 2u);    // overlong, 4 bytes
+    EXPECT_EQ(utf8_error_at("ok\x80"), 2u);                    // a lone continuation byte
+    EXPECT_EQ(utf8_error_at("\xC1\xBF"), 0u);                  // overlong, 2 bytes
+    EXPECT_EQ(utf8_error_at("x\xE0\x9F\xBF"), 1u);             // overlong, 3 bytes
+    EXPECT_EQ(utf8_error_at("xy\xF0\x8F\xBF\xBF"), 2u);        // overlong, 4 bytes
     EXPECT_EQ(utf8_error_at("\xED\x9F\xBF\xED\xA0\x80"), 3u);  // U+D7FF fine, U+D800 not
-    EXPECT_EQ(utf8_error_at("\xF4\x90\x80\x80"), 0u);      // above U+10FFFF
+    EXPECT_EQ(utf8_error_at("\xF4\x90\x80\x80"), 0u);          // above U+10FFFF
     EXPECT_EQ(utf8_error_at("\xF5\x80\x80\x80"), 0u);
-    EXPECT_EQ(utf8_error_at("\xE4\xB8x"), 0u);              // a continuation missing
+    EXPECT_EQ(utf8_error_at("\xE4\xB8x"), 0u);  // a continuation missing
     EXPECT_EQ(utf8_error_at("a\xFF"), 1u);
 }
 
