@@ -39,9 +39,9 @@ TEST(Variant, Bc28AnswersNoneOfIt) {
 TEST(Variant, ConfigItemsSetAndQuery) {
     Sim s;
     const std::string t = s.cmd("AT+QMTCFG=?");
-    EXPECT_NE(t.find("+QMTCFG: \"pdpcid\",(0),(1-16)\r\n"), std::string::npos) << t;
-    EXPECT_NE(t.find("+QMTCFG: \"ssl\",(0),(0,1),(0-5)\r\n"), std::string::npos);
-    EXPECT_NE(t.find("+QMTCFG: \"recv/mode\",(0),(0,1),(0,1)\r\n"), std::string::npos);
+    EXPECT_NE(t.find("+QMTCFG: \"pdpcid\",(0-5),(1-16)\r\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("+QMTCFG: \"ssl\",(0-5),(0,1),(0-5)\r\n"), std::string::npos);
+    EXPECT_NE(t.find("+QMTCFG: \"recv/mode\",(0-5),(0,1),(0,1)\r\n"), std::string::npos);
     EXPECT_EQ(s.cmd("AT+QMTCFG=\"recv/mode\",0"), line("+QMTCFG: \"recv/mode\",0,0") + ok());
     EXPECT_EQ(s.cmd("AT+QMTCFG=\"recv/mode\",0,0,1"), ok());
     EXPECT_EQ(s.cmd("AT+QMTCFG=\"recv/mode\",0,1"), ok());  // the length setting is kept
@@ -55,7 +55,7 @@ TEST(Variant, ConfigItemsSetAndQuery) {
     EXPECT_EQ(s.cmd("AT+QMTCFG=\"ssl\",0,1,2"), ok());
     EXPECT_EQ(s.cmd("AT+QMTCFG=\"ssl\",0"), line("+QMTCFG: \"ssl\",1,2") + ok());
     EXPECT_EQ(s.cmd("AT+QMTCFG=\"ssl\",0,1,6"), cme(50));
-    EXPECT_EQ(s.cmd("AT+QMTCFG=\"ssl\",1,1"), cme(50));  // connect ID 0 only
+    EXPECT_EQ(s.cmd("AT+QMTCFG=\"ssl\",6,1"), cme(50));  // connect IDs 0-5
     // Not kept across a reset, as every other setting.
     s.m->reboot();
     s.run();
@@ -76,7 +76,7 @@ TEST(Variant, BufferedReceiveNoticeThenRead) {
     Sim s;
     s.cmd("AT+QMTCFG=\"recv/mode\",0,1,1");
     s.connected();
-    EXPECT_EQ(s.cmd("AT+QMTRECV=?"), line("+QMTRECV: (0),(0-4)") + ok());
+    EXPECT_EQ(s.cmd("AT+QMTRECV=?"), line("+QMTRECV: (0-5),(0-4)") + ok());
     EXPECT_EQ(s.cmd("AT+QMTRECV?"), line("+QMTRECV: 0,0,0,0,0,0") + ok());
     EXPECT_EQ(s.message("t/a", "one", 1, 3), line("+QMTRECV: 0,0"));
     EXPECT_EQ(s.message("t/b", "two"), line("+QMTRECV: 0,1"));
@@ -88,7 +88,7 @@ TEST(Variant, BufferedReceiveNoticeThenRead) {
     EXPECT_EQ(s.cmd("AT+QMTRECV=0"),
               "\r\n+QMTRECV: 0,3,\"t/a\",3,one\r\n+QMTRECV: 0,0,\"t/c\",5,three\r\n" + ok());
     EXPECT_EQ(s.cmd("AT+QMTRECV=0,5"), cme(50));
-    EXPECT_EQ(s.cmd("AT+QMTRECV=1,0"), cme(50));
+    EXPECT_EQ(s.cmd("AT+QMTRECV=6,0"), cme(50));
     // Five slots: a sixth message while all are full is dropped.
     for (int i = 0; i < 5; ++i) {
         EXPECT_EQ(s.message("t/f", std::to_string(i)), line("+QMTRECV: 0," + std::to_string(i)));
@@ -102,7 +102,7 @@ TEST(Variant, PubexIsTheFixedLengthPublishWithItsOwnResult) {
     Sim s;
     s.connected();
     EXPECT_EQ(s.cmd("AT+QMTPUBEX=?"),
-              line("+QMTPUBEX: (0),<msgid>,(0-2),(0,1),\"topic\",\"length\"") + ok());
+              line("+QMTPUBEX: (0-5),<msgid>,(0-2),(0,1),\"topic\",\"length\"") + ok());
     EXPECT_EQ(s.cmd("AT+QMTPUBEX=0,0,0,0,\"t/x\""), cme(50));  // the length is required
     EXPECT_EQ(s.cmd("AT+QMTPUBEX=0,0,0,0,\"t/#\",2"), cme(50));
     EXPECT_EQ(s.cmd("AT+QMTPUBEX=0,0,0,0,\"t/x\",5"), "\r\n>");

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     app.add_option("--variant", variant,
                    "Module family: bc28 (the BC28 / BC35-G note, default), bg95 or ec2x (adds "
                    "AT+QMTCFG \"recv/mode\" / \"pdpcid\" / \"ssl\", AT+QMTRECV, AT+QMTPUBEX; "
-                   "connect ID 0)")
+                   "connect IDs 0-5, each its own MQTT client)")
         ->check(CLI::IsMember({"bc28", "bg95", "ec2x"}));
     app.add_flag("-v,--verbose", cfg.verbose,
                  "Log commands, results and network events to stderr (no secrets)");

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <deque>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include <fcntl.h>
@@ -91,6 +93,32 @@ class Server {
         if (cfg.verbose) module_.set_log([this](std::string_view s) { log(std::string(s)); });
     }
 
+    // Connect IDs 1-5 (--variant): a MosquittoNetwork each, its own client, made on the id's
+    // first AT+QMTOPEN. Id 0 is net_.
+    Network& network_for(int id) {
+        auto& n = extra_nets_[id];
+        if (!n) {
+            const std::string tag = "net" + std::to_string(id) + ": ";
+            n = std::make_unique<MosquittoNetwork>(
+                [this](std::function<void()> fn) { post(std::move(fn)); },
+                [this, tag](const std::string& s) { log(tag + s); }, cfg_.token_timeout_ms);
+        }
+        return *n;
+    }
+    bool any_active() const {
+        if (net_.active()) return true;
+        for (const auto& [id, n] : extra_nets_) {
+            if (n->active()) return true;
+        }
+        return false;
+    }
+    void poll_networks() {
+        if (net_.active()) net_.poll();
+        for (auto& [id, n] : extra_nets_) {
+            if (n->active()) n->poll();
+        }
+    }
+
     int run() {
         if (!open_pty()) return 1;
         if (!cfg_.link.empty()) {
@@ -145,8 +173,9 @@ class Server {
     }
 
   private:
-    static Options make_options(const ServerConfig& cfg) {
+    Options make_options(const ServerConfig& cfg) {
         Options o = cfg.module;
+        o.network_for = [this](int id) -> Network& { return network_for(id); };
         o.baud = cfg.baud;  // the model paces the UART: the same byte times as under virtual time
         o.unix_ms = [] {
             return static_cast<std::uint64_t>(
@@ -203,17 +232,17 @@ class Server {
                 if (!ec) kick();
             });
         }
-        if (net_.active() && !fast_poll_) schedule_poll();
+        if (any_active() && !fast_poll_) schedule_poll();
     }
 
     void schedule_poll() {
-        fast_poll_ = net_.active();
+        fast_poll_ = any_active();
         poll_timer_.cancel();
         poll_timer_.expires_after(std::chrono::milliseconds(fast_poll_ ? 5 : 100));
         poll_timer_.async_wait([this](const asio::error_code& ec) {
             if (ec) return;
-            if (net_.active()) {
-                net_.poll();
+            if (any_active()) {
+                poll_networks();
                 kick();
             }
             schedule_poll();
@@ -369,6 +398,7 @@ class Server {
     Clock::time_point start_;
     asio::io_context io_;
     MosquittoNetwork net_;
+    std::map<int, std::unique_ptr<MosquittoNetwork>> extra_nets_;  // outlive module_
     Module module_;
     asio::steady_timer model_timer_;
     asio::steady_timer poll_timer_;

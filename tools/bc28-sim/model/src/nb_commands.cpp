@@ -353,7 +353,7 @@ void Module::nb_reboot() {
     nb_ = NbRam{};
     if (psm_asleep_) {
         psm_asleep_ = false;
-        net_.radio(true);
+        set_radio(true);
     }
     psm_last_activity_ = now_;
     // AUTOCONNECT=FALSE: the module boots at minimum functionality and does not attach; the

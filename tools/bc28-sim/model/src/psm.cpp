@@ -97,7 +97,7 @@ void Module::psm_check() {
 void Module::psm_enter() {
     psm_asleep_ = true;
     log("PSM: entered (T3324 expired), radio off");
-    net_.radio(false);
+    set_radio(false);
     if (nb_.npsmr == 1) urc_line("+NPSMR:1");
 }
 
@@ -105,7 +105,7 @@ void Module::psm_wake(const char* why) {
     psm_asleep_ = false;
     psm_last_activity_ = now_;
     log(std::string("PSM: woken (") + why + "), radio on");
-    net_.radio(true);
+    set_radio(true);
     if (nb_.npsmr == 1) urc_line("+NPSMR:0");
 }
 

@@ -1,9 +1,12 @@
 // --variant bg95 / ec2x: the MQTT commands that drivers for Quectel's BG9x and EC2x modules send
 // on top of the BC28 note (Quectel "BG95&BG77&BG600L Series MQTT Application Note", "EC2x&EG9x
 // MQTT Application Note"): AT+QMTCFG "recv/mode", "pdpcid" and "ssl", AT+QMTRECV (the buffered
-// receive mode), AT+QMTPUBEX. Connect ID 0 only (docs/emulator.md, "Other Quectel modules").
+// receive mode), AT+QMTPUBEX; each on the connect ID it names, 0-5 (docs/emulator.md, "Other
+// Quectel modules"; the links themselves are in link.cpp).
 // With the default variant (bc28) none of this is reachable and the model is the note's.
 #include "bc28sim/module.hpp"
+
+#include <algorithm>
 
 namespace bc28sim {
 
@@ -32,97 +35,105 @@ std::optional<Module::Reply> Module::dispatch_variant(const CommandLine& c) {
 }
 
 void Module::qmtcfg_test_variant(std::vector<std::string>& lines) const {
-    lines.emplace_back("+QMTCFG: \"pdpcid\",(0),(1-16)");
-    lines.emplace_back("+QMTCFG: \"ssl\",(0),(0,1),(0-5)");
-    lines.emplace_back("+QMTCFG: \"recv/mode\",(0),(0,1),(0,1)");
+    lines.push_back("+QMTCFG: \"pdpcid\"," + link_ids() + ",(1-16)");
+    lines.push_back("+QMTCFG: \"ssl\"," + link_ids() + ",(0,1),(0-5)");
+    lines.push_back("+QMTCFG: \"recv/mode\"," + link_ids() + ",(0,1),(0,1)");
 }
 
-std::optional<Module::Reply> Module::qmtcfg_variant(const std::string& item,
+std::optional<Module::Reply> Module::qmtcfg_variant(Link& l, const std::string& item,
                                                     const std::vector<Arg>& v) {
+    Link::Cfg& cf = l.cfg;
     const std::string head = "+QMTCFG: \"" + item + "\",";
     long a = 0, b = 0;
     if (item == "recv/mode") {
         // [,<msg_recv_mode>[,<msg_len_enable>]]: 0 URC with the message / 1 buffered; 1 = the
         // URC or the read carries the payload length. A value left out keeps its setting.
         if (v.empty())
-            return ok(
-                {head + std::to_string(var_.recv_mode) + "," + std::to_string(var_.recv_len)});
-        b = var_.recv_len;
+            return ok({head + std::to_string(cf.recv_mode) + "," + std::to_string(cf.recv_len)});
+        b = cf.recv_len;
         if (v.size() > 2 || !int_arg(v[0], 0, 1, a) || (v.size() == 2 && !int_arg(v[1], 0, 1, b)))
             return error(kBadParam);
-        var_.recv_mode = static_cast<int>(a);
-        var_.recv_len = static_cast<int>(b);
+        cf.recv_mode = static_cast<int>(a);
+        cf.recv_len = static_cast<int>(b);
         return ok();
     }
     if (item == "pdpcid") {
-        if (v.empty()) return ok({head + std::to_string(var_.pdpcid)});
+        if (v.empty()) return ok({head + std::to_string(cf.pdpcid)});
         if (v.size() != 1 || !int_arg(v[0], 1, 16, a)) return error(kBadParam);
-        var_.pdpcid = static_cast<int>(a);  // one bearer here: remembered, not used
+        cf.pdpcid = static_cast<int>(a);  // one bearer here: remembered, not used
         return ok();
     }
     if (item == "ssl") {
         if (v.empty())
-            return ok({head + std::to_string(var_.ssl) + "," + std::to_string(var_.ssl_ctx)});
+            return ok({head + std::to_string(cf.ssl) + "," + std::to_string(cf.ssl_ctx)});
         b = 0;
         if (v.size() > 2 || !int_arg(v[0], 0, 1, a) || (v.size() == 2 && !int_arg(v[1], 0, 5, b)))
             return error(kBadParam);
-        var_.ssl = static_cast<int>(a);
-        var_.ssl_ctx = static_cast<int>(b);
-        if (var_.ssl) log("ssl set: the emulator still connects in plain TCP");
+        cf.ssl = static_cast<int>(a);
+        cf.ssl_ctx = static_cast<int>(b);
+        if (cf.ssl) log("ssl set: the emulator still connects in plain TCP");
         return ok();
     }
     return std::nullopt;
 }
 
-// +QMTRECV: 0,<msgID>,"<topic>"[,<payload_len>],<payload>
-std::string Module::recv_line(int msg_id, const std::string& topic,
+// +QMTRECV: <id>,<msgID>,"<topic>"[,<payload_len>],<payload>
+std::string Module::recv_line(const Link& l, int msg_id, const std::string& topic,
                               const std::string& payload) const {
-    std::string l = "+QMTRECV: 0," + std::to_string(msg_id) + "," + quote(topic) + ",";
-    if (variant_on() && var_.recv_len == 1) l += std::to_string(payload.size()) + ",";
-    return l + (opt_.recv_quoted ? quote(payload) : payload);
+    std::string s = l.head("+QMTRECV") + std::to_string(msg_id) + "," + quote(topic) + ",";
+    if (variant_on() && l.cfg.recv_len == 1) s += std::to_string(payload.size()) + ",";
+    return s + (opt_.recv_quoted ? quote(payload) : payload);
 }
 
-void Module::deliver(int msg_id, const std::string& topic, const std::string& payload) {
-    if (!variant_on() || var_.recv_mode == 0) {
-        urc_line(recv_line(msg_id, topic, payload));
+void Module::deliver(Link& l, int msg_id, const std::string& topic, const std::string& payload) {
+    if (!variant_on() || l.cfg.recv_mode == 0) {
+        urc_line(recv_line(l, msg_id, topic, payload));
         return;
     }
     // Buffered: the message waits in one of five slots; the URC only says which.
-    for (std::size_t i = 0; i < var_.slots.size(); ++i) {
-        auto& slot = var_.slots[i];
+    for (std::size_t i = 0; i < l.slots.size(); ++i) {
+        auto& slot = l.slots[i];
         if (slot.full) continue;
         slot.full = true;
         slot.msg_id = msg_id;
         slot.topic = topic;
         slot.payload = payload;
-        urc_line("+QMTRECV: 0," + std::to_string(i));
+        urc_line(l.head("+QMTRECV") + std::to_string(i));
         return;
     }
-    log("receive buffer full (5 messages): message on " + topic + " dropped");
+    log("receive buffer of connect ID " + std::to_string(l.id) + " full (5 messages): message on " +
+        topic + " dropped");
 }
 
 Module::Reply Module::cmd_recv(const CommandLine& c) {
-    if (c.form == Form::test) return ok({"+QMTRECV: (0),(0-4)"});
+    if (c.form == Form::test) return ok({"+QMTRECV: " + link_ids() + ",(0-4)"});
     if (c.form == Form::query) {
-        // +QMTRECV: <client_idx>,<status_0>,...,<status_4>: 1 where a message waits.
-        std::string l = "+QMTRECV: 0";
-        for (const auto& slot : var_.slots) l += slot.full ? ",1" : ",0";
-        return ok({l});
+        // +QMTRECV: <client_idx>,<status_0>,...,<status_4>: 1 where a message waits. Connect
+        // ID 0 always, the others while open or holding a message.
+        std::vector<std::string> lines;
+        for (const auto& l : links_) {
+            const bool waiting = std::any_of(l.slots.begin(), l.slots.end(),
+                                             [](const Link::Slot& sl) { return sl.full; });
+            if (l.id != 0 && l.state == NetState::closed && !waiting) continue;
+            std::string s = "+QMTRECV: " + std::to_string(l.id);
+            for (const auto& slot : l.slots) s += slot.full ? ",1" : ",0";
+            lines.push_back(s);
+        }
+        return ok(std::move(lines));
     }
     if (c.form != Form::set) return error(kNotSupported);
-    long id = 0, slot_id = -1;
-    if (c.args.empty() || c.args.size() > 2 || !int_arg(c.args[0], 0, 0, id) ||
-        (c.args.size() == 2 && !int_arg(c.args[1], 0, 4, slot_id))) {
-        return error(kBadParam);
-    }
+    long slot_id = -1;
+    Link* const lp = !c.args.empty() && c.args.size() <= 2 ? link_arg(c.args[0]) : nullptr;
+    if (!lp || (c.args.size() == 2 && !int_arg(c.args[1], 0, 4, slot_id))) return error(kBadParam);
+    Link& l = *lp;
     // AT+QMTRECV=0,<recv_id> reads that slot; AT+QMTRECV=0 every full one. Read is freed.
     std::vector<std::string> lines;
-    for (std::size_t i = 0; i < var_.slots.size(); ++i) {
+    for (std::size_t i = 0; i < l.slots.size(); ++i) {
         if (slot_id >= 0 && static_cast<long>(i) != slot_id) continue;
-        auto& slot = var_.slots[i];
+        auto& slot = l.slots[i];
         if (!slot.full) continue;
-        lines.push_back(recv_line(slot.msg_id, slot.topic, slot.payload));
-        slot = VariantState::Slot{};
+        lines.push_back(recv_line(l, slot.msg_id, slot.topic, slot.payload));
+        slot = Link::Slot{};
     }
     return ok(std::move(lines));
 }
@@ -131,21 +142,21 @@ Module::Reply Module::cmd_recv(const CommandLine& c) {
 // form under its own name; its results are +QMTPUBEX lines.
 Module::Reply Module::cmd_pubex(const CommandLine& c) {
     if (c.form == Form::test)
-        return ok({"+QMTPUBEX: (0),<msgid>,(0-2),(0,1),\"topic\",\"length\""});
+        return ok({"+QMTPUBEX: " + link_ids() + ",<msgid>,(0-2),(0,1),\"topic\",\"length\""});
     if (c.form != Form::set) return error(kNotSupported);
     if (c.args.size() != 6) return error(kBadParam);
     CommandLine pub = c;
     pub.name = "+QMTPUB";
     Reply r = cmd_pub(pub);
-    if (r.prompt) var_.typing_pubex = true;
+    if (r.prompt) typing_pubex_ = true;
     return r;
 }
 
-std::string Module::pub_head(OpId op, bool done) {
-    const auto it = var_.pubex_ops.find(op);
-    if (it == var_.pubex_ops.end()) return "+QMTPUB: 0,";
-    if (done) var_.pubex_ops.erase(it);
-    return "+QMTPUBEX: 0,";
+std::string Module::pub_head(Link& l, OpId op, bool done) {
+    const auto it = l.pubex_ops.find(op);
+    if (it == l.pubex_ops.end()) return l.head("+QMTPUB");
+    if (done) l.pubex_ops.erase(it);
+    return l.head("+QMTPUBEX");
 }
 
 }  // namespace bc28sim

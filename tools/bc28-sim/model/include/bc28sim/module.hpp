@@ -12,6 +12,7 @@
 #pragma once
 
 #include "bc28sim/at_line.hpp"
+#include "bc28sim/link.hpp"
 #include "bc28sim/network.hpp"
 
 #include <array>
@@ -26,9 +27,6 @@
 #include <vector>
 
 namespace bc28sim {
-
-using Millis = std::int64_t;
-using Micros = std::int64_t;
 
 // An 8N1 UART: 10 bits a byte. When the last bit of byte number `index` (from 0) of a burst that
 // started at 0 is on the wire, in microseconds rounded up; bc28-sim's pty and TCP line use the
@@ -65,7 +63,7 @@ using AliyunSigner = std::function<std::optional<SignedCredentials>(const Aliyun
 // --variant: which module's MQTT commands the model answers. bc28 is the note (the default);
 // bg95 / ec2x add what drivers for those modules send (docs/emulator.md, "Other Quectel
 // modules"): AT+QMTCFG "recv/mode", "pdpcid", "ssl", AT+QMTRECV (buffered receive) and
-// AT+QMTPUBEX, on connect ID 0.
+// AT+QMTPUBEX, and connect IDs 0-5 (each a connection of its own).
 enum class Variant { bc28, bg95, ec2x };
 
 struct Options {
@@ -98,15 +96,20 @@ struct Options {
     bool close_after_disc_ok = false;  // AT+QMTCLOSE right after AT+QMTDISC: 0,0 (default 0,-1)
     bool reboot_keeps_echo = false;    // ATE0 survives AT+NRB / reset (default: echo on again)
     Variant variant = Variant::bc28;
+    // Under a variant: the network of connect ID 1-5, asked for on the first AT+QMTOPEN of that
+    // id and kept for the Module's life (the Module attaches to it and detaches when destroyed).
+    // Connect ID 0 always uses the constructor's network. Null: AT+QMTOPEN on 1-5 gives
+    // +QMTOPEN: <id>,-1 (nothing to connect with).
+    std::function<Network&(int id)> network_for;
 };
 
-class Module final : private NetworkEvents {
+class Module final {
   public:
     using Output = std::function<void(std::string_view)>;
     using Log = std::function<void(std::string_view)>;
 
     Module(Network& net, Output out, Options opt = {});
-    ~Module() override;
+    ~Module();
     Module(const Module&) = delete;
     Module& operator=(const Module&) = delete;
 
@@ -126,8 +129,10 @@ class Module final : private NetworkEvents {
     // ---- faults and run-time control (the control channel maps onto these)
     void reboot(
         const std::string& cause = "REBOOT_CAUSE_APPLICATION_WATCHDOG");  // unexpected reset
-    void drop_link(int stat_code = 7);  // abrupt close, +QMTSTAT: 0,<code>
-    void ping_timeout() { drop_link(2); }
+    // Abrupt close of connect ID `id`, +QMTSTAT: <id>,<code> (the control channel's drop, stat,
+    // ping-timeout: id 0).
+    void drop_link(int stat_code = 7, int id = 0);
+    void ping_timeout(int id = 0) { drop_link(2, id); }
     void garbage(std::string_view bytes);  // raw bytes to the host, now
     void split_next(Millis gap_ms);        // next reply in two pieces, gap_ms apart
     void delay_next(Millis delay_ms);      // next reply late by delay_ms
@@ -149,31 +154,24 @@ class Module final : private NetworkEvents {
     void set_proc(Millis proc_ms) { opt_.proc_ms = proc_ms; }
     void set_uplink_kbps(unsigned kbps) { opt_.uplink_kbps = kbps; }
 
-    // ---- introspection (tests, control channel "status")
-    int inflight_publishes() const;
+    // ---- introspection (tests, control channel "status"), of connect ID `id`
+    int inflight_publishes(int id = 0) const;
     bool in_data_mode() const { return data_.has_value(); }
     std::size_t uart_rx_pending() const { return rx_.size(); }  // host bytes still on the line
     std::size_t uart_tx_pending() const { return tx_.size(); }  // module bytes still on the line
     bool rebooting() const { return rebooting_; }
-    std::string state_name() const;
+    std::string state_name(int id = 0) const;
     const Options& options() const { return opt_; }
 
   private:
-    enum class NetState { closed, opening, opened, connecting, connected, disconnecting };
-    enum class OpKind { pub, sub, uns, conn };
+    friend class Link::Events;
+    using NetState = Link::State;
+    using OpKind = Link::OpKind;
+    using Op = Link::Op;
 
-    struct Settings {
+    struct Settings {  // the module's own; each connect ID's AT+QMTCFG items are in its Link
         bool echo = true;
         int cmee = 0;
-        int version = 4;
-        int keepalive = 120;
-        int clean = 1;
-        int pkt_timeout = 10;
-        int retry_times = 3;
-        int timeout_notice = 0;
-        Will will;
-        bool aliauth = false;
-        std::string ali_pk, ali_dn, ali_ds;
         bool have_token = false;
         std::string token_user, token_password;
         int cfun = 1;
@@ -181,15 +179,8 @@ class Module final : private NetworkEvents {
         int cereg_n = 0;
     };
 
-    struct Op {
-        OpKind kind = OpKind::pub;
-        int msg_id = 0;
-        int qos = 0;
-        int retries = 0;
-        Micros deadline = 0;
-    };
-
     struct DataMode {
+        int link = 0;  // the connect ID published on
         int msg_id = 0;
         int qos = 0;
         bool retain = false;
@@ -204,17 +195,17 @@ class Module final : private NetworkEvents {
         bool prompt = false;     // AT+QMTPUB accepted: '>' and data mode
     };
 
-    // NetworkEvents (queued, then applied in advance())
-    void net_open_result(int result) override;
-    void net_connack(int return_code) override;
-    void net_suback(OpId op, std::vector<int> granted_qos) override;
-    void net_unsuback(OpId op) override;
-    void net_published(OpId op) override;
-    void net_message(std::uint16_t packet_id, std::string topic, std::string payload, int qos,
-                     bool retain) override;
-    void net_disconnected() override;
-    void net_link_lost(int stat_code) override;
-    void net_token(OpId op, int result_code, std::string username, std::string password) override;
+    // A link's network events (Link::Events forwards them; queued, then applied in advance())
+    void net_open_result(Link& l, int result);
+    void net_connack(Link& l, int return_code);
+    void net_suback(Link& l, OpId op, std::vector<int> granted_qos);
+    void net_unsuback(Link& l, OpId op);
+    void net_published(Link& l, OpId op);
+    void net_message(Link& l, std::uint16_t packet_id, std::string topic, std::string payload,
+                     int qos);
+    void net_disconnected(Link& l);
+    void net_link_lost(Link& l, int stat_code);
+    void net_token(OpId op, int result_code, std::string username, std::string password);
 
     // input
     void feed_byte(char c);
@@ -266,31 +257,33 @@ class Module final : private NetworkEvents {
     Micros tx_due() const { return tx_start_ + uart_done_us(tx_done_, opt_.baud); }
     void run_due();
     void check_timers();
-    void link_closed(int stat_code, bool report);
-    void apply_connack(int return_code);
-    void fail_op(OpId id);
     void boot_done(const std::string& cause);
-    OpId new_op(OpKind kind, int msg_id, int qos);
-    bool msg_id_in_flight(OpKind kind, int msg_id) const;
+
+    // connect IDs (src/link.cpp)
+    int link_count() const { return variant_on() ? kLinkCount : 1; }
+    std::string link_ids() const { return variant_on() ? "(0-5)" : "(0)"; }  // test forms
+    Link* link_arg(const Arg& a);  // the connect ID parameter; null: out of range (+CME 50)
+    Network* link_net(Link& l);    // the link's network, asked for on first use
+    void check_link_timers(Link& l);
+    void link_closed(Link& l, int stat_code, bool report);
+    void apply_connack(Link& l, int return_code);
+    void fail_op(Link& l, OpId id);
+    OpId new_op(Link& l, OpKind kind, int msg_id, int qos);
+    void send_publish(Link& l, DataMode d, bool pubex);
+    void drop_all();          // the bearer went down: every open link, +QMTSTAT: <id>,7
+    void set_radio(bool on);  // PSM: every link's network
     std::uint64_t wall_ms() const;
     void log(const std::string& s) const;
 
-    Network& net_;
     Output out_;
     Options opt_;
     Log log_;
 
     Micros now_ = 0;
     Settings s_;
-    NetState state_ = NetState::closed;
-    std::string host_;
-    int port_ = 0;
-    Micros open_deadline_ = 0;
-    Micros disc_deadline_ = 0;
-    std::map<OpId, Op> ops_;
-    OpId next_op_ = 1;
+    std::array<Link, kLinkCount> links_;  // the connect IDs; the default variant uses only 0
+    OpId next_op_ = 1;                    // unique over every link
     OpId token_op_ = 0;
-    std::uint32_t link_epoch_ = 0;  // bumped when the MQTT link closes: its stale work is dropped
     std::uint32_t boot_epoch_ = 0;  // bumped on reboot: everything stale is dropped
 
     std::string line_;
@@ -361,38 +354,23 @@ class Module final : private NetworkEvents {
     Micros psm_last_activity_ = 0;
 
     // ---- network exchanges of the command in progress (the timing table)
-    bool open_dns_ = false;        // AT+QMTOPEN named a host: a DNS round trip before the connect
-    bool token_dns_ = false;       // the same for the AT+QMTTENAUTH URL
-    bool closed_by_disc_ = false;  // the network was closed by AT+QMTDISC, not opened since
+    bool token_dns_ = false;  // the AT+QMTTENAUTH URL named a host: a DNS round trip first
     void token_result(std::uint32_t boot_epoch, OpId op, int result_code, const std::string& user,
                       const std::string& password);
 
     // ---- --variant (src/variant.cpp)
-    struct VariantState {
-        int recv_mode = 0;  // AT+QMTCFG="recv/mode": 0 URC with the message, 1 buffered
-        int recv_len = 0;   // 1: +QMTRECV carries the payload length
-        int pdpcid = 1;
-        int ssl = 0;
-        int ssl_ctx = 0;
-        struct Slot {
-            bool full = false;
-            int msg_id = 0;
-            std::string topic, payload;
-        };
-        std::array<Slot, 5> slots;  // recv/mode 1: read with AT+QMTRECV=0,<recv_id>
-        bool typing_pubex = false;  // the payload in data mode is AT+QMTPUBEX's
-        std::set<OpId> pubex_ops;   // publishes whose results are +QMTPUBEX
-    };
-    VariantState var_;
+    bool typing_pubex_ = false;  // the payload in data mode is AT+QMTPUBEX's
     bool variant_on() const { return opt_.variant != Variant::bc28; }
     std::optional<Reply> dispatch_variant(const CommandLine& c);
-    std::optional<Reply> qmtcfg_variant(const std::string& item, const std::vector<Arg>& v);
+    std::optional<Reply> qmtcfg_variant(Link& l, const std::string& item,
+                                        const std::vector<Arg>& v);
     void qmtcfg_test_variant(std::vector<std::string>& lines) const;
     Reply cmd_recv(const CommandLine& c);
     Reply cmd_pubex(const CommandLine& c);
-    void deliver(int msg_id, const std::string& topic, const std::string& payload);
-    std::string recv_line(int msg_id, const std::string& topic, const std::string& payload) const;
-    std::string pub_head(OpId op, bool done);  // "+QMTPUB: 0," or "+QMTPUBEX: 0,"
+    void deliver(Link& l, int msg_id, const std::string& topic, const std::string& payload);
+    std::string recv_line(const Link& l, int msg_id, const std::string& topic,
+                          const std::string& payload) const;
+    std::string pub_head(Link& l, OpId op, bool done);  // "+QMTPUB: <id>," or "+QMTPUBEX: <id>,"
 };
 
 }  // namespace bc28sim
