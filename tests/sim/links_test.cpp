@@ -17,11 +17,9 @@ namespace {
 
 // A module whose connect ID i runs on nets[i] (0: the constructor's network, the others handed
 // out by network_for), echo off, numeric errors.
-struct Links {
+struct Links : ModuleRig {
     std::array<FakeNetwork, kLinkCount> nets;
     std::vector<int> asked;  // the ids network_for was called for, in order
-    std::string out;
-    std::unique_ptr<Module> m;
 
     explicit Links(Variant v = Variant::bg95, bool factory = true) {
         Options o;
@@ -39,17 +37,8 @@ struct Links {
         cmd("ATE0");
         cmd("AT+CMEE=1");
     }
+    ~Links() { m.reset(); }
     FakeNetwork& net(int id) { return nets.at(static_cast<std::size_t>(id)); }
-    void run() {
-        while (const auto d = m->next_deadline_us()) m->advance_us(*d);
-    }
-    std::string all(const std::string& bytes) {
-        out.clear();
-        m->feed(bytes);
-        run();
-        return take();
-    }
-    std::string cmd(const std::string& l) { return all(l + "\r"); }
     // With acks held back: what 100 ms bring (run() would wait out every retransmission).
     std::string brief(const std::string& bytes) {
         out.clear();
@@ -59,11 +48,6 @@ struct Links {
     }
     std::string qcmd(const std::string& l) { return brief(l + "\r"); }
     void step() { m->advance(m->now() + 100); }
-    std::string take() {
-        std::string s;
-        s.swap(out);
-        return s;
-    }
     // A message from the broker on connect ID `id`, and what the module writes for it.
     std::string message(int id, const std::string& topic, const std::string& payload, int qos = 0,
                         std::uint16_t packet_id = 0) {

@@ -28,19 +28,13 @@ inline std::uint64_t fixed_unix_ms() {
     return 1700000000123;
 }
 
-// cmd() answers everything the command leads to: the OK, then its result once the model's
-// processing delay, round trips and timers have run out.
-struct SettledSim {
-    FakeNetwork net;
+// A module model and what it writes, run to the end under virtual time: each rig below makes
+// its Module with an Output that appends to `out`, and resets `m` in its destructor (the Module
+// closes its networks, which are the rig's own members and go first otherwise).
+struct ModuleRig {
     std::string out;
     std::unique_ptr<Module> m;
 
-    explicit SettledSim(Options o = {}) {
-        o.boot_ms = 100;
-        o.unix_ms = fixed_unix_ms;
-        m = std::make_unique<Module>(
-            net, [this](std::string_view b) { out.append(b); }, std::move(o));
-    }
     void run() {
         while (const auto d = m->next_deadline_us()) m->advance_us(*d);
     }
@@ -52,6 +46,25 @@ struct SettledSim {
         return take();
     }
     std::string cmd(const std::string& l) { return all(l + "\r"); }
+    std::string take() {
+        std::string s;
+        s.swap(out);
+        return s;
+    }
+};
+
+// cmd() answers everything the command leads to: the OK, then its result once the model's
+// processing delay, round trips and timers have run out.
+struct SettledSim : ModuleRig {
+    FakeNetwork net;
+
+    explicit SettledSim(Options o = {}) {
+        o.boot_ms = 100;
+        o.unix_ms = fixed_unix_ms;
+        m = std::make_unique<Module>(
+            net, [this](std::string_view b) { out.append(b); }, std::move(o));
+    }
+    ~SettledSim() { m.reset(); }
     // A message from the broker, and what the module writes for it.
     std::string message(const std::string& topic, const std::string& payload, int qos = 0,
                         std::uint16_t id = 0) {
@@ -59,11 +72,6 @@ struct SettledSim {
         net.ev->net_message(id, topic, payload, qos, false);
         run();
         return take();
-    }
-    std::string take() {
-        std::string s;
-        s.swap(out);
-        return s;
     }
     // Echo off, numeric errors, the network open and CONNECT accepted.
     void connected() {
