@@ -106,7 +106,7 @@ Outbox::Record* Outbox::fill(Record* r, std::uint32_t ticket, const StoredMessag
         std::memcpy(r->topic(), m.topic.data(), m.topic.size());
     if (m.payload.size > 0 && m.payload.data != r->payload())
         std::memcpy(r->payload(), m.payload.data, m.payload.size);
-    r->state = Record::State::queued;
+    set_state(*r, Record::State::queued);
     return r;
 }
 
@@ -148,7 +148,7 @@ void Outbox::load_stored() {
         r->topic_len = static_cast<std::uint16_t>(tl);
         StoredMessage m;
         if (!store_->next(last_loaded_, m, r->topic(), tl, r->payload(), pl) || m.id != id) {
-            r->state = Record::State::free;  // the store changed under us: read it again later
+            set_state(*r, Record::State::free);  // the store changed under us: read it again later
             return;
         }
         fill(r, id, m)->stored = true;
@@ -198,7 +198,7 @@ bool Outbox::send(Record& r) {
         return false;
     }
     r.engine_seq = *s;
-    r.state = Record::State::sending;
+    set_state(r, Record::State::sending);
     if (r.attempts > 0) ++ctx_.stats.resent;
     if (r.attempts < 255) ++r.attempts;
     return true;
@@ -207,7 +207,7 @@ bool Outbox::send(Record& r) {
 void Outbox::finish(Record& r, const Result<PublishReport>& result) {
     const std::uint32_t ticket = r.ticket;
     const bool stored = r.stored;
-    r.state = Record::State::free;  // r may be reused from here on
+    set_state(r, Record::State::free);  // r may be reused from here on
     if (stored && store_ != nullptr) store_->release(ticket);
     ctx_.listener.on_published(ticket, result);
 }
@@ -216,7 +216,7 @@ void Outbox::finish(Record& r, const Result<PublishReport>& result) {
 // Nothing is counted against the message: the link went, or its answer did.
 void Outbox::requeue(Record& r, const ClientError& e) {
     if (r.qos > 0) {
-        r.state = Record::State::queued;
+        set_state(r, Record::State::queued);
         return;
     }
     finish(r, unexpected(e));
@@ -228,7 +228,7 @@ void Outbox::failed(Record& r, const ClientError& e) {
     if (r.qos == 0 || ++r.failures >= kMaxFailures) return finish(r, unexpected(e));
     Millis wait = kFailureBackoff;
     for (std::uint8_t i = 1; i < r.failures && wait < kMaxWait; ++i) wait *= 2;
-    r.state = Record::State::retry_wait;
+    set_state(r, Record::State::retry_wait);
     r.retry_at = ctx_.now + wait;
 }
 
@@ -240,7 +240,7 @@ void Outbox::take_back_after(Record& r) {
     for (Record* o = pool_.next(&r); o != nullptr; o = pool_.next(o)) {
         if (o->state != Record::State::sending || ctx_.engine.on_wire(o->engine_seq)) continue;
         ctx_.engine.abandon(o->engine_seq);
-        o->state = Record::State::queued;
+        set_state(*o, Record::State::queued);
         if (o->attempts > 0) --o->attempts;
         if (o->attempts > 0) --ctx_.stats.resent;
     }
@@ -261,17 +261,23 @@ void Outbox::link_lost() {
 }
 
 std::size_t Outbox::count() const {
-    std::size_t n = waiting_;
-    for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r))
-        n += r->state != Record::State::free ? 1u : 0u;
-    return n;
+    return waiting_ + held_;
 }
 
 std::size_t Outbox::in_flight() const {
-    std::size_t n = 0;
-    for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r))
-        n += in_flight_state(r->state) ? 1u : 0u;
-    return n;
+    return flying_;
+}
+
+// Every change of a record's state goes through here, so that count(), in_flight() and
+// next_deadline() are counters, not walks of the pool: the host asks for them every loop.
+void Outbox::set_state(Record& r, Record::State s) {
+    using S = Record::State;
+    const S old = r.state;
+    held_ = static_cast<std::uint16_t>(held_ - (old != S::free && old != S::pad) +
+                                       (s != S::free && s != S::pad));
+    flying_ = static_cast<std::uint8_t>(flying_ - in_flight_state(old) + in_flight_state(s));
+    pausing_ = static_cast<std::uint16_t>(pausing_ - (old == S::retry_wait) + (s == S::retry_wait));
+    r.state = s;
 }
 
 bool Outbox::uses_msg_id(std::uint16_t id) const {
@@ -282,6 +288,7 @@ bool Outbox::uses_msg_id(std::uint16_t id) const {
 }
 
 Instant Outbox::next_deadline(Instant t) const {
+    if (pausing_ == 0) return t;
     Instant overdue = kNever;  // the earliest pause already over
     for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r)) {
         if (r->state != Record::State::retry_wait) continue;
@@ -333,7 +340,7 @@ void Outbox::on_final(const at::CommandRef& ref, const at::Outcome& o) {
     }
     if (r->state != Record::State::sending) return;
     if (o) {
-        r->state = Record::State::awaiting;
+        set_state(*r, Record::State::awaiting);
         return;
     }
     const ClientError e = to_client_error(o.error());
@@ -343,7 +350,7 @@ void Outbox::on_final(const at::CommandRef& ref, const at::Outcome& o) {
         if (r->attempts > 0) --r->attempts;
         Millis wait = kBusyBackoff;
         for (std::uint8_t i = 0; i < r->busy_retries && wait < kMaxWait; ++i) wait *= 2;
-        r->state = Record::State::retry_wait;
+        set_state(*r, Record::State::retry_wait);
         r->retry_at = ctx_.now + (wait > kMaxWait ? kMaxWait : wait);
         if (r->busy_retries < 255) ++r->busy_retries;
         return;
@@ -352,7 +359,7 @@ void Outbox::on_final(const at::CommandRef& ref, const at::Outcome& o) {
         // "Operation not allowed": the module has no MQTT connection. Nothing was sent, so
         // even QoS 0 goes again, once the link is back.
         if (r->attempts > 0) --r->attempts;
-        r->state = Record::State::queued;
+        set_state(*r, Record::State::queued);
         take_back_after(*r);
         return ctx_.supervisor->check_link();
     }
@@ -381,7 +388,7 @@ at::ResultVerdict Outbox::on_result(const at::CommandRef& ref, std::string_view 
         ++ctx_.stats.late_results;
         if (d.result != PacketResult::acked) return at::ResultVerdict::intermediate;
         ++ctx_.stats.published;
-        r->state = Record::State::acked;
+        set_state(*r, Record::State::acked);
         return at::ResultVerdict::done;
     }
     if (d.result == PacketResult::retransmission) {

@@ -53,6 +53,7 @@ class Outbox final : public at::CommandHandler {
     Record* enqueue(std::uint32_t ticket, const StoredMessage& m);
     Record* fill(Record* r, std::uint32_t ticket, const StoredMessage& m);
     void reclaim();
+    void set_state(Record& r, Record::State s);
 
     Context& ctx_;
     OutboxPool pool_;
@@ -62,6 +63,9 @@ class Outbox final : public at::CommandHandler {
     std::uint32_t waiting_ = 0;      // journaled in this run, not loaded yet
     bool store_unread_ = false;      // the store may still hold records of a previous run
     std::uint8_t walking_ = 0;       // >0: iterating the pool; reclaiming waits (records stay)
+    std::uint16_t held_ = 0;         // records in RAM not free: unacknowledged
+    std::uint16_t pausing_ = 0;      // of those, waiting out a retry pause
+    std::uint8_t flying_ = 0;        // of those, sent and not answered (<= window_)
     std::uint8_t window_;            // 1..kFlightWindow
 };
 
