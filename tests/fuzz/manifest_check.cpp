@@ -380,9 +380,11 @@ class ManifestChecks {
     // chance count: the messages' own words are ASCII, so a secret with a non-ASCII byte, found
     // nowhere else in the document (keys, product names and IMEIs are quoted), and long enough.
     void secrets(const manifest::LoadResult& r, const Node& root) {
-        std::vector<std::string> all, secret;
+        std::vector<std::string> all;
+        std::vector<const Node*> secret;
         collect(root, all, secret);
-        for (const std::string& v : secret) {
+        for (const Node* n : secret) {
+            const std::string& v = n->text;
             bool ascii = true;
             for (char c : v) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
             if (v.size() < 8 || ascii) continue;
@@ -390,19 +392,40 @@ class ManifestChecks {
             for (const std::string& o : all) elsewhere += o.find(v) != std::string::npos ? 1 : 0;
             if (elsewhere > 1) continue;  // itself, and another
             for (const manifest::Diagnostic& d : r.errors)
-                if (d.message.find(v) != std::string::npos)
+                if (d.message.find(v) != std::string::npos && !by_chance(*n, v))
                     return fail("M8 no-secret", d.to_string() + " quotes a secret");
         }
     }
+    // Whether the diagnostics hold v with the secret changed in the document (each non-ASCII
+    // byte of its value to another): then v came from other values and the message's words
+    // (a product key's tail, then "/d is alread..."), not from the secret. A value written with
+    // escapes cannot be changed in place: it counts as quoted.
+    bool by_chance(const Node& n, const std::string& v) const {
+        const long long o = offset_of(s_, n.pos);
+        if (o < 0) return false;
+        const auto at = static_cast<std::size_t>(o) + 1;  // past the opening quote
+        if (at + v.size() >= s_.size() || s_.compare(at, v.size(), v) != 0 ||
+            s_[at + v.size()] != '"')
+            return false;
+        std::string changed(s_);
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const auto b = static_cast<unsigned char>(v[i]);
+            if (b >= 0x80) changed[at + i] = static_cast<char>(b ^ 0x01);
+        }
+        const manifest::LoadResult again = manifest::parse_manifest(changed, kFile);
+        for (const manifest::Diagnostic& d : again.errors)
+            if (d.message.find(v) != std::string::npos) return true;
+        return false;
+    }
     static void collect(const Node& n, std::vector<std::string>& all,
-                        std::vector<std::string>& secret) {
+                        std::vector<const Node*>& secret) {
         if (n.type == Node::Type::string || n.type == Node::Type::number) all.push_back(n.text);
         for (const Node& i : n.items) collect(i, all, secret);
         for (const Member& m : n.members) {
             all.push_back(m.key);
             if (m.value.type == Node::Type::string &&
                 (m.key == "device_secret" || m.key == "device_psk" || m.key == "product_secret"))
-                secret.push_back(m.value.text);
+                secret.push_back(&m.value);
             collect(m.value, all, secret);
         }
     }
