@@ -261,22 +261,22 @@ void Outbox::link_lost() {
 }
 
 std::size_t Outbox::count() const {
-    return waiting_ + held_;
+    std::size_t n = waiting_;
+    for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r))
+        n += r->state != Record::State::free ? 1u : 0u;
+    return n;
 }
 
 std::size_t Outbox::in_flight() const {
     return flying_;
 }
 
-// Every change of a record's state goes through here, so that count(), in_flight() and
-// next_deadline() are counters, not walks of the pool: the host asks for them every loop.
+// Every change of a record's state goes through here: in_flight() is a counter, and
+// next_deadline() walks the pool only while a retry pause may be running (the host asks for
+// both every loop).
 void Outbox::set_state(Record& r, Record::State s) {
-    using S = Record::State;
-    const S old = r.state;
-    held_ = static_cast<std::uint16_t>(held_ - (old != S::free && old != S::pad) +
-                                       (s != S::free && s != S::pad));
-    flying_ = static_cast<std::uint8_t>(flying_ - in_flight_state(old) + in_flight_state(s));
-    pausing_ = static_cast<std::uint16_t>(pausing_ - (old == S::retry_wait) + (s == S::retry_wait));
+    flying_ = static_cast<std::uint8_t>(flying_ - in_flight_state(r.state) + in_flight_state(s));
+    if (s == Record::State::retry_wait) may_pause_ = true;
     r.state = s;
 }
 
@@ -288,16 +288,19 @@ bool Outbox::uses_msg_id(std::uint16_t id) const {
 }
 
 Instant Outbox::next_deadline(Instant t) const {
-    if (pausing_ == 0) return t;
+    if (!may_pause_) return t;
     Instant overdue = kNever;  // the earliest pause already over
+    bool pausing = false;
     for (const Record* r = pool_.first(); r != nullptr; r = pool_.next(r)) {
         if (r->state != Record::State::retry_wait) continue;
+        pausing = true;
         if (r->retry_at > ctx_.now) {
             if (r->retry_at < t) t = r->retry_at;
         } else if (r->retry_at < overdue) {
             overdue = r->retry_at;
         }
     }
+    may_pause_ = pausing;  // none left: no walk until a record pauses again
     // A pause already over is due only if nothing else holds it: when the window is full, a
     // link check runs, the link is down or the engine has commands queued, that thing has its
     // own deadline or event, and repeating a past time would spin the host. Otherwise it is

@@ -17,7 +17,11 @@ namespace qmtkit::qmt::detail {
 class Outbox final : public at::CommandHandler {
   public:
     Outbox(Context& ctx, std::uint8_t* pool, std::size_t pool_bytes, std::size_t window)
-        : ctx_(ctx), pool_(pool, pool_bytes), window_(static_cast<std::uint8_t>(window)) {}
+        : ctx_(ctx),
+          pool_(pool, pool_bytes),
+          store_unread_(false),
+          may_pause_(false),
+          window_(static_cast<std::uint8_t>(window)) {}
 
     Result<std::uint32_t> publish(std::string_view topic, ByteView payload, PublishOptions o);
     // Sends what the window has room for (online only); loads stored records as room frees.
@@ -61,12 +65,12 @@ class Outbox final : public at::CommandHandler {
     std::uint32_t last_loaded_ = 0;  // the newest store record loaded into RAM
     std::uint32_t first_new_ = 0;    // the first record journaled in this run (0: none yet)
     std::uint32_t waiting_ = 0;      // journaled in this run, not loaded yet
-    bool store_unread_ = false;      // the store may still hold records of a previous run
-    std::uint8_t walking_ = 0;       // >0: iterating the pool; reclaiming waits (records stay)
-    std::uint16_t held_ = 0;         // records in RAM not free: unacknowledged
-    std::uint16_t pausing_ = 0;      // of those, waiting out a retry pause
-    std::uint8_t flying_ = 0;        // of those, sent and not answered (<= window_)
-    std::uint8_t window_;            // 1..kFlightWindow
+    // Four bytes, as before the counters: Client<CompactConfig> stays within 3 KB.
+    bool store_unread_ : 1;       // the store may still hold records of a previous run
+    mutable bool may_pause_ : 1;  // a record may wait out a retry pause (next_deadline() clears)
+    std::uint8_t walking_ = 0;    // >0: iterating the pool; reclaiming waits (records stay)
+    std::uint8_t window_;         // 1..kFlightWindow
+    std::uint8_t flying_ = 0;     // records sent and not answered (<= window_)
 };
 
 }  // namespace qmtkit::qmt::detail
