@@ -229,10 +229,15 @@ TEST_F(PtyDivergence, TheLanPresetStillDelaysTwoPhaseResults) {
 
 // ------------------------------------------------------------------ another module's receive
 
-TEST_F(PtyDivergence, Bg95BufferedReceiveAndPubexAgainstTheBroker) {
+TEST_F(PtyDivergence, Bg95ConfigBufferedReceiveAndPubexAgainstTheBroker) {
     SimProcess sim(opts({"--variant", "bg95"}));
     sim.command("ATE0");
     ASSERT_EQ(sim.command("AT+QMTCFG=\"recv/mode\",0,1,1"), kOk);
+    // The other two items of the variant: remembered, and the broker still reached over TCP.
+    ASSERT_EQ(sim.command("AT+QMTCFG=\"pdpcid\",0,3"), kOk);
+    EXPECT_EQ(sim.command("AT+QMTCFG=\"pdpcid\",0"), line("+QMTCFG: \"pdpcid\",3") + kOk);
+    ASSERT_EQ(sim.command("AT+QMTCFG=\"ssl\",0,1,2"), kOk);
+    EXPECT_EQ(sim.command("AT+QMTCFG=\"ssl\",0"), line("+QMTCFG: \"ssl\",1,2") + kOk);
     up(sim, "bg95-dev");
     ASSERT_EQ(sim.command("AT+QMTSUB=0,1,\"bg/in\",1"), kOk);
     ASSERT_EQ(sim.wait_line("+QMTSUB:"), "+QMTSUB: 0,1,0,1");
