@@ -230,6 +230,53 @@ TEST_F(ClientTiming, UnsubscribeWhileSubscribingStillComesOnline) {
     ASSERT_TRUE(run([&] { return rec.published.count(*t) > 0; }, 60000));
     EXPECT_TRUE(acked(rec.published[*t]));
 }
+
+// A subscription made while the engine's queue is full waits in the table. The host here polls
+// only at next_deadline() and otherwise just feeds what arrives, as a host sleeping on the UART
+// does: the SUB must still go out once the queue has room (found by the client harness, C6).
+TEST_F(ClientTiming, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) {
+    struct SubRec final : Listener {
+        std::map<std::uint32_t, int> subscribed;
+        void on_subscribed(std::uint32_t t, const Result<SubscribeReport>& r) override {
+            subscribed[t] += r ? 1 : 100;
+        }
+    } subs;
+    Client<> c{module, subs};
+    std::string held;  // the first SUB, unanswered: everything queues behind it
+    module.intercept = [&](const std::string& cmd) {
+        if (cmd.rfind("AT+QMTSUB=", 0) != 0 || !held.empty()) return false;
+        held = cmd;
+        return true;
+    };
+    ASSERT_TRUE(c.subscribe("a/b", 1));
+    ASSERT_TRUE(c.subscribe("c/d", 0));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.publish("t", text("x"), {1}));
+    ASSERT_TRUE(c.configure(session()));
+    ASSERT_TRUE(c.start(now));
+    ASSERT_TRUE(test::run_until(c, module, now, now + 30000, [&] { return !held.empty(); }));
+    // Queued behind the held SUB: the other SUB and five publishes, the engine's depth of 7.
+    ASSERT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+    auto late = c.subscribe("e/f", 1);
+    ASSERT_TRUE(late);
+    // The module answers the held SUB; from here on the host feeds, and polls only when due.
+    const std::string id = held.substr(std::string("AT+QMTSUB=0,").size(),
+                                       held.find(',', 12) - 12);
+    module.line(10, "OK");
+    module.line(20, "+QMTSUB: 0," + id + ",0,1");
+    const Instant until = now + 60000;
+    while (subs.subscribed.count(*late) == 0) {
+        const Instant next = std::min(c.next_deadline(), module.next_due());
+        ASSERT_NE(next, ~Instant{0}) << "nothing is due, yet e/f is not subscribed";
+        ASSERT_LE(next, until);
+        if (next > now) now = next;
+        module.settle(now);
+        module.deliver(c, now);
+        if (c.next_deadline() <= now) c.poll(now);
+    }
+    EXPECT_EQ(subs.subscribed[*late], 1);
+    EXPECT_EQ(module.count("AT+QMTSUB=0,"), 3);
+    EXPECT_TRUE(test::run_until(c, module, now, now + 60000, [&] { return c.online(); }));
+}
 }  // namespace
 
 namespace {

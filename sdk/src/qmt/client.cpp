@@ -78,9 +78,13 @@ Result<std::uint32_t> ClientCore::subscribe(std::string_view filter, std::uint8_
 void ClientCore::feed(const std::uint8_t* data, std::size_t n, Instant now) {
     ctx_.now = now;
     ctx_.engine.feed(data, n, now);
-    // Commands end and results come only with a line's end (the rest happens in poll()): pump the
-    // outbox then. A UART fed byte by byte costs a memchr per byte, not a walk of the outbox.
-    if (n == 1 ? data[0] == '\n' : n > 1 && std::memchr(data, '\n', n) != nullptr) outbox_.pump();
+    // Commands end and results come only with a line's end (the rest happens in poll()): a full
+    // queue has room then, so pump what waits for it, subscriptions first as in poll(). A UART
+    // fed byte by byte costs a memchr per byte, not a walk of the tables.
+    if (n == 1 ? data[0] == '\n' : n > 1 && std::memchr(data, '\n', n) != nullptr) {
+        subscriptions_.pump();
+        outbox_.pump();
+    }
 }
 
 void ClientCore::poll(Instant now) {
@@ -94,6 +98,8 @@ void ClientCore::poll(Instant now) {
 Instant ClientCore::next_deadline() const {
     Instant t = ctx_.engine.next_deadline();
     if (supervisor_.wake_at() < t) t = supervisor_.wake_at();
+    // A subscription left waiting for room that has come without a feed() or poll() since.
+    if (t > ctx_.now && subscriptions_.ready()) t = ctx_.now;
     return outbox_.next_deadline(t);
 }
 

@@ -122,7 +122,12 @@ void Subscriptions::pump() {
                                              w.integer(0).integer(s.msg_id);
                                              w.quoted(filter(s)).integer(s.qos);
                                          });
-        if (!r) return;
+        if (!r) {
+            // A full queue empties as commands end, and feed() and poll() pump again then.
+            if (r.error().kind == at::ErrorKind::queue_full) return;
+            refused(s, to_client_error(r.error()));  // it would never fit: pending forever
+            continue;
+        }
         s.engine_seq = *r;
         s.state = Subscription::State::sending;
     }
@@ -134,6 +139,15 @@ bool Subscriptions::settled() const {
         if (st == Subscription::State::pending || st == Subscription::State::sending) return false;
     }
     return true;
+}
+
+bool Subscriptions::ready() const {
+    if (!ctx_.supervisor->session_up() || ctx_.supervisor->checking_link()) return false;
+    if (ctx_.engine.queued() != 0) return false;  // room comes with a command's end: pumped then
+    for (std::size_t i = 0; i < count_; ++i) {
+        if (table_[i].state == Subscription::State::pending) return true;
+    }
+    return false;
 }
 
 void Subscriptions::link_lost() {
