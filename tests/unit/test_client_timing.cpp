@@ -259,8 +259,7 @@ TEST_F(ClientTiming, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) 
     auto late = c.subscribe("e/f", 1);
     ASSERT_TRUE(late);
     // The module answers the held SUB; from here on the host feeds, and polls only when due.
-    const std::string id = held.substr(std::string("AT+QMTSUB=0,").size(),
-                                       held.find(',', 12) - 12);
+    const std::string id = held.substr(std::string("AT+QMTSUB=0,").size(), held.find(',', 12) - 12);
     module.line(10, "OK");
     module.line(20, "+QMTSUB: 0," + id + ",0,1");
     const Instant until = now + 60000;
