@@ -259,7 +259,8 @@ TEST_F(ClientTiming, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) 
     auto late = c.subscribe("e/f", 1);
     ASSERT_TRUE(late);
     // The module answers the held SUB; from here on the host feeds, and polls only when due.
-    const std::string id = held.substr(std::string("AT+QMTSUB=0,").size(), held.find(',', 12) - 12);
+    const std::size_t at = std::string("AT+QMTSUB=0,").size();
+    const std::string id = held.substr(at, held.find(',', at) - at);
     module.line(10, "OK");
     module.line(20, "+QMTSUB: 0," + id + ",0,1");
     const Instant until = now + 60000;

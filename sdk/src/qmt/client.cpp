@@ -98,8 +98,6 @@ void ClientCore::poll(Instant now) {
 Instant ClientCore::next_deadline() const {
     Instant t = ctx_.engine.next_deadline();
     if (supervisor_.wake_at() < t) t = supervisor_.wake_at();
-    // A subscription left waiting for room that has come without a feed() or poll() since.
-    if (t > ctx_.now && subscriptions_.ready()) t = ctx_.now;
     return outbox_.next_deadline(t);
 }
 

@@ -92,12 +92,14 @@ Result<std::uint32_t> Subscriptions::unsubscribe(std::string_view f) {
     }
     if (!ctx_.supervisor->online()) {
         ctx_.listener.on_unsubscribed(ticket, Result<void>{});  // nothing to tell the broker now
+        pump();  // an abandoned SUB made room in the queue: no line's end will say so
         return ticket;
     }
     const std::uint16_t id = ctx_.new_msg_id();
     auto r =
         ctx_.engine.submit_with(at::cmd::uns, &uns_, ticket, at::Timeouts{0, ctx_.packet_wait()},
                                 [&](at::ArgWriter& w) { w.integer(0).integer(id).quoted(f); });
+    pump();  // behind the UNS, in what room is left
     if (!r) return unexpected(to_client_error(r.error()));
     return ticket;
 }
@@ -123,7 +125,8 @@ void Subscriptions::pump() {
                                              w.quoted(filter(s)).integer(s.qos);
                                          });
         if (!r) {
-            // A full queue empties as commands end, and feed() and poll() pump again then.
+            // Room comes when a command ends (feed() and poll() pump then) or is abandoned
+            // (unsubscribe() pumps then).
             if (r.error().kind == at::ErrorKind::queue_full) return;
             refused(s, to_client_error(r.error()));  // it would never fit: pending forever
             continue;
@@ -139,15 +142,6 @@ bool Subscriptions::settled() const {
         if (st == Subscription::State::pending || st == Subscription::State::sending) return false;
     }
     return true;
-}
-
-bool Subscriptions::ready() const {
-    if (!ctx_.supervisor->session_up() || ctx_.supervisor->checking_link()) return false;
-    if (ctx_.engine.queued() != 0) return false;  // room comes with a command's end: pumped then
-    for (std::size_t i = 0; i < count_; ++i) {
-        if (table_[i].state == Subscription::State::pending) return true;
-    }
-    return false;
 }
 
 void Subscriptions::link_lost() {

@@ -35,8 +35,6 @@ class Subscriptions final : public at::CommandHandler {
     void pump();
     // Every registered filter has its answer (none pending or on the wire).
     bool settled() const;
-    // A pending entry pump() would send now: the link is up and the engine's queue is empty.
-    bool ready() const;
     void link_lost();
     bool uses_msg_id(std::uint16_t id) const;
     void set_quoting(PayloadQuoting q) { quoting_ = q; }
