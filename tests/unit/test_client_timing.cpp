@@ -280,6 +280,53 @@ TEST_F(ClientTiming, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) 
 }  // namespace
 
 namespace {
+// Unsubscribing a filter whose SUB is still queued frees its place in the engine's queue at once,
+// with no line's end to say so: a subscription waiting for room takes it in the same call.
+TEST_F(ClientTiming, UnsubscribingAQueuedSubLetsAWaitingOneTakeItsPlace) {
+    struct SubRec final : Listener {
+        std::map<std::uint32_t, int> subscribed, unsubscribed;
+        void on_subscribed(std::uint32_t t, const Result<SubscribeReport>& r) override {
+            subscribed[t] += r ? 1 : 100;
+        }
+        void on_unsubscribed(std::uint32_t t, const Result<void>& r) override {
+            unsubscribed[t] += r ? 1 : 100;
+        }
+    } subs;
+    Client<> c{module, subs};
+    std::string held;  // the first SUB, unanswered: everything queues behind it
+    module.intercept = [&](const std::string& cmd) {
+        if (cmd.rfind("AT+QMTSUB=", 0) != 0 || !held.empty()) return false;
+        held = cmd;
+        return true;
+    };
+    ASSERT_TRUE(c.subscribe("a/b", 1));
+    ASSERT_TRUE(c.subscribe("c/d", 0));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.publish("t", text("x"), {1}));
+    ASSERT_TRUE(c.configure(session()));
+    ASSERT_TRUE(c.start(now));
+    ASSERT_TRUE(test::run_until(c, module, now, now + 30000, [&] { return !held.empty(); }));
+    ASSERT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+    auto late = c.subscribe("e/f", 1);
+    ASSERT_TRUE(late);
+    auto gone = c.unsubscribe("c/d");  // still subscribing: nothing goes to the broker for it
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(subs.unsubscribed[*gone], 1);
+    // e/f's SUB is queued in c/d's place before anything more arrives from the module.
+    EXPECT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+    const std::size_t at = std::string("AT+QMTSUB=0,").size();
+    const std::string id = held.substr(at, held.find(',', at) - at);
+    module.line(10, "OK");
+    module.line(20, "+QMTSUB: 0," + id + ",0,1");
+    ASSERT_TRUE(test::run_until(c, module, now, now + 60000,
+                                [&] { return c.online() && subs.subscribed.count(*late) != 0; }));
+    EXPECT_EQ(subs.subscribed[*late], 1);
+    EXPECT_EQ(module.count("AT+QMTSUB=0,"), 2);  // a/b and e/f; c/d never went out
+    for (const std::string& cmd : module.commands)
+        EXPECT_EQ(cmd.find("\"c/d\""), std::string::npos);
+}
+}  // namespace
+
+namespace {
 // After a refused CONNECT the network is closed already: the clean-up's "+QMTCLOSE: 0,-1" is
 // neither a second cause nor a second back-off.
 TEST_F(ClientTiming, CloseOfAnAlreadyClosedNetworkIsNotASecondCause) {
