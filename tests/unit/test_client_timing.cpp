@@ -231,38 +231,51 @@ TEST_F(ClientTiming, UnsubscribeWhileSubscribingStillComesOnline) {
     EXPECT_TRUE(acked(rec.published[*t]));
 }
 
-// A subscription made while the engine's queue is full waits in the table. The host here polls
-// only at next_deadline() and otherwise just feeds what arrives, as a host sleeping on the UART
-// does: the SUB must still go out once the queue has room (found by the client harness, C6).
-TEST_F(ClientTiming, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) {
+// The first SUB held unanswered, and everything queued behind it: the other SUB and five
+// publishes, the engine's depth of 7.
+struct HeldSub : ClientTiming {
     struct SubRec final : Listener {
-        std::map<std::uint32_t, int> subscribed;
+        std::map<std::uint32_t, int> subscribed, unsubscribed;
         void on_subscribed(std::uint32_t t, const Result<SubscribeReport>& r) override {
             subscribed[t] += r ? 1 : 100;
         }
+        void on_unsubscribed(std::uint32_t t, const Result<void>& r) override {
+            unsubscribed[t] += r ? 1 : 100;
+        }
     } subs;
     Client<> c{module, subs};
-    std::string held;  // the first SUB, unanswered: everything queues behind it
-    module.intercept = [&](const std::string& cmd) {
-        if (cmd.rfind("AT+QMTSUB=", 0) != 0 || !held.empty()) return false;
-        held = cmd;
-        return true;
-    };
-    ASSERT_TRUE(c.subscribe("a/b", 1));
-    ASSERT_TRUE(c.subscribe("c/d", 0));
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.publish("t", text("x"), {1}));
-    ASSERT_TRUE(c.configure(session()));
-    ASSERT_TRUE(c.start(now));
-    ASSERT_TRUE(test::run_until(c, module, now, now + 30000, [&] { return !held.empty(); }));
-    // Queued behind the held SUB: the other SUB and five publishes, the engine's depth of 7.
-    ASSERT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+    std::string held;
+
+    void fill_queue_behind_held_sub() {
+        module.intercept = [&](const std::string& cmd) {
+            if (cmd.rfind("AT+QMTSUB=", 0) != 0 || !held.empty()) return false;
+            held = cmd;
+            return true;
+        };
+        ASSERT_TRUE(c.subscribe("a/b", 1));
+        ASSERT_TRUE(c.subscribe("c/d", 0));
+        for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.publish("t", text("x"), {1}));
+        ASSERT_TRUE(c.configure(session()));
+        ASSERT_TRUE(c.start(now));
+        ASSERT_TRUE(test::run_until(c, module, now, now + 30000, [&] { return !held.empty(); }));
+        ASSERT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+    }
+    void answer_held_sub() {
+        const std::size_t at = std::string("AT+QMTSUB=0,").size();
+        const std::string id = held.substr(at, held.find(',', at) - at);
+        module.line(10, "OK");
+        module.line(20, "+QMTSUB: 0," + id + ",0,1");
+    }
+};
+
+// A subscription made while the engine's queue is full waits in the table. The host here polls
+// only at next_deadline() and otherwise just feeds what arrives, as a host sleeping on the UART
+// does: the SUB must still go out once the queue has room (found by the client harness, C6).
+TEST_F(HeldSub, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) {
+    ASSERT_NO_FATAL_FAILURE(fill_queue_behind_held_sub());
     auto late = c.subscribe("e/f", 1);
     ASSERT_TRUE(late);
-    // The module answers the held SUB; from here on the host feeds, and polls only when due.
-    const std::size_t at = std::string("AT+QMTSUB=0,").size();
-    const std::string id = held.substr(at, held.find(',', at) - at);
-    module.line(10, "OK");
-    module.line(20, "+QMTSUB: 0," + id + ",0,1");
+    answer_held_sub();  // from here on the host feeds, and polls only when due
     const Instant until = now + 60000;
     while (subs.subscribed.count(*late) == 0) {
         const Instant next = std::min(c.next_deadline(), module.next_due());
@@ -277,35 +290,11 @@ TEST_F(ClientTiming, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) 
     EXPECT_EQ(module.count("AT+QMTSUB=0,"), 3);
     EXPECT_TRUE(test::run_until(c, module, now, now + 60000, [&] { return c.online(); }));
 }
-}  // namespace
 
-namespace {
 // Unsubscribing a filter whose SUB is still queued frees its place in the engine's queue at once,
 // with no line's end to say so: a subscription waiting for room takes it in the same call.
-TEST_F(ClientTiming, UnsubscribingAQueuedSubLetsAWaitingOneTakeItsPlace) {
-    struct SubRec final : Listener {
-        std::map<std::uint32_t, int> subscribed, unsubscribed;
-        void on_subscribed(std::uint32_t t, const Result<SubscribeReport>& r) override {
-            subscribed[t] += r ? 1 : 100;
-        }
-        void on_unsubscribed(std::uint32_t t, const Result<void>& r) override {
-            unsubscribed[t] += r ? 1 : 100;
-        }
-    } subs;
-    Client<> c{module, subs};
-    std::string held;  // the first SUB, unanswered: everything queues behind it
-    module.intercept = [&](const std::string& cmd) {
-        if (cmd.rfind("AT+QMTSUB=", 0) != 0 || !held.empty()) return false;
-        held = cmd;
-        return true;
-    };
-    ASSERT_TRUE(c.subscribe("a/b", 1));
-    ASSERT_TRUE(c.subscribe("c/d", 0));
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.publish("t", text("x"), {1}));
-    ASSERT_TRUE(c.configure(session()));
-    ASSERT_TRUE(c.start(now));
-    ASSERT_TRUE(test::run_until(c, module, now, now + 30000, [&] { return !held.empty(); }));
-    ASSERT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+TEST_F(HeldSub, UnsubscribingAQueuedSubLetsAWaitingOneTakeItsPlace) {
+    ASSERT_NO_FATAL_FAILURE(fill_queue_behind_held_sub());
     auto late = c.subscribe("e/f", 1);
     ASSERT_TRUE(late);
     auto gone = c.unsubscribe("c/d");  // still subscribing: nothing goes to the broker for it
@@ -313,10 +302,7 @@ TEST_F(ClientTiming, UnsubscribingAQueuedSubLetsAWaitingOneTakeItsPlace) {
     EXPECT_EQ(subs.unsubscribed[*gone], 1);
     // e/f's SUB is queued in c/d's place before anything more arrives from the module.
     EXPECT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
-    const std::size_t at = std::string("AT+QMTSUB=0,").size();
-    const std::string id = held.substr(at, held.find(',', at) - at);
-    module.line(10, "OK");
-    module.line(20, "+QMTSUB: 0," + id + ",0,1");
+    answer_held_sub();
     ASSERT_TRUE(test::run_until(c, module, now, now + 60000,
                                 [&] { return c.online() && subs.subscribed.count(*late) != 0; }));
     EXPECT_EQ(subs.subscribed[*late], 1);
