@@ -41,9 +41,17 @@ struct Rec final : Listener {
     std::function<void(std::uint32_t)> published_hook;
     std::map<std::uint32_t, std::vector<Result<PublishReport>>> published;
     std::vector<ClientError> bringup_errors;
+    // Per ticket: +1 for a success, +100 for an error.
+    std::map<std::uint32_t, int> subscribed, unsubscribed;
     void on_published(std::uint32_t t, const Result<PublishReport>& r) override {
         published[t].push_back(r);
         if (published_hook) published_hook(t);
+    }
+    void on_subscribed(std::uint32_t t, const Result<SubscribeReport>& r) override {
+        subscribed[t] += r ? 1 : 100;
+    }
+    void on_unsubscribed(std::uint32_t t, const Result<void>& r) override {
+        unsubscribed[t] += r ? 1 : 100;
     }
     void on_bringup_error(LinkState, const ClientError& e) override { bringup_errors.push_back(e); }
 };
@@ -234,16 +242,6 @@ TEST_F(ClientTiming, UnsubscribeWhileSubscribingStillComesOnline) {
 // The first SUB held unanswered, and everything queued behind it: the other SUB and five
 // publishes, the engine's depth of 7.
 struct HeldSub : ClientTiming {
-    struct SubRec final : Listener {
-        std::map<std::uint32_t, int> subscribed, unsubscribed;
-        void on_subscribed(std::uint32_t t, const Result<SubscribeReport>& r) override {
-            subscribed[t] += r ? 1 : 100;
-        }
-        void on_unsubscribed(std::uint32_t t, const Result<void>& r) override {
-            unsubscribed[t] += r ? 1 : 100;
-        }
-    } subs;
-    Client<> c{module, subs};
     std::string held;
 
     void fill_queue_behind_held_sub() {
@@ -252,13 +250,13 @@ struct HeldSub : ClientTiming {
             held = cmd;
             return true;
         };
-        ASSERT_TRUE(c.subscribe("a/b", 1));
-        ASSERT_TRUE(c.subscribe("c/d", 0));
-        for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.publish("t", text("x"), {1}));
-        ASSERT_TRUE(c.configure(session()));
-        ASSERT_TRUE(c.start(now));
-        ASSERT_TRUE(test::run_until(c, module, now, now + 30000, [&] { return !held.empty(); }));
-        ASSERT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+        ASSERT_TRUE(client.subscribe("a/b", 1));
+        ASSERT_TRUE(client.subscribe("c/d", 0));
+        for (int i = 0; i < 5; ++i) ASSERT_TRUE(client.publish("t", text("x"), {1}));
+        ASSERT_TRUE(client.configure(session()));
+        ASSERT_TRUE(client.start(now));
+        ASSERT_TRUE(run([&] { return !held.empty(); }, 30000));
+        ASSERT_EQ(client.engine().queued(), ClientConfig::Engine::queue_depth);
     }
     void answer_held_sub() {
         const std::size_t at = std::string("AT+QMTSUB=0,").size();
@@ -273,39 +271,38 @@ struct HeldSub : ClientTiming {
 // does: the SUB must still go out once the queue has room (found by the client harness, C6).
 TEST_F(HeldSub, SubscriptionMadeWhileTheQueueIsFullGoesOutWhenThereIsRoom) {
     ASSERT_NO_FATAL_FAILURE(fill_queue_behind_held_sub());
-    auto late = c.subscribe("e/f", 1);
+    auto late = client.subscribe("e/f", 1);
     ASSERT_TRUE(late);
     answer_held_sub();  // from here on the host feeds, and polls only when due
     const Instant until = now + 60000;
-    while (subs.subscribed.count(*late) == 0) {
-        const Instant next = std::min(c.next_deadline(), module.next_due());
+    while (rec.subscribed.count(*late) == 0) {
+        const Instant next = std::min(client.next_deadline(), module.next_due());
         ASSERT_NE(next, ~Instant{0}) << "nothing is due, yet e/f is not subscribed";
         ASSERT_LE(next, until);
         if (next > now) now = next;
         module.settle(now);
-        module.deliver(c, now);
-        if (c.next_deadline() <= now) c.poll(now);
+        module.deliver(client, now);
+        if (client.next_deadline() <= now) client.poll(now);
     }
-    EXPECT_EQ(subs.subscribed[*late], 1);
+    EXPECT_EQ(rec.subscribed[*late], 1);
     EXPECT_EQ(module.count("AT+QMTSUB=0,"), 3);
-    EXPECT_TRUE(test::run_until(c, module, now, now + 60000, [&] { return c.online(); }));
+    EXPECT_TRUE(run([&] { return client.online(); }));
 }
 
 // Unsubscribing a filter whose SUB is still queued frees its place in the engine's queue at once,
 // with no line's end to say so: a subscription waiting for room takes it in the same call.
 TEST_F(HeldSub, UnsubscribingAQueuedSubLetsAWaitingOneTakeItsPlace) {
     ASSERT_NO_FATAL_FAILURE(fill_queue_behind_held_sub());
-    auto late = c.subscribe("e/f", 1);
+    auto late = client.subscribe("e/f", 1);
     ASSERT_TRUE(late);
-    auto gone = c.unsubscribe("c/d");  // still subscribing: nothing goes to the broker for it
+    auto gone = client.unsubscribe("c/d");  // still subscribing: nothing goes to the broker for it
     ASSERT_TRUE(gone);
-    EXPECT_EQ(subs.unsubscribed[*gone], 1);
+    EXPECT_EQ(rec.unsubscribed[*gone], 1);
     // e/f's SUB is queued in c/d's place before anything more arrives from the module.
-    EXPECT_EQ(c.engine().queued(), ClientConfig::Engine::queue_depth);
+    EXPECT_EQ(client.engine().queued(), ClientConfig::Engine::queue_depth);
     answer_held_sub();
-    ASSERT_TRUE(test::run_until(c, module, now, now + 60000,
-                                [&] { return c.online() && subs.subscribed.count(*late) != 0; }));
-    EXPECT_EQ(subs.subscribed[*late], 1);
+    ASSERT_TRUE(run([&] { return client.online() && rec.subscribed.count(*late) != 0; }));
+    EXPECT_EQ(rec.subscribed[*late], 1);
     EXPECT_EQ(module.count("AT+QMTSUB=0,"), 2);  // a/b and e/f; c/d never went out
     for (const std::string& cmd : module.commands)
         EXPECT_EQ(cmd.find("\"c/d\""), std::string::npos);
